@@ -1,0 +1,108 @@
+//! `devstack`: starts notary-server and docker-registry on free loopback ports, prints how to
+//! reach them, and runs until Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+
+use devstack::{NotaryOptions, Stack, StackOptions, Transport};
+
+const USAGE: &str = "\
+usage: devstack [--tls | --mtls] [--registry-tls] [--registry-auth USER:PASSWORD]
+
+Starts notary-server (plain HTTP unless --tls or --mtls) and docker-registry on free
+loopback ports, prints `export` lines to use them, and runs until Ctrl-C or SIGTERM.";
+
+fn main() -> ExitCode {
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("devstack: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    if let Err(error) = ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    }) {
+        eprintln!("devstack: cannot install the Ctrl-C handler: {error}");
+        return ExitCode::FAILURE;
+    }
+    let stack = match Stack::start(options) {
+        Ok(stack) => stack,
+        Err(error) => {
+            eprintln!("devstack: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print_exports(&stack);
+    println!("# running; press Ctrl-C (or send SIGTERM) to stop");
+    // Returns on a signal, or if the handler is gone (which cannot happen while we wait).
+    let _ = stop_rx.recv();
+    drop(stack);
+    eprintln!("devstack: stopped");
+    ExitCode::SUCCESS
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<StackOptions>, String> {
+    let mut options = StackOptions::default();
+    let mut args = args;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--tls" => options.notary = NotaryOptions { transport: Transport::Tls },
+            "--mtls" => {
+                options.notary = NotaryOptions {
+                    transport: Transport::MutualTls,
+                }
+            }
+            "--registry-tls" => options.registry.tls = true,
+            "--registry-auth" => {
+                let value = args.next().ok_or("--registry-auth needs USER:PASSWORD")?;
+                let (user, password) = value
+                    .split_once(':')
+                    .ok_or("--registry-auth needs USER:PASSWORD, with a colon")?;
+                options.registry.basic_auth = Some((user.to_owned(), password.to_owned()));
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+fn print_exports(stack: &Stack) {
+    let notary = &stack.notary;
+    let registry = &stack.registry;
+    println!("# notary-server {} (log {})", notary.url(), notary.log_path().display());
+    println!("# docker-registry {} (log {})", registry.url(), registry.log_path().display());
+    println!("export NOTARY_URL={}", shell_quote(notary.url()));
+    println!("export REGISTRY={}", shell_quote(&registry.host()));
+    println!("export REGISTRY_URL={}", shell_quote(registry.url()));
+    let mut notary_flags = String::from("-s \"$NOTARY_URL\" -d \"$NOTARY_TRUST_DIR\"");
+    if let Some(tls) = notary.tls() {
+        println!("export NOTARY_CA={}", shell_quote(&tls.ca_cert.display().to_string()));
+        notary_flags.push_str(" --tlscacert \"$NOTARY_CA\"");
+        if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
+            println!("export NOTARY_CLIENT_CERT={}", shell_quote(&cert.display().to_string()));
+            println!("export NOTARY_CLIENT_KEY={}", shell_quote(&key.display().to_string()));
+            notary_flags.push_str(" --tlscert \"$NOTARY_CLIENT_CERT\" --tlskey \"$NOTARY_CLIENT_KEY\"");
+        }
+    }
+    if let Some(tls) = registry.tls() {
+        println!("export REGISTRY_CA={}", shell_quote(&tls.ca_cert.display().to_string()));
+    }
+    println!("# a trust dir of your own, e.g.:");
+    println!("export NOTARY_TRUST_DIR=\"$(mktemp -d)\"");
+    println!("export NOTARY_ROOT_PASSPHRASE={}", shell_quote(devstack::DEFAULT_PASSPHRASE));
+    println!("export NOTARY_TARGETS_PASSPHRASE=\"$NOTARY_ROOT_PASSPHRASE\"");
+    println!("export NOTARY_SNAPSHOT_PASSPHRASE=\"$NOTARY_ROOT_PASSPHRASE\"");
+    println!("# then: notary {notary_flags} init example.com/app -p");
+    let tls_verify = if registry.tls().is_some() { "" } else { " --dest-tls-verify=false" };
+    println!("# and:  skopeo copy{tls_verify} oci:./layout docker://$REGISTRY/example/app:1.0");
+}

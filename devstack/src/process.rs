@@ -1,0 +1,293 @@
+//! Spawning peers with their output in a log file, waiting for them to be healthy, and
+//! killing them by PID.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// How long a peer has to answer its health endpoint.
+pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_secs(20);
+/// How many log lines an error shows.
+const LOG_TAIL_LINES: usize = 40;
+/// How many ports to try when another process grabs the free port first.
+pub(crate) const PORT_ATTEMPTS: u32 = 5;
+
+/// Finds a free loopback port by binding port 0 and letting it go again.
+pub(crate) fn free_port() -> Result<u16, Error> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(Error::io("bind", "127.0.0.1:0"))?;
+    let port = listener.local_addr().map_err(Error::io("read local address of", "127.0.0.1:0"))?.port();
+    Ok(port)
+}
+
+/// Removes the inherited environment variables starting with one of `prefixes`, so that the
+/// user's own configuration of a peer does not leak into a test.
+pub(crate) fn clear_env_prefixed(command: &mut Command, prefixes: &[&str]) {
+    for (key, _) in std::env::vars_os() {
+        if let Some(text) = key.to_str()
+            && prefixes.iter().any(|prefix| text.starts_with(prefix))
+        {
+            command.env_remove(&key);
+        }
+    }
+}
+
+/// What a peer needs to be started again and again (restarts, port retries).
+#[derive(Debug, Clone)]
+pub(crate) struct Launch {
+    /// The peer's name, for errors and logs.
+    pub(crate) name: &'static str,
+    /// The binary.
+    pub(crate) program: PathBuf,
+    /// Its arguments.
+    pub(crate) args: Vec<OsString>,
+    /// Prefixes of inherited environment variables to remove.
+    pub(crate) clear_env: &'static [&'static str],
+    /// The log file (appended to).
+    pub(crate) log: PathBuf,
+}
+
+/// How the health check talks to the peer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HealthClient {
+    /// CA certificate PEM to trust (HTTPS).
+    pub(crate) ca_pem: Option<String>,
+    /// Client certificate + key PEM to present (mutual TLS).
+    pub(crate) identity_pem: Option<String>,
+}
+
+/// Why a start attempt did not give a healthy peer.
+pub(crate) enum StartFailure {
+    /// The port was taken between finding it and the peer binding it: try another one.
+    AddressInUse,
+    /// Anything else: give up.
+    Fatal(Error),
+}
+
+impl From<Error> for StartFailure {
+    fn from(error: Error) -> Self {
+        StartFailure::Fatal(error)
+    }
+}
+
+/// A running peer process, killed (and reaped) by its own PID on drop.
+#[derive(Debug)]
+pub(crate) struct Supervised {
+    name: &'static str,
+    child: Child,
+}
+
+impl Supervised {
+    /// Starts the peer and waits until `health_url` answers 200 (or 401, which also means up).
+    pub(crate) fn start(launch: &Launch, health_url: &str, health: &HealthClient) -> Result<Supervised, StartFailure> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&launch.log)
+            .map_err(Error::io("open log file", &launch.log))?;
+        let log_err = log.try_clone().map_err(Error::io("open log file", &launch.log))?;
+        let mut command = Command::new(&launch.program);
+        command
+            .args(&launch.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err));
+        clear_env_prefixed(&mut command, launch.clear_env);
+        let child = command.spawn().map_err(|source| Error::Spawn {
+            program: launch.program.clone(),
+            source,
+        })?;
+        tracing::debug!(name = launch.name, pid = child.id(), health_url, "started peer");
+        let mut supervised = Supervised {
+            name: launch.name,
+            child,
+        };
+        supervised.wait_healthy(launch, health_url, health)?;
+        Ok(supervised)
+    }
+
+    /// Polls the health URL until it answers, the process exits or the timeout passes.
+    fn wait_healthy(&mut self, launch: &Launch, health_url: &str, health: &HealthClient) -> Result<(), StartFailure> {
+        let child = &mut self.child;
+        // reqwest::blocking owns a runtime that must not be created or dropped inside an
+        // async context: run it on a thread of its own, so callers may be async tests.
+        let outcome = std::thread::scope(|scope| {
+            scope
+                .spawn(move || poll_health(child, launch, health_url, health))
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(StartFailure::Fatal(Error::HttpClient {
+                        name: launch.name.to_owned(),
+                        reason: "the health-check thread panicked".to_owned(),
+                    }))
+                })
+        });
+        if outcome.is_err() {
+            self.kill();
+        }
+        outcome
+    }
+
+    /// The process ID.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process and reaps it. Safe to call more than once.
+    pub(crate) fn kill(&mut self) {
+        match self.child.try_wait() {
+            Ok(Some(_)) => {}
+            _ => {
+                if let Err(error) = self.child.kill() {
+                    tracing::warn!(name = self.name, %error, "cannot kill peer");
+                }
+                if let Err(error) = self.child.wait() {
+                    tracing::warn!(name = self.name, %error, "cannot reap peer");
+                }
+                tracing::debug!(name = self.name, pid = self.child.id(), "stopped peer");
+            }
+        }
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn poll_health(child: &mut Child, launch: &Launch, url: &str, health: &HealthClient) -> Result<(), StartFailure> {
+    let client = health_client(launch.name, health)?;
+    let deadline = Instant::now() + HEALTH_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let log_tail = log_tail(&launch.log);
+                if log_tail.contains("address already in use") {
+                    tracing::debug!(name = launch.name, "port taken before the peer could bind it");
+                    return Err(StartFailure::AddressInUse);
+                }
+                return Err(StartFailure::Fatal(Error::Exited {
+                    name: launch.name.to_owned(),
+                    status,
+                    log: launch.log.clone(),
+                    log_tail,
+                }));
+            }
+            Ok(None) => {}
+            Err(source) => {
+                return Err(StartFailure::Fatal(Error::Io {
+                    action: "wait for",
+                    path: launch.program.clone(),
+                    source,
+                }));
+            }
+        }
+        match client.get(url).send() {
+            Ok(response) if matches!(response.status().as_u16(), 200 | 401) => return Ok(()),
+            Ok(response) => tracing::trace!(status = %response.status(), url, "peer not healthy yet"),
+            Err(error) => tracing::trace!(%error, url, "peer not reachable yet"),
+        }
+        if Instant::now() >= deadline {
+            return Err(StartFailure::Fatal(Error::NotHealthy {
+                name: launch.name.to_owned(),
+                url: url.to_owned(),
+                log: launch.log.clone(),
+                log_tail: log_tail(&launch.log),
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Installs ring as the process-wide rustls provider, unless one is installed already.
+pub(crate) fn install_crypto_provider() {
+    // An error only means that a provider is installed already, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A blocking HTTP client that trusts only the peer's CA and presents the client identity.
+pub(crate) fn health_client(name: &str, health: &HealthClient) -> Result<reqwest::blocking::Client, Error> {
+    install_crypto_provider();
+    let fail = |reason: String| Error::HttpClient {
+        name: name.to_owned(),
+        reason,
+    };
+    let mut builder = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .no_proxy();
+    if let Some(ca) = &health.ca_pem {
+        let ca = reqwest::Certificate::from_pem(ca.as_bytes()).map_err(|e| fail(format!("CA certificate: {e}")))?;
+        builder = builder.tls_certs_only([ca]);
+    }
+    if let Some(identity) = &health.identity_pem {
+        let identity =
+            reqwest::Identity::from_pem(identity.as_bytes()).map_err(|e| fail(format!("client identity: {e}")))?;
+        builder = builder.identity(identity);
+    }
+    builder.build().map_err(|e| fail(e.to_string()))
+}
+
+/// The last lines of a log file (or a note saying why it cannot be read).
+pub(crate) fn log_tail(path: &Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+        }
+        Err(error) => format!("(cannot read {}: {error})", path.display()),
+    }
+}
+
+/// Writes a file readable only by its owner (configs may hold secrets or key paths).
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file: File = options.open(path).map_err(Error::io("create", path))?;
+    std::io::Write::write_all(&mut file, contents).map_err(Error::io("write", path))?;
+    Ok(())
+}
+
+/// A peer started on a free port, with what is needed to start it again on that port.
+pub(crate) struct Started {
+    pub(crate) process: Supervised,
+    pub(crate) port: u16,
+    pub(crate) launch: Launch,
+}
+
+/// Finds a free port, lets `prepare` write the peer's config for it, starts the peer and waits
+/// for `health_path`; on a port clash, tries again with another port.
+pub(crate) fn start_on_free_port(
+    name: &'static str,
+    base_url: impl Fn(u16) -> String,
+    health_path: &str,
+    health: &HealthClient,
+    mut prepare: impl FnMut(u16) -> Result<Launch, Error>,
+) -> Result<Started, Error> {
+    for attempt in 1..=PORT_ATTEMPTS {
+        let port = free_port()?;
+        let launch = prepare(port)?;
+        let url = format!("{}{health_path}", base_url(port));
+        match Supervised::start(&launch, &url, health) {
+            Ok(process) => return Ok(Started { process, port, launch }),
+            Err(StartFailure::AddressInUse) => {
+                tracing::debug!(name, port, attempt, "port clash, retrying with another port");
+            }
+            Err(StartFailure::Fatal(error)) => return Err(error),
+        }
+    }
+    Err(Error::PortsExhausted {
+        name: name.to_owned(),
+        attempts: PORT_ATTEMPTS,
+    })
+}

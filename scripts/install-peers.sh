@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the real peers the tests, the lab and the benches run against, only where missing:
+# the Debian packages notary (notary, notary-server), docker-registry, skopeo, gnupg, openssl.
+# Idempotent; runs apt-get update once, and only when something is missing.
+set -euo pipefail
+
+# binary -> Debian package
+peers=(
+  "notary:notary"
+  "notary-server:notary"
+  "docker-registry:docker-registry"
+  "skopeo:skopeo"
+  "gpg:gnupg"
+  "openssl:openssl"
+)
+
+missing=()
+for pair in "${peers[@]}"; do
+  bin=${pair%%:*}
+  pkg=${pair##*:}
+  if ! command -v "$bin" >/dev/null 2>&1; then
+    case " ${missing[*]-} " in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-peers: all peers present (notary, notary-server, docker-registry, skopeo, gpg, openssl)"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo_cmd=(sudo)
+  else
+    echo "install-peers: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-peers: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
