@@ -31,7 +31,10 @@ fn http_client(tls: Option<&TlsFiles>, with_identity: bool) -> reqwest::blocking
 fn init_and_list(server: &NotaryServer, gun: &str) {
     let cli = NotaryCli::new(server).unwrap();
     match cli.run(&["list", "example.com/nothing"]) {
-        Err(Error::Cli { stderr, .. }) => assert!(stderr.contains("does not have trust data"), "{stderr}"),
+        // The Go client prints its fatal errors on stdout.
+        Err(Error::Cli { stdout, stderr, .. }) => {
+            assert!(stdout.contains("does not have trust data"), "{stdout}\n{stderr}")
+        }
         other => panic!("listing an unknown GUN should fail, got {other:?}"),
     }
     let out = cli.run(&["init", gun, "-p"]).unwrap();
@@ -95,14 +98,21 @@ fn notary_cli_with_caller_trust_dir_and_passphrase() {
             .passphrase("another-passphrase-2");
         assert_eq!(cli.trust_dir(), trust);
         cli.run(&["init", "example.com/mine", "-p"]).unwrap();
-        // A wrong passphrase cannot decrypt the root key to rotate or re-sign.
+        // A wrong targets passphrase cannot decrypt the targets key to sign.
         let wrong = NotaryCli::with_trust_dir(&server, &trust)
             .unwrap()
             .env("NOTARY_TARGETS_PASSPHRASE", "wrong-passphrase-3");
         let err = wrong
             .run(&["addhash", "example.com/mine", "v1", "3", "--sha256", &"ab".repeat(32), "-p"])
             .unwrap_err();
-        assert!(matches!(err, Error::Cli { .. }), "{err}");
+        match err {
+            Error::Cli { stdout, .. } => assert!(stdout.contains("could not find necessary signing keys"), "{stdout}"),
+            other => panic!("expected a CLI error, got {other}"),
+        }
+        // The right passphrase (set on `cli`) signs.
+        cli.run(&["addhash", "example.com/mine", "v1", "3", "--sha256", &"ab".repeat(32), "-p"])
+            .unwrap();
+        assert!(cli.run(&["list", "example.com/mine"]).unwrap().contains("v1"));
     }
     assert!(trust.join("private").is_dir(), "the caller's trust dir is kept");
 }

@@ -532,4 +532,43 @@ mod tests {
         }
         assert!(validate_gun(&"a".repeat(256)).is_err());
     }
+
+    /// Written by `notary key generate ecdsa --role targets/releases -o out` (notary 0.7.0)
+    /// with passphrase `delegpass1`, and the `out.pem` public key it wrote alongside.
+    const NOTARY_KEY: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----\n\
+role: targets/releases\n\
+\n\
+MIHuMEkGCSqGSIb3DQEFDTA8MBsGCSqGSIb3DQEFDDAOBAjtRTyI0UolnwICCAAw\n\
+HQYJYIZIAWUDBAEqBBDLh6hYB+QDHFP0VVJ8QedMBIGgyDAzBH7kZ3sENWWxKC7I\n\
+wBEctBlBSgwGiV1OsF9dEGO2531B8nwc49BlsHvqbifTPlfvtRAYzItqqhHpKtUP\n\
+wME4GF5QT3ky+iwJ5ewEI+u9Hb8aXU6Z2Diqy9kRfUUHUhh4x2gi7UTmzixYnL3M\n\
+DjpgxuHHR1q2RATJyTOAAo3WoD8R0CpYJSbr2j92NByVD4ybqfu48siKyuh2oCUA\n\
+zQ==\n\
+-----END ENCRYPTED PRIVATE KEY-----\n\
+";
+    const NOTARY_PUB: &str = "-----BEGIN PUBLIC KEY-----\n\
+role: targets/releases\n\
+\n\
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAErlbovZOmaFGk0evklED1EyUiobP+\n\
+DTDQOVux4AiV0tze+WmZlQETTzUGXYFlNQ5hKJnmQiKUS2Aus8ExY0iAbw==\n\
+-----END PUBLIC KEY-----\n\
+";
+
+    #[test]
+    fn notary_plaintext_is_reproduced_byte_for_byte() {
+        let block = parse_block(NOTARY_KEY.as_bytes(), None).unwrap();
+        let params = pkcs8::parse_pbes2(&block.body).unwrap();
+        let plaintext = params.decrypt(b"delegpass1").unwrap();
+        let key = pkcs8::decode_pkcs8(&plaintext).unwrap();
+        let ours = pkcs8::encode_notary_pkcs8(&key).unwrap();
+        assert_eq!(hex::encode(&ours[..]), hex::encode(&plaintext[..]));
+
+        let file = decode(NOTARY_KEY.as_bytes(), Some(&"delegpass1".into()), None).unwrap();
+        assert_eq!(file.role.as_deref(), Some("targets/releases"));
+        assert_eq!(public_key_pem(&file.key.public_key(), "targets/releases"), NOTARY_PUB);
+        assert!(matches!(
+            decode(NOTARY_KEY.as_bytes(), Some(&"delegpass2".into()), None),
+            Err(Error::WrongPassphrase { .. })
+        ));
+    }
 }
