@@ -21,14 +21,21 @@ fn run(c: &mut Criterion) {
     ] {
         let public = key.public_key();
         let sig = key.sign(&message);
-        group.bench_function(format!("{name}_sign"), |b| b.iter(|| key.sign(black_box(&message))));
+        group.bench_function(format!("{name}_sign"), |b| {
+            b.iter(|| key.sign(black_box(&message)))
+        });
         group.bench_function(format!("{name}_verify"), |b| {
-            b.iter(|| public.verify(sig.method, black_box(&message), &sig.bytes).unwrap())
+            b.iter(|| {
+                public
+                    .verify(sig.method, black_box(&message), &sig.bytes)
+                    .unwrap()
+            })
         });
     }
     let passphrase = Passphrase::new("benchmark-passphrase");
     let key = PrivateKey::generate_ecdsa();
-    let pem = keyfile::encode_encrypted(&key, "targets", Some("example.com/app"), &passphrase).unwrap();
+    let pem =
+        keyfile::encode_encrypted(&key, "targets", Some("example.com/app"), &passphrase).unwrap();
     group.bench_function("keyfile_decrypt", |b| {
         b.iter(|| keyfile::decode(black_box(pem.as_bytes()), Some(&passphrase), None).unwrap())
     });
@@ -43,9 +50,8 @@ fn main() {
     run(&mut criterion);
     criterion.final_summary();
 
-    let per_sec = |function: &str| {
-        criterion_mean_ns(out.path(), GROUP, function).map(|ns| 1e9 / ns)
-    };
+    let per_sec =
+        |function: &str| criterion_mean_ns(out.path(), GROUP, function).map(|ns| 1e9 / ns);
     let openssl = match openssl_speed(1, &["ecdsap256", "ed25519"]) {
         Ok(text) => text,
         Err(e) => {
@@ -54,19 +60,39 @@ fn main() {
         }
     };
     println!();
-    println!("{:<18} {:>14} {:>14} {:>8}", "operation", "ours (op/s)", "openssl (op/s)", "ratio");
-    for (ours, label, alg) in [("p256", "ecdsa (nistp256)", "P-256"), ("ed25519", "EdDSA (Ed25519)", "Ed25519")] {
+    println!(
+        "{:<18} {:>14} {:>14} {:>8}",
+        "operation", "ours (op/s)", "openssl (op/s)", "ratio"
+    );
+    for (ours, label, alg) in [
+        ("p256", "ecdsa (nistp256)", "P-256"),
+        ("ed25519", "EdDSA (Ed25519)", "Ed25519"),
+    ] {
         let theirs = parse_speed_row(&openssl, label);
         for (op, ours_rate, their_rate) in [
-            ("sign", per_sec(&format!("{ours}_sign")), theirs.map(|r| r.sign_per_sec)),
-            ("verify", per_sec(&format!("{ours}_verify")), theirs.map(|r| r.verify_per_sec)),
+            (
+                "sign",
+                per_sec(&format!("{ours}_sign")),
+                theirs.map(|r| r.sign_per_sec),
+            ),
+            (
+                "verify",
+                per_sec(&format!("{ours}_verify")),
+                theirs.map(|r| r.verify_per_sec),
+            ),
         ] {
             let fmt = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.0}"));
             let ratio = match (ours_rate, their_rate) {
                 (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
                 _ => "n/a".to_owned(),
             };
-            println!("{:<18} {:>14} {:>14} {:>8}", format!("{alg} {op}"), fmt(ours_rate), fmt(their_rate), ratio);
+            println!(
+                "{:<18} {:>14} {:>14} {:>8}",
+                format!("{alg} {op}"),
+                fmt(ours_rate),
+                fmt(their_rate),
+                ratio
+            );
         }
     }
     if let Some(ns) = criterion_mean_ns(out.path(), GROUP, "keyfile_decrypt") {

@@ -58,7 +58,8 @@ impl NotaryCli {
         if let Some(tls) = server.tls() {
             remote["root_ca"] = tls.ca_cert.display().to_string().into();
         }
-        let without_cert = serde_json::json!({ "trust_dir": trust, "remote_server": remote.clone() });
+        let without_cert =
+            serde_json::json!({ "trust_dir": trust, "remote_server": remote.clone() });
         let config_without_client_cert = match server.tls() {
             Some(tls) => match (&tls.client_cert, &tls.client_key) {
                 (Some(cert), Some(key)) => {
@@ -161,7 +162,10 @@ fn temp_dir() -> Result<TempDir, Error> {
     tempfile::Builder::new()
         .prefix("devstack-notary-cli-")
         .tempdir()
-        .map_err(Error::io("create temporary directory in", std::env::temp_dir()))
+        .map_err(Error::io(
+            "create temporary directory in",
+            std::env::temp_dir(),
+        ))
 }
 
 fn create_private_dir(path: &Path) -> Result<(), Error> {
@@ -172,5 +176,7 @@ fn create_private_dir(path: &Path) -> Result<(), Error> {
         use std::os::unix::fs::DirBuilderExt as _;
         builder.mode(0o700);
     }
-    builder.create(path).map_err(Error::io("create directory", path))
+    builder
+        .create(path)
+        .map_err(Error::io("create directory", path))
 }

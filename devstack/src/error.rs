@@ -58,7 +58,9 @@ pub enum Error {
         log_tail: String,
     },
     /// Every free port tried was taken by someone else before the peer could bind it.
-    #[error("{name} could not bind a free loopback port after {attempts} attempts: retry, or free some ports")]
+    #[error(
+        "{name} could not bind a free loopback port after {attempts} attempts: retry, or free some ports"
+    )]
     PortsExhausted {
         /// Which peer.
         name: String,
@@ -127,8 +129,15 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the action and path it happened on.
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { action, path, source }
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
     }
 }

@@ -65,7 +65,11 @@ pub fn require_binary(name: &str, package: &str) -> Result<PathBuf, Error> {
     };
     if name.contains('/') {
         let path = Path::new(name);
-        return if is_executable(path) { Ok(path.to_owned()) } else { Err(missing()) };
+        return if is_executable(path) {
+            Ok(path.to_owned())
+        } else {
+            Err(missing())
+        };
     }
     let path = std::env::var_os("PATH").ok_or_else(missing)?;
     std::env::split_paths(&path)

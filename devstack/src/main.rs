@@ -52,7 +52,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<StackOptions>
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--tls" => options.notary = NotaryOptions { transport: Transport::Tls },
+            "--tls" => {
+                options.notary = NotaryOptions {
+                    transport: Transport::Tls,
+                }
+            }
             "--mtls" => {
                 options.notary = NotaryOptions {
                     transport: Transport::MutualTls,
@@ -79,30 +83,58 @@ fn shell_quote(text: &str) -> String {
 fn print_exports(stack: &Stack) {
     let notary = &stack.notary;
     let registry = &stack.registry;
-    println!("# notary-server {} (log {})", notary.url(), notary.log_path().display());
-    println!("# docker-registry {} (log {})", registry.url(), registry.log_path().display());
+    println!(
+        "# notary-server {} (log {})",
+        notary.url(),
+        notary.log_path().display()
+    );
+    println!(
+        "# docker-registry {} (log {})",
+        registry.url(),
+        registry.log_path().display()
+    );
     println!("export NOTARY_URL={}", shell_quote(notary.url()));
     println!("export REGISTRY={}", shell_quote(&registry.host()));
     println!("export REGISTRY_URL={}", shell_quote(registry.url()));
     let mut notary_flags = String::from("-s \"$NOTARY_URL\" -d \"$NOTARY_TRUST_DIR\"");
     if let Some(tls) = notary.tls() {
-        println!("export NOTARY_CA={}", shell_quote(&tls.ca_cert.display().to_string()));
+        println!(
+            "export NOTARY_CA={}",
+            shell_quote(&tls.ca_cert.display().to_string())
+        );
         notary_flags.push_str(" --tlscacert \"$NOTARY_CA\"");
         if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
-            println!("export NOTARY_CLIENT_CERT={}", shell_quote(&cert.display().to_string()));
-            println!("export NOTARY_CLIENT_KEY={}", shell_quote(&key.display().to_string()));
-            notary_flags.push_str(" --tlscert \"$NOTARY_CLIENT_CERT\" --tlskey \"$NOTARY_CLIENT_KEY\"");
+            println!(
+                "export NOTARY_CLIENT_CERT={}",
+                shell_quote(&cert.display().to_string())
+            );
+            println!(
+                "export NOTARY_CLIENT_KEY={}",
+                shell_quote(&key.display().to_string())
+            );
+            notary_flags
+                .push_str(" --tlscert \"$NOTARY_CLIENT_CERT\" --tlskey \"$NOTARY_CLIENT_KEY\"");
         }
     }
     if let Some(tls) = registry.tls() {
-        println!("export REGISTRY_CA={}", shell_quote(&tls.ca_cert.display().to_string()));
+        println!(
+            "export REGISTRY_CA={}",
+            shell_quote(&tls.ca_cert.display().to_string())
+        );
     }
     println!("# a trust dir of your own, e.g.:");
     println!("export NOTARY_TRUST_DIR=\"$(mktemp -d)\"");
-    println!("export NOTARY_ROOT_PASSPHRASE={}", shell_quote(devstack::DEFAULT_PASSPHRASE));
+    println!(
+        "export NOTARY_ROOT_PASSPHRASE={}",
+        shell_quote(devstack::DEFAULT_PASSPHRASE)
+    );
     println!("export NOTARY_TARGETS_PASSPHRASE=\"$NOTARY_ROOT_PASSPHRASE\"");
     println!("export NOTARY_SNAPSHOT_PASSPHRASE=\"$NOTARY_ROOT_PASSPHRASE\"");
     println!("# then: notary {notary_flags} init example.com/app -p");
-    let tls_verify = if registry.tls().is_some() { "" } else { " --dest-tls-verify=false" };
+    let tls_verify = if registry.tls().is_some() {
+        ""
+    } else {
+        " --dest-tls-verify=false"
+    };
     println!("# and:  skopeo copy{tls_verify} oci:./layout docker://$REGISTRY/example/app:1.0");
 }

@@ -63,7 +63,11 @@ impl TlsFiles {
 
 /// Generates a CA, a server certificate for loopback and a client certificate for `name`, and
 /// writes them under `dir`.
-pub(crate) fn generate_tls(name: &str, dir: &Path, mutual: bool) -> Result<(MtlsPaths, TlsFiles), Error> {
+pub(crate) fn generate_tls(
+    name: &str,
+    dir: &Path,
+    mutual: bool,
+) -> Result<(MtlsPaths, TlsFiles), Error> {
     let material = MtlsMaterial::generate(name, &SubjectAltName::loopback())?;
     let paths = material.write_pem_files(dir)?;
     let files = TlsFiles {
@@ -95,12 +99,23 @@ impl NotaryServer {
         let dir = tempfile::Builder::new()
             .prefix("devstack-notary-")
             .tempdir()
-            .map_err(Error::io("create temporary directory in", std::env::temp_dir()))?;
+            .map_err(Error::io(
+                "create temporary directory in",
+                std::env::temp_dir(),
+            ))?;
         let transport = options.transport;
         let tls = match transport {
             Transport::PlainHttp => None,
-            Transport::Tls => Some(generate_tls("notary-server", &dir.path().join("tls"), false)?),
-            Transport::MutualTls => Some(generate_tls("notary-server", &dir.path().join("tls"), true)?),
+            Transport::Tls => Some(generate_tls(
+                "notary-server",
+                &dir.path().join("tls"),
+                false,
+            )?),
+            Transport::MutualTls => Some(generate_tls(
+                "notary-server",
+                &dir.path().join("tls"),
+                true,
+            )?),
         };
         let health = match &tls {
             Some((_, files)) => files.health_client()?,
@@ -120,7 +135,12 @@ impl NotaryServer {
                 Ok(Launch {
                     name: "notary-server",
                     program: program.clone(),
-                    args: vec!["-config".into(), config_path.clone().into(), "-logf".into(), "logfmt".into()],
+                    args: vec![
+                        "-config".into(),
+                        config_path.clone().into(),
+                        "-logf".into(),
+                        "logfmt".into(),
+                    ],
                     clear_env: &["NOTARY_"],
                     log: log.clone(),
                 })
@@ -195,7 +215,10 @@ mod tests {
     #[test]
     fn plain_config_is_the_minimal_one() {
         let config = server_config(4321, Transport::PlainHttp, None);
-        assert_eq!(config["server"], serde_json::json!({"http_addr": "127.0.0.1:4321"}));
+        assert_eq!(
+            config["server"],
+            serde_json::json!({"http_addr": "127.0.0.1:4321"})
+        );
         assert_eq!(config["trust_service"]["type"], "local");
         assert_eq!(config["storage"]["backend"], "memory");
     }

@@ -20,7 +20,10 @@ pub(crate) const PORT_ATTEMPTS: u32 = 5;
 /// Finds a free loopback port by binding port 0 and letting it go again.
 pub(crate) fn free_port() -> Result<u16, Error> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(Error::io("bind", "127.0.0.1:0"))?;
-    let port = listener.local_addr().map_err(Error::io("read local address of", "127.0.0.1:0"))?.port();
+    let port = listener
+        .local_addr()
+        .map_err(Error::io("read local address of", "127.0.0.1:0"))?
+        .port();
     Ok(port)
 }
 
@@ -83,13 +86,19 @@ pub(crate) struct Supervised {
 
 impl Supervised {
     /// Starts the peer and waits until `health_url` answers 200 (or 401, which also means up).
-    pub(crate) fn start(launch: &Launch, health_url: &str, health: &HealthClient) -> Result<Supervised, StartFailure> {
+    pub(crate) fn start(
+        launch: &Launch,
+        health_url: &str,
+        health: &HealthClient,
+    ) -> Result<Supervised, StartFailure> {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&launch.log)
             .map_err(Error::io("open log file", &launch.log))?;
-        let log_err = log.try_clone().map_err(Error::io("open log file", &launch.log))?;
+        let log_err = log
+            .try_clone()
+            .map_err(Error::io("open log file", &launch.log))?;
         let mut command = Command::new(&launch.program);
         command
             .args(&launch.args)
@@ -101,7 +110,12 @@ impl Supervised {
             program: launch.program.clone(),
             source,
         })?;
-        tracing::debug!(name = launch.name, pid = child.id(), health_url, "started peer");
+        tracing::debug!(
+            name = launch.name,
+            pid = child.id(),
+            health_url,
+            "started peer"
+        );
         let mut supervised = Supervised {
             name: launch.name,
             child,
@@ -111,7 +125,12 @@ impl Supervised {
     }
 
     /// Polls the health URL until it answers, the process exits or the timeout passes.
-    fn wait_healthy(&mut self, launch: &Launch, health_url: &str, health: &HealthClient) -> Result<(), StartFailure> {
+    fn wait_healthy(
+        &mut self,
+        launch: &Launch,
+        health_url: &str,
+        health: &HealthClient,
+    ) -> Result<(), StartFailure> {
         let child = &mut self.child;
         // reqwest::blocking owns a runtime that must not be created or dropped inside an
         // async context: run it on a thread of its own, so callers may be async tests.
@@ -160,7 +179,12 @@ impl Drop for Supervised {
     }
 }
 
-fn poll_health(child: &mut Child, launch: &Launch, url: &str, health: &HealthClient) -> Result<(), StartFailure> {
+fn poll_health(
+    child: &mut Child,
+    launch: &Launch,
+    url: &str,
+    health: &HealthClient,
+) -> Result<(), StartFailure> {
     let client = health_client(launch.name, health)?;
     let deadline = Instant::now() + HEALTH_TIMEOUT;
     loop {
@@ -168,7 +192,10 @@ fn poll_health(child: &mut Child, launch: &Launch, url: &str, health: &HealthCli
             Ok(Some(status)) => {
                 let log_tail = log_tail(&launch.log);
                 if log_tail.contains("address already in use") {
-                    tracing::debug!(name = launch.name, "port taken before the peer could bind it");
+                    tracing::debug!(
+                        name = launch.name,
+                        "port taken before the peer could bind it"
+                    );
                     return Err(StartFailure::AddressInUse);
                 }
                 return Err(StartFailure::Fatal(Error::Exited {
@@ -189,7 +216,9 @@ fn poll_health(child: &mut Child, launch: &Launch, url: &str, health: &HealthCli
         }
         match client.get(url).send() {
             Ok(response) if matches!(response.status().as_u16(), 200 | 401) => return Ok(()),
-            Ok(response) => tracing::trace!(status = %response.status(), url, "peer not healthy yet"),
+            Ok(response) => {
+                tracing::trace!(status = %response.status(), url, "peer not healthy yet")
+            }
             Err(error) => tracing::trace!(%error, url, "peer not reachable yet"),
         }
         if Instant::now() >= deadline {
@@ -211,7 +240,10 @@ pub(crate) fn install_crypto_provider() {
 }
 
 /// A blocking HTTP client that trusts only the peer's CA and presents the client identity.
-pub(crate) fn health_client(name: &str, health: &HealthClient) -> Result<reqwest::blocking::Client, Error> {
+pub(crate) fn health_client(
+    name: &str,
+    health: &HealthClient,
+) -> Result<reqwest::blocking::Client, Error> {
     install_crypto_provider();
     let fail = |reason: String| Error::HttpClient {
         name: name.to_owned(),
@@ -221,12 +253,13 @@ pub(crate) fn health_client(name: &str, health: &HealthClient) -> Result<reqwest
         .timeout(Duration::from_secs(2))
         .no_proxy();
     if let Some(ca) = &health.ca_pem {
-        let ca = reqwest::Certificate::from_pem(ca.as_bytes()).map_err(|e| fail(format!("CA certificate: {e}")))?;
+        let ca = reqwest::Certificate::from_pem(ca.as_bytes())
+            .map_err(|e| fail(format!("CA certificate: {e}")))?;
         builder = builder.tls_certs_only([ca]);
     }
     if let Some(identity) = &health.identity_pem {
-        let identity =
-            reqwest::Identity::from_pem(identity.as_bytes()).map_err(|e| fail(format!("client identity: {e}")))?;
+        let identity = reqwest::Identity::from_pem(identity.as_bytes())
+            .map_err(|e| fail(format!("client identity: {e}")))?;
         builder = builder.identity(identity);
     }
     builder.build().map_err(|e| fail(e.to_string()))
@@ -279,9 +312,20 @@ pub(crate) fn start_on_free_port(
         let launch = prepare(port)?;
         let url = format!("{}{health_path}", base_url(port));
         match Supervised::start(&launch, &url, health) {
-            Ok(process) => return Ok(Started { process, port, launch }),
+            Ok(process) => {
+                return Ok(Started {
+                    process,
+                    port,
+                    launch,
+                });
+            }
             Err(StartFailure::AddressInUse) => {
-                tracing::debug!(name, port, attempt, "port clash, retrying with another port");
+                tracing::debug!(
+                    name,
+                    port,
+                    attempt,
+                    "port clash, retrying with another port"
+                );
             }
             Err(StartFailure::Fatal(error)) => return Err(error),
         }

@@ -26,7 +26,13 @@ pub struct RegistryOptions {
 impl std::fmt::Debug for RegistryOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegistryOptions")
-            .field("basic_auth", &self.basic_auth.as_ref().map(|(user, _)| (user, "[redacted]")))
+            .field(
+                "basic_auth",
+                &self
+                    .basic_auth
+                    .as_ref()
+                    .map(|(user, _)| (user, "[redacted]")),
+            )
             .field("tls", &self.tls)
             .finish()
     }
@@ -54,11 +60,18 @@ impl Registry {
         let dir = tempfile::Builder::new()
             .prefix("devstack-registry-")
             .tempdir()
-            .map_err(Error::io("create temporary directory in", std::env::temp_dir()))?;
+            .map_err(Error::io(
+                "create temporary directory in",
+                std::env::temp_dir(),
+            ))?;
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).map_err(Error::io("create directory", &storage))?;
         let tls = if options.tls {
-            Some(generate_tls("docker-registry", &dir.path().join("tls"), false)?)
+            Some(generate_tls(
+                "docker-registry",
+                &dir.path().join("tls"),
+                false,
+            )?)
         } else {
             None
         };
@@ -88,7 +101,9 @@ impl Registry {
                     port,
                     storage: &storage,
                     secret: &secret,
-                    tls: tls.as_ref().map(|(paths, _)| (paths.server_cert.as_path(), paths.server_key.as_path())),
+                    tls: tls.as_ref().map(|(paths, _)| {
+                        (paths.server_cert.as_path(), paths.server_key.as_path())
+                    }),
                     htpasswd: htpasswd.as_deref(),
                 }
                 .render();
@@ -196,11 +211,15 @@ fn htpasswd_line(user: &str, password: &str) -> Result<String, Error> {
             reason: "a user name must be non-empty and contain no ':' or newline".to_owned(),
         });
     }
-    let hash = bcrypt::hash_with_result(password, BCRYPT_COST).map_err(|e| Error::PasswordHash {
-        user: user.to_owned(),
-        reason: e.to_string(),
-    })?;
-    Ok(format!("{user}:{}\n", hash.format_for_version(bcrypt::Version::TwoY)))
+    let hash =
+        bcrypt::hash_with_result(password, BCRYPT_COST).map_err(|e| Error::PasswordHash {
+            user: user.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(format!(
+        "{user}:{}\n",
+        hash.format_for_version(bcrypt::Version::TwoY)
+    ))
 }
 
 fn random_secret() -> String {
@@ -232,17 +251,30 @@ impl ConfigInput<'_> {
         yaml.push_str("version: 0.1\n");
         yaml.push_str("log:\n  level: info\n  formatter: text\n");
         yaml.push_str("storage:\n");
-        let _ = writeln!(yaml, "  filesystem:\n    rootdirectory: {}", p(self.storage));
+        let _ = writeln!(
+            yaml,
+            "  filesystem:\n    rootdirectory: {}",
+            p(self.storage)
+        );
         yaml.push_str("  delete:\n    enabled: true\n");
         yaml.push_str("  maintenance:\n    uploadpurging:\n      enabled: false\n");
         yaml.push_str("http:\n");
         let _ = writeln!(yaml, "  addr: {}", q(&format!("127.0.0.1:{}", self.port)));
         let _ = writeln!(yaml, "  secret: {}", q(self.secret));
         if let Some((cert, key)) = self.tls {
-            let _ = writeln!(yaml, "  tls:\n    certificate: {}\n    key: {}", p(cert), p(key));
+            let _ = writeln!(
+                yaml,
+                "  tls:\n    certificate: {}\n    key: {}",
+                p(cert),
+                p(key)
+            );
         }
         if let Some(htpasswd) = self.htpasswd {
-            let _ = writeln!(yaml, "auth:\n  htpasswd:\n    realm: devstack\n    path: {}", p(htpasswd));
+            let _ = writeln!(
+                yaml,
+                "auth:\n  htpasswd:\n    realm: devstack\n    path: {}",
+                p(htpasswd)
+            );
         }
         yaml
     }
@@ -273,7 +305,10 @@ mod tests {
             htpasswd: Some(Path::new("/t/htpasswd")),
         }
         .render();
-        assert!(yaml.contains("rootdirectory: \"/tmp/a \\\"b\\\"\""), "{yaml}");
+        assert!(
+            yaml.contains("rootdirectory: \"/tmp/a \\\"b\\\"\""),
+            "{yaml}"
+        );
         assert!(yaml.contains("addr: \"127.0.0.1:5001\""));
         assert!(yaml.contains("certificate: \"/t/s.pem\""));
         assert!(yaml.contains("realm: devstack"));

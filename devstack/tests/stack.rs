@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use devstack::{
-    Error, NotaryCli, NotaryOptions, NotaryServer, Registry, RegistryOptions, Stack, StackOptions, TlsFiles, Transport,
+    Error, NotaryCli, NotaryOptions, NotaryServer, Registry, RegistryOptions, Stack, StackOptions,
+    TlsFiles, Transport,
 };
 use sha2::Digest as _;
 
@@ -33,7 +34,10 @@ fn init_and_list(server: &NotaryServer, gun: &str) {
     match cli.run(&["list", "example.com/nothing"]) {
         // The Go client prints its fatal errors on stdout.
         Err(Error::Cli { stdout, stderr, .. }) => {
-            assert!(stdout.contains("does not have trust data"), "{stdout}\n{stderr}")
+            assert!(
+                stdout.contains("does not have trust data"),
+                "{stdout}\n{stderr}"
+            )
         }
         other => panic!("listing an unknown GUN should fail, got {other:?}"),
     }
@@ -41,17 +45,31 @@ fn init_and_list(server: &NotaryServer, gun: &str) {
     assert!(out.contains("Successfully published"), "{out}");
     let out = cli.run(&["list", gun]).unwrap();
     assert!(out.contains("No targets present"), "{out}");
-    assert!(cli.trust_dir().join("private").is_dir(), "keys are in the CLI's own trust dir");
+    assert!(
+        cli.trust_dir().join("private").is_dir(),
+        "keys are in the CLI's own trust dir"
+    );
 }
 
 #[test]
 fn notary_plain_http() {
     let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    assert!(server.url().starts_with("http://127.0.0.1:"), "{}", server.url());
+    assert!(
+        server.url().starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url()
+    );
     assert!(server.tls().is_none());
     init_and_list(&server, "example.com/plain");
     let health = format!("{}/_notary_server/health", server.url());
-    assert_eq!(http_client(None, false).get(health).send().unwrap().status(), 200);
+    assert_eq!(
+        http_client(None, false)
+            .get(health)
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[test]
@@ -60,7 +78,11 @@ fn notary_tls() {
         transport: Transport::Tls,
     })
     .unwrap();
-    assert!(server.url().starts_with("https://127.0.0.1:"), "{}", server.url());
+    assert!(
+        server.url().starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url()
+    );
     let tls = server.tls().unwrap();
     assert!(tls.ca_cert.is_file());
     assert!(tls.client_cert.is_none() && tls.client_key.is_none());
@@ -79,10 +101,22 @@ fn notary_mutual_tls_refuses_clients_without_certificate() {
     init_and_list(&server, "example.com/mtls");
 
     let health = format!("{}/_notary_server/health", server.url());
-    assert_eq!(http_client(Some(tls), true).get(&health).send().unwrap().status(), 200);
-    assert!(http_client(Some(tls), false).get(&health).send().is_err(), "no client certificate, no answer");
+    assert_eq!(
+        http_client(Some(tls), true)
+            .get(&health)
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(
+        http_client(Some(tls), false).get(&health).send().is_err(),
+        "no client certificate, no answer"
+    );
 
-    let cli = NotaryCli::new(&server).unwrap().without_client_certificate();
+    let cli = NotaryCli::new(&server)
+        .unwrap()
+        .without_client_certificate();
     let err = cli.run(&["init", "example.com/refused", "-p"]).unwrap_err();
     assert!(matches!(err, Error::Cli { .. }), "{err}");
 }
@@ -103,18 +137,44 @@ fn notary_cli_with_caller_trust_dir_and_passphrase() {
             .unwrap()
             .env("NOTARY_TARGETS_PASSPHRASE", "wrong-passphrase-3");
         let err = wrong
-            .run(&["addhash", "example.com/mine", "v1", "3", "--sha256", &"ab".repeat(32), "-p"])
+            .run(&[
+                "addhash",
+                "example.com/mine",
+                "v1",
+                "3",
+                "--sha256",
+                &"ab".repeat(32),
+                "-p",
+            ])
             .unwrap_err();
         match err {
-            Error::Cli { stdout, .. } => assert!(stdout.contains("could not find necessary signing keys"), "{stdout}"),
+            Error::Cli { stdout, .. } => assert!(
+                stdout.contains("could not find necessary signing keys"),
+                "{stdout}"
+            ),
             other => panic!("expected a CLI error, got {other}"),
         }
         // The right passphrase (set on `cli`) signs.
-        cli.run(&["addhash", "example.com/mine", "v1", "3", "--sha256", &"ab".repeat(32), "-p"])
-            .unwrap();
-        assert!(cli.run(&["list", "example.com/mine"]).unwrap().contains("v1"));
+        cli.run(&[
+            "addhash",
+            "example.com/mine",
+            "v1",
+            "3",
+            "--sha256",
+            &"ab".repeat(32),
+            "-p",
+        ])
+        .unwrap();
+        assert!(
+            cli.run(&["list", "example.com/mine"])
+                .unwrap()
+                .contains("v1")
+        );
     }
-    assert!(trust.join("private").is_dir(), "the caller's trust dir is kept");
+    assert!(
+        trust.join("private").is_dir(),
+        "the caller's trust dir is kept"
+    );
 }
 
 #[test]
@@ -125,14 +185,20 @@ fn notary_server_is_killed_and_cleaned_on_drop() {
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     drop(server);
     assert!(!dir.exists(), "temporary directory removed");
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "process killed and reaped");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "process killed and reaped"
+    );
 }
 
 #[test]
 fn registry_plain() {
     let registry = Registry::start(RegistryOptions::default()).unwrap();
     assert_eq!(registry.url(), format!("http://{}", registry.host()));
-    let response = http_client(None, false).get(format!("{}/v2/", registry.url())).send().unwrap();
+    let response = http_client(None, false)
+        .get(format!("{}/v2/", registry.url()))
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert!(registry.storage_dir().is_dir());
 }
@@ -148,10 +214,23 @@ fn registry_basic_auth() {
     let url = format!("{}/v2/", registry.url());
     let response = client.get(&url).send().unwrap();
     assert_eq!(response.status(), 401);
-    assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("devstack"));
-    let wrong = client.get(&url).basic_auth("alice", Some("nope")).send().unwrap();
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("devstack")
+    );
+    let wrong = client
+        .get(&url)
+        .basic_auth("alice", Some("nope"))
+        .send()
+        .unwrap();
     assert_eq!(wrong.status(), 401);
-    let ok = client.get(&url).basic_auth("alice", Some("s3cret-pass")).send().unwrap();
+    let ok = client
+        .get(&url)
+        .basic_auth("alice", Some("s3cret-pass"))
+        .send()
+        .unwrap();
     assert_eq!(ok.status(), 200);
 }
 
@@ -165,7 +244,14 @@ fn registry_tls() {
     assert!(registry.url().starts_with("https://127.0.0.1:"));
     let tls = registry.tls().unwrap();
     let url = format!("{}/v2/", registry.url());
-    assert_eq!(http_client(Some(tls), false).get(&url).send().unwrap().status(), 200);
+    assert_eq!(
+        http_client(Some(tls), false)
+            .get(&url)
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
     // A client that does not trust the registry's CA is refused.
     let other = devstack::Registry::start(RegistryOptions {
         basic_auth: None,
@@ -182,12 +268,19 @@ fn registry_restart_keeps_port_and_storage() {
     let blob = b"devstack restart test blob".to_vec();
     let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&blob)));
     let start = client
-        .post(format!("{}/v2/devstack/test/blobs/uploads/", registry.url()))
+        .post(format!(
+            "{}/v2/devstack/test/blobs/uploads/",
+            registry.url()
+        ))
         .send()
         .unwrap();
     assert_eq!(start.status(), 202);
     let location = start.headers()["location"].to_str().unwrap().to_owned();
-    let location = if location.starts_with("http") { location } else { format!("{}{location}", registry.url()) };
+    let location = if location.starts_with("http") {
+        location
+    } else {
+        format!("{}{location}", registry.url())
+    };
     let separator = if location.contains('?') { '&' } else { '?' };
     let put = client
         .put(format!("{location}{separator}digest={digest}"))
@@ -197,14 +290,21 @@ fn registry_restart_keeps_port_and_storage() {
         .unwrap();
     assert_eq!(put.status(), 201);
 
-    let (url, host, storage) = (registry.url().to_owned(), registry.host(), registry.storage_dir().to_owned());
+    let (url, host, storage) = (
+        registry.url().to_owned(),
+        registry.host(),
+        registry.storage_dir().to_owned(),
+    );
     let pid = registry.pid().unwrap();
     registry.stop();
     assert!(!registry.is_running());
     assert!(client.get(format!("{url}/v2/")).send().is_err(), "stopped");
     registry.restart().unwrap();
     assert_ne!(registry.pid(), Some(pid));
-    assert_eq!((registry.url(), registry.host(), registry.storage_dir()), (url.as_str(), host, storage.as_path()));
+    assert_eq!(
+        (registry.url(), registry.host(), registry.storage_dir()),
+        (url.as_str(), host, storage.as_path())
+    );
     let blob_url = format!("{url}/v2/devstack/test/blobs/{digest}");
     let got = client.get(&blob_url).send().unwrap();
     assert_eq!(got.status(), 200);
@@ -217,12 +317,21 @@ fn registry_restart_keeps_port_and_storage() {
 #[test]
 fn missing_binary_names_the_package_and_test_script() {
     let err = devstack::require_binary("definitely-missing-xyz", "pkg").unwrap_err();
-    assert!(matches!(&err, Error::MissingBinary { name, package } if name == "definitely-missing-xyz" && package == "pkg"));
+    assert!(
+        matches!(&err, Error::MissingBinary { name, package } if name == "definitely-missing-xyz" && package == "pkg")
+    );
     let message = err.to_string();
-    assert!(message.contains("definitely-missing-xyz not found on PATH"), "{message}");
+    assert!(
+        message.contains("definitely-missing-xyz not found on PATH"),
+        "{message}"
+    );
     assert!(message.contains("./scripts/test.sh"), "{message}");
     assert!(message.contains("apt-get install -y pkg"), "{message}");
-    assert!(devstack::require_binary("notary-server", "notary").unwrap().is_file());
+    assert!(
+        devstack::require_binary("notary-server", "notary")
+            .unwrap()
+            .is_file()
+    );
 }
 
 /// The crate-level doc example, run for real.
@@ -237,7 +346,11 @@ fn stack_with_tls_notary_as_in_the_doc_example() {
     .unwrap();
     let cli = NotaryCli::new(&stack.notary).unwrap();
     cli.run(&["init", "example.com/app", "-p"]).unwrap();
-    assert!(cli.run(&["list", "example.com/app"]).unwrap().contains("No targets"));
+    assert!(
+        cli.run(&["list", "example.com/app"])
+            .unwrap()
+            .contains("No targets")
+    );
     assert_ne!(stack.registry.host(), stack.notary.url());
     assert!(stack.notary.log_path().is_file());
 }

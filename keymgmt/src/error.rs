@@ -10,7 +10,9 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A key type string that notary does not know, or that this operation cannot use.
-    #[error("unsupported key type {keytype:?}: expected one of ecdsa, ecdsa-x509, rsa, rsa-x509, ed25519")]
+    #[error(
+        "unsupported key type {keytype:?}: expected one of ecdsa, ecdsa-x509, rsa, rsa-x509, ed25519"
+    )]
     UnsupportedKeyType {
         /// The key type as found.
         keytype: String,
@@ -110,7 +112,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// A role name notary would not accept.
-    #[error("invalid role {role:?}: expected root, targets, snapshot, timestamp or targets/<name> matching [-a-z0-9_/]")]
+    #[error(
+        "invalid role {role:?}: expected root, targets, snapshot, timestamp or targets/<name> matching [-a-z0-9_/]"
+    )]
     InvalidRole {
         /// The role as given.
         role: String,
@@ -130,7 +134,9 @@ pub enum Error {
         gun: String,
     },
     /// A certificate outside its validity period.
-    #[error("certificate for {common_name:?} is not valid now: valid from {not_before} until {not_after}")]
+    #[error(
+        "certificate for {common_name:?} is not valid now: valid from {not_before} until {not_after}"
+    )]
     CertificateExpired {
         /// The CN in the certificate.
         common_name: String,
@@ -167,7 +173,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A passphrase for a new key file that is too short (notary's rule).
-    #[error("passphrase for new {role} key {key_id} is too short: use at least {minimum} characters, ideally a random one from a password manager")]
+    #[error(
+        "passphrase for new {role} key {key_id} is too short: use at least {minimum} characters, ideally a random one from a password manager"
+    )]
     PassphraseTooShort {
         /// The key ID.
         key_id: String,
@@ -190,9 +198,16 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the action and path it happened on.
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { action, path, source }
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
     }
 }
 

@@ -89,7 +89,10 @@ pub fn validate_role(role: &str) -> Result<()> {
     }
     let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
     if let Some(rest) = role.strip_prefix("targets/") {
-        if rest.split('/').all(|seg| !seg.is_empty() && seg.bytes().all(allowed)) {
+        if rest
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg.bytes().all(allowed))
+        {
             return Ok(());
         }
         return Err(invalid());
@@ -128,7 +131,10 @@ pub fn validate_gun(gun: &str) -> Result<()> {
     if gun.starts_with('/') {
         return Err(invalid("it starts with '/'"));
     }
-    if gun.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+    if gun
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
         return Err(invalid("it has an empty, '.' or '..' path segment"));
     }
     Ok(())
@@ -183,7 +189,10 @@ fn key_headers<'a>(role: &'a str, gun: Option<&'a str>) -> Result<Vec<(&'static 
 }
 
 fn encode_failure(key: &PrivateKey, failure: Failure) -> Error {
-    corrupt(Some(key.key_id().as_str()), format!("cannot encode key: {failure:?}"))
+    corrupt(
+        Some(key.key_id().as_str()),
+        format!("cannot encode key: {failure:?}"),
+    )
 }
 
 /// Encodes `key` as notary writes it: `ENCRYPTED PRIVATE KEY` with `gun` (only for
@@ -290,7 +299,10 @@ fn parse_block(text: &[u8], key_id: Option<&str>) -> Result<Block> {
             break;
         }
         if line.starts_with("-----") {
-            return Err(corrupt(key_id, format!("PEM block {tag} has a mismatched END line")));
+            return Err(corrupt(
+                key_id,
+                format!("PEM block {tag} has a mismatched END line"),
+            ));
         }
         if in_headers {
             if let Some((name, value)) = line.split_once(':') {
@@ -305,7 +317,10 @@ fn parse_block(text: &[u8], key_id: Option<&str>) -> Result<Block> {
         body_b64.push_str(line);
     }
     if !ended {
-        return Err(corrupt(key_id, format!("PEM block {tag} is truncated (no END line)")));
+        return Err(corrupt(
+            key_id,
+            format!("PEM block {tag} is truncated (no END line)"),
+        ));
     }
     let body = B64
         .decode(body_b64.as_bytes())
@@ -450,8 +465,12 @@ fn parse_dek_info(block: &Block, key_id: Option<&str>) -> Result<(usize, [u8; 16
         }
     };
     let mut iv = [0u8; 16];
-    hex::decode_to_slice(iv_hex.trim(), &mut iv)
-        .map_err(|_| corrupt(key_id, format!("DEK-Info IV {iv_hex:?} is not 16 hex bytes")))?;
+    hex::decode_to_slice(iv_hex.trim(), &mut iv).map_err(|_| {
+        corrupt(
+            key_id,
+            format!("DEK-Info IV {iv_hex:?} is not 16 hex bytes"),
+        )
+    })?;
     Ok((key_len, iv))
 }
 
@@ -486,9 +505,13 @@ mod tests {
     #[test]
     fn go_pem_layout() {
         let key = PrivateKey::generate_ecdsa();
-        let pem_text =
-            encode_encrypted(&key, "targets", Some("example.com/app"), &"password1".into())
-                .unwrap();
+        let pem_text = encode_encrypted(
+            &key,
+            "targets",
+            Some("example.com/app"),
+            &"password1".into(),
+        )
+        .unwrap();
         let lines: Vec<&str> = pem_text.split('\n').collect();
         assert_eq!(lines[0], "-----BEGIN ENCRYPTED PRIVATE KEY-----");
         assert_eq!(lines[1], "gun: example.com/app");
@@ -518,17 +541,46 @@ mod tests {
 
     #[test]
     fn role_and_gun_rules() {
-        for ok in ["root", "targets", "targets/releases", "targets/a/b-c_d", "alice", "0x"] {
+        for ok in [
+            "root",
+            "targets",
+            "targets/releases",
+            "targets/a/b-c_d",
+            "alice",
+            "0x",
+        ] {
             validate_role(ok).unwrap();
         }
-        for bad in ["", "Root", "targets/", "targets//x", "-x", "a b", "../x", "targets/A"] {
+        for bad in [
+            "",
+            "Root",
+            "targets/",
+            "targets//x",
+            "-x",
+            "a b",
+            "../x",
+            "targets/A",
+        ] {
             assert!(validate_role(bad).is_err(), "{bad}");
         }
         for ok in ["docker.io/library/alpine", "localhost:5000/app", "a"] {
             validate_gun(ok).unwrap();
         }
-        for bad in ["", "../../tmp/x", "/abs", "a/../b", "a\\b", "a b", "a\nb", "a//b", "a/./b"] {
-            assert!(matches!(validate_gun(bad), Err(Error::InvalidGun { .. })), "{bad:?}");
+        for bad in [
+            "",
+            "../../tmp/x",
+            "/abs",
+            "a/../b",
+            "a\\b",
+            "a b",
+            "a\nb",
+            "a//b",
+            "a/./b",
+        ] {
+            assert!(
+                matches!(validate_gun(bad), Err(Error::InvalidGun { .. })),
+                "{bad:?}"
+            );
         }
         assert!(validate_gun(&"a".repeat(256)).is_err());
     }
@@ -565,7 +617,10 @@ DTDQOVux4AiV0tze+WmZlQETTzUGXYFlNQ5hKJnmQiKUS2Aus8ExY0iAbw==\n\
 
         let file = decode(NOTARY_KEY.as_bytes(), Some(&"delegpass1".into()), None).unwrap();
         assert_eq!(file.role.as_deref(), Some("targets/releases"));
-        assert_eq!(public_key_pem(&file.key.public_key(), "targets/releases"), NOTARY_PUB);
+        assert_eq!(
+            public_key_pem(&file.key.public_key(), "targets/releases"),
+            NOTARY_PUB
+        );
         assert!(matches!(
             decode(NOTARY_KEY.as_bytes(), Some(&"delegpass2".into()), None),
             Err(Error::WrongPassphrase { .. })

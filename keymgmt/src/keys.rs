@@ -150,8 +150,11 @@ pub struct KeyId(String);
 impl KeyId {
     /// Checks that `id` is 64 lowercase hex digits, the only form notary produces.
     pub fn parse(id: &str) -> Option<Self> {
-        (id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| Self(id.to_owned()))
+        (id.len() == 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Self(id.to_owned()))
     }
 
     /// The ID as hex.
@@ -412,7 +415,12 @@ pub enum PrivateKey {
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PrivateKey({} {}, [redacted])", self.algorithm(), self.key_id())
+        write!(
+            f,
+            "PrivateKey({} {}, [redacted])",
+            self.algorithm(),
+            self.key_id()
+        )
     }
 }
 
@@ -454,7 +462,11 @@ impl PrivateKey {
         };
         let key = rsa::RsaPrivateKey::from_pkcs1_pem(pem_text)
             .or_else(|_| rsa::RsaPrivateKey::from_pkcs8_pem(pem_text))
-            .map_err(|e| corrupt(format!("not an RSA private key in PKCS#1 or PKCS#8 PEM: {e}")))?;
+            .map_err(|e| {
+                corrupt(format!(
+                    "not an RSA private key in PKCS#1 or PKCS#8 PEM: {e}"
+                ))
+            })?;
         let bits = key.n().bits();
         if bits < MIN_RSA_BITS {
             return Err(Error::WeakRsaKey {
@@ -603,8 +615,14 @@ mod tests {
     fn ed25519_sign_verify() {
         let key = PrivateKey::generate_ed25519();
         let sig = key.sign(b"m");
-        key.public_key().verify(SignatureMethod::Eddsa, b"m", &sig.bytes).unwrap();
-        assert!(key.public_key().verify(SignatureMethod::Ecdsa, b"m", &sig.bytes).is_err());
+        key.public_key()
+            .verify(SignatureMethod::Eddsa, b"m", &sig.bytes)
+            .unwrap();
+        assert!(
+            key.public_key()
+                .verify(SignatureMethod::Ecdsa, b"m", &sig.bytes)
+                .is_err()
+        );
     }
 
     #[test]
@@ -620,7 +638,10 @@ mod tests {
 
     #[test]
     fn unknown_names_are_refused() {
-        assert!(matches!(KeyAlgorithm::parse("dsa"), Err(Error::UnsupportedKeyType { .. })));
+        assert!(matches!(
+            KeyAlgorithm::parse("dsa"),
+            Err(Error::UnsupportedKeyType { .. })
+        ));
         assert!(matches!(
             SignatureMethod::parse("hmac"),
             Err(Error::UnknownSignatureMethod { .. })

@@ -151,8 +151,11 @@ fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Resul
     temp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(Error::io("set permissions of", &temp_path))?;
-    temp.write_all(contents).map_err(Error::io("write", &temp_path))?;
-    temp.as_file().sync_all().map_err(Error::io("sync", &temp_path))?;
+    temp.write_all(contents)
+        .map_err(Error::io("write", &temp_path))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(Error::io("sync", &temp_path))?;
     let persisted = if replace {
         temp.persist(path)
     } else {
@@ -171,7 +174,10 @@ fn parse_legacy_stem(stem: &str) -> Option<(KeyId, Option<String>)> {
     match stem.split_once('_') {
         Some((id, rest)) => {
             let role = rest.split('_').next().unwrap_or_default();
-            Some((KeyId::parse(id)?, (!role.is_empty()).then(|| role.to_owned())))
+            Some((
+                KeyId::parse(id)?,
+                (!role.is_empty()).then(|| role.to_owned()),
+            ))
         }
         None => Some((KeyId::parse(stem)?, None)),
     }
@@ -240,7 +246,9 @@ impl KeyStore {
         let key_id = key.key_id();
         let path = self.key_path(&key_id);
         if path.exists() {
-            return self.check_existing(&key_id, &path, role, gun).map(|()| key_id);
+            return self
+                .check_existing(&key_id, &path, role, gun)
+                .map(|()| key_id);
         }
         let request = PassphraseRequest {
             key_id: key_id.as_str(),
@@ -263,7 +271,13 @@ impl KeyStore {
         Ok(key_id)
     }
 
-    fn check_existing(&self, key_id: &KeyId, path: &Path, role: &str, gun: Option<&str>) -> Result<()> {
+    fn check_existing(
+        &self,
+        key_id: &KeyId,
+        path: &Path,
+        role: &str,
+        gun: Option<&str>,
+    ) -> Result<()> {
         let existing = read_bounded(path)?;
         let header = keyfile::peek(&existing).map_err(at(path))?;
         if header.role.as_deref() == Some(role) && header.gun.as_deref() == gun {
@@ -308,7 +322,10 @@ impl KeyStore {
                 });
             }
         }
-        let mut dirs = vec![(self.private_dir.join(LEGACY_NON_ROOT_DIR), Vec::<String>::new())];
+        let mut dirs = vec![(
+            self.private_dir.join(LEGACY_NON_ROOT_DIR),
+            Vec::<String>::new(),
+        )];
         while let Some((dir, gun_parts)) = dirs.pop() {
             for (path, stem) in key_files(&dir)? {
                 if let Some((key_id, role_from_name)) = parse_legacy_stem(&stem) {
@@ -364,7 +381,11 @@ impl KeyStore {
     }
 
     /// Role and GUN of a located file, from its location and headers (notary's precedence).
-    fn describe(located: &Located, role: Option<String>, gun: Option<String>) -> (String, Option<String>) {
+    fn describe(
+        located: &Located,
+        role: Option<String>,
+        gun: Option<String>,
+    ) -> (String, Option<String>) {
         let role = located
             .role_from_name
             .clone()
@@ -412,8 +433,14 @@ impl KeyStore {
         let bytes = zeroize::Zeroizing::new(read_bounded(&located.path)?);
         let header = keyfile::peek(&bytes).map_err(at(&located.path))?;
         let (role, gun) = Self::describe(&located, header.role, header.gun);
-        let file = decode_with_retries(&bytes, Some(key_id.as_str()), &role, gun.as_deref(), passphrase)
-            .map_err(at(&located.path))?;
+        let file = decode_with_retries(
+            &bytes,
+            Some(key_id.as_str()),
+            &role,
+            gun.as_deref(),
+            passphrase,
+        )
+        .map_err(at(&located.path))?;
         Ok((file.key, role, gun))
     }
 
@@ -529,7 +556,12 @@ pub fn write_public_key(dir: &Path, name: &str, key: &PublicKey) -> Result<PathB
         });
     }
     let path = dir.join(format!("{name}.pub"));
-    write_atomic(&path, keyfile::public_key_pem(key, name).as_bytes(), 0o644, true)?;
+    write_atomic(
+        &path,
+        keyfile::public_key_pem(key, name).as_bytes(),
+        0o644,
+        true,
+    )?;
     Ok(path)
 }
 

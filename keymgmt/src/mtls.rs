@@ -42,8 +42,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use rand::RngCore as _;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyIdMethod, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, SanType,
+    SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
@@ -89,10 +90,15 @@ impl SubjectAltName {
         match self {
             SubjectAltName::Ip(ip) => Ok(SanType::IpAddress(*ip)),
             SubjectAltName::Dns(name) => {
-                let ia5 = name.as_str().try_into().map_err(|e| Error::CertificateGeneration {
-                    what: what.to_owned(),
-                    reason: format!("DNS name {name:?} is not ASCII ({e}): use its punycode form"),
-                })?;
+                let ia5 = name
+                    .as_str()
+                    .try_into()
+                    .map_err(|e| Error::CertificateGeneration {
+                        what: what.to_owned(),
+                        reason: format!(
+                            "DNS name {name:?} is not ASCII ({e}): use its punycode form"
+                        ),
+                    })?;
                 Ok(SanType::DnsName(ia5))
             }
         }
@@ -174,8 +180,10 @@ impl CertificateAuthority {
                 reason: format!("expected a PEM CERTIFICATE block, found {}", der.tag()),
             });
         }
-        let (_, cert) = x509_parser::parse_x509_certificate(der.contents()).map_err(|e| Error::MalformedCertificate {
-            reason: format!("CA certificate: {e}"),
+        let (_, cert) = x509_parser::parse_x509_certificate(der.contents()).map_err(|e| {
+            Error::MalformedCertificate {
+                reason: format!("CA certificate: {e}"),
+            }
         })?;
         let common_name = cert
             .subject()
@@ -187,7 +195,9 @@ impl CertificateAuthority {
         let what = format!("CA {common_name:?}");
         let is_ca = cert
             .basic_constraints()
-            .map_err(|e| Error::MalformedCertificate { reason: format!("basic constraints: {e}") })?
+            .map_err(|e| Error::MalformedCertificate {
+                reason: format!("basic constraints: {e}"),
+            })?
             .is_some_and(|bc| bc.value.ca);
         if !is_ca {
             return Err(Error::CertificateGeneration {
@@ -203,7 +213,9 @@ impl CertificateAuthority {
         if key.public_key_raw() != cert.public_key().subject_public_key.data.as_ref() {
             return Err(Error::CertificateGeneration {
                 what,
-                reason: "the private key does not belong to the CA certificate: pass the matching key".to_owned(),
+                reason:
+                    "the private key does not belong to the CA certificate: pass the matching key"
+                        .to_owned(),
             });
         }
         let mut params = CertificateParams::default();
@@ -212,7 +224,9 @@ impl CertificateAuthority {
         // Keep the CA's own subject key identifier, so that the authority key identifier of
         // issued certificates matches it whatever method computed it.
         for ext in cert.extensions() {
-            if let x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(ski) = ext.parsed_extension() {
+            if let x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(ski) =
+                ext.parsed_extension()
+            {
                 params.key_identifier_method = KeyIdMethod::PreSpecified(ski.0.to_vec());
             }
         }
@@ -228,19 +242,33 @@ impl CertificateAuthority {
 
     /// Issues a server certificate (`serverAuth`) for `common_name` with the given subject
     /// alternative names (IP addresses and DNS names; TLS clients check these, not the CN).
-    pub fn issue_server(&self, common_name: &str, subject_alt_names: &[SubjectAltName]) -> Result<IssuedCertificate> {
+    pub fn issue_server(
+        &self,
+        common_name: &str,
+        subject_alt_names: &[SubjectAltName],
+    ) -> Result<IssuedCertificate> {
         let what = format!("server {common_name:?}");
         let sans = subject_alt_names
             .iter()
             .map(|san| san.to_rcgen(&what))
             .collect::<Result<Vec<_>>>()?;
-        self.issue(&what, common_name, sans, ExtendedKeyUsagePurpose::ServerAuth)
+        self.issue(
+            &what,
+            common_name,
+            sans,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
     }
 
     /// Issues a client certificate (`clientAuth`) for `common_name`.
     pub fn issue_client(&self, common_name: &str) -> Result<IssuedCertificate> {
         let what = format!("client {common_name:?}");
-        self.issue(&what, common_name, Vec::new(), ExtendedKeyUsagePurpose::ClientAuth)
+        self.issue(
+            &what,
+            common_name,
+            Vec::new(),
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )
     }
 
     fn issue(
@@ -262,7 +290,9 @@ impl CertificateAuthority {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
-        let certificate = params.signed_by(&key, &self.issuer).map_err(generation(what))?;
+        let certificate = params
+            .signed_by(&key, &self.issuer)
+            .map_err(generation(what))?;
         tracing::debug!(what, ca = %self.common_name, "issued mTLS certificate");
         Ok(IssuedCertificate {
             certificate_pem: certificate.pem(),
@@ -396,7 +426,11 @@ impl MtlsMaterial {
 
     /// Bundles certificates issued elsewhere (e.g. by a CA loaded with
     /// [`CertificateAuthority::from_pem`]).
-    pub fn from_parts(ca: CertificateAuthority, server: IssuedCertificate, client: IssuedCertificate) -> MtlsMaterial {
+    pub fn from_parts(
+        ca: CertificateAuthority,
+        server: IssuedCertificate,
+        client: IssuedCertificate,
+    ) -> MtlsMaterial {
         MtlsMaterial { ca, server, client }
     }
 
@@ -427,11 +461,36 @@ impl MtlsMaterial {
             client_cert: dir.join("client.pem"),
             client_key: dir.join("client-key.pem"),
         };
-        write_atomic(dir, &paths.ca_cert, self.ca.certificate_pem().as_bytes(), false)?;
-        write_atomic(dir, &paths.server_cert, self.server.certificate_pem().as_bytes(), false)?;
-        write_atomic(dir, &paths.server_key, self.server.private_key_pem().as_bytes(), true)?;
-        write_atomic(dir, &paths.client_cert, self.client.certificate_pem().as_bytes(), false)?;
-        write_atomic(dir, &paths.client_key, self.client.private_key_pem().as_bytes(), true)?;
+        write_atomic(
+            dir,
+            &paths.ca_cert,
+            self.ca.certificate_pem().as_bytes(),
+            false,
+        )?;
+        write_atomic(
+            dir,
+            &paths.server_cert,
+            self.server.certificate_pem().as_bytes(),
+            false,
+        )?;
+        write_atomic(
+            dir,
+            &paths.server_key,
+            self.server.private_key_pem().as_bytes(),
+            true,
+        )?;
+        write_atomic(
+            dir,
+            &paths.client_cert,
+            self.client.certificate_pem().as_bytes(),
+            false,
+        )?;
+        write_atomic(
+            dir,
+            &paths.client_key,
+            self.client.private_key_pem().as_bytes(),
+            true,
+        )?;
         Ok(paths)
     }
 
@@ -473,7 +532,10 @@ fn random_serial() -> SerialNumber {
 }
 
 /// Rebuilds a parsed subject as an rcgen name, attribute by attribute and in order.
-fn distinguished_name(subject: &x509_parser::x509::X509Name<'_>, what: &str) -> Result<DistinguishedName> {
+fn distinguished_name(
+    subject: &x509_parser::x509::X509Name<'_>,
+    what: &str,
+) -> Result<DistinguishedName> {
     use x509_parser::oid_registry as oids;
     let mut name = DistinguishedName::new();
     for attr in subject.iter_attributes() {
@@ -491,24 +553,30 @@ fn distinguished_name(subject: &x509_parser::x509::X509Name<'_>, what: &str) -> 
         } else if *oid == oids::OID_X509_ORGANIZATIONAL_UNIT {
             DnType::OrganizationalUnitName
         } else {
-            let arcs = oid.iter().map(|arcs| arcs.collect::<Vec<u64>>()).ok_or_else(|| Error::CertificateGeneration {
-                what: what.to_owned(),
-                reason: format!("subject attribute {oid} has an OID arc too large to copy"),
-            })?;
+            let arcs = oid
+                .iter()
+                .map(|arcs| arcs.collect::<Vec<u64>>())
+                .ok_or_else(|| Error::CertificateGeneration {
+                    what: what.to_owned(),
+                    reason: format!("subject attribute {oid} has an OID arc too large to copy"),
+                })?;
             DnType::CustomDnType(arcs)
         };
         let text = attr.as_str().map_err(|e| Error::CertificateGeneration {
             what: what.to_owned(),
-            reason: format!("subject attribute {oid} is not a string ({e}): use a CA with a text subject"),
+            reason: format!(
+                "subject attribute {oid} is not a string ({e}): use a CA with a text subject"
+            ),
         })?;
-        let value = if attr.attr_value().tag() == x509_parser::der_parser::asn1_rs::Tag::PrintableString {
-            match rcgen::string::PrintableString::try_from(text) {
-                Ok(printable) => DnValue::PrintableString(printable),
-                Err(_) => DnValue::Utf8String(text.to_owned()),
-            }
-        } else {
-            DnValue::Utf8String(text.to_owned())
-        };
+        let value =
+            if attr.attr_value().tag() == x509_parser::der_parser::asn1_rs::Tag::PrintableString {
+                match rcgen::string::PrintableString::try_from(text) {
+                    Ok(printable) => DnValue::PrintableString(printable),
+                    Err(_) => DnValue::Utf8String(text.to_owned()),
+                }
+            } else {
+                DnValue::Utf8String(text.to_owned())
+            };
         name.push(kind, value);
     }
     Ok(name)
@@ -560,19 +628,37 @@ mod tests {
         assert!(cert.basic_constraints().unwrap().unwrap().value.ca);
         let ku = cert.key_usage().unwrap().unwrap().value;
         assert!(ku.key_cert_sign() && ku.crl_sign());
-        assert_eq!(cert.signature_algorithm.algorithm, x509_parser::oid_registry::OID_SIG_ECDSA_WITH_SHA256);
-        let years = (cert.validity().not_after.to_datetime() - OffsetDateTime::now_utc()).whole_days() / 365;
+        assert_eq!(
+            cert.signature_algorithm.algorithm,
+            x509_parser::oid_registry::OID_SIG_ECDSA_WITH_SHA256
+        );
+        let years = (cert.validity().not_after.to_datetime() - OffsetDateTime::now_utc())
+            .whole_days()
+            / 365;
         assert_eq!(years, 9, "valid for about ten years from now");
-        assert!(ca.private_key_pem().starts_with("-----BEGIN PRIVATE KEY-----"));
-        assert_eq!(cert.subject().iter_common_name().next().unwrap().as_str().unwrap(), "test CA");
+        assert!(
+            ca.private_key_pem()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
+        assert_eq!(
+            cert.subject()
+                .iter_common_name()
+                .next()
+                .unwrap()
+                .as_str()
+                .unwrap(),
+            "test CA"
+        );
     }
 
     #[test]
     fn serials_are_random_and_positive() {
         let a = CertificateAuthority::generate("a").unwrap();
         let b = CertificateAuthority::generate("a").unwrap();
-        let (_, ca) = x509_parser::parse_x509_certificate(&parse(a.certificate_pem())).unwrap();
-        let (_, cb) = x509_parser::parse_x509_certificate(&parse(b.certificate_pem())).unwrap();
+        let der_ca = parse(a.certificate_pem());
+        let (_, ca) = x509_parser::parse_x509_certificate(&der_ca).unwrap();
+        let der_cb = parse(b.certificate_pem());
+        let (_, cb) = x509_parser::parse_x509_certificate(&der_cb).unwrap();
         assert_ne!(ca.raw_serial(), cb.raw_serial());
         assert!(ca.raw_serial()[0] < 0x80);
     }
@@ -585,7 +671,12 @@ mod tests {
         let server = ca.issue_server("sbs", &sans).unwrap();
         let der = parse(server.certificate_pem());
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
-        let names = &cert.subject_alternative_name().unwrap().unwrap().value.general_names;
+        let names = &cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names;
         assert!(names.contains(&GeneralName::IPAddress(&[127, 0, 0, 1])));
         assert!(names.contains(&GeneralName::DNSName("localhost")));
         assert!(names.contains(&GeneralName::DNSName("sbs.example.com")));
@@ -593,14 +684,23 @@ mod tests {
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.server_auth && !eku.client_auth);
         assert!(!cert.basic_constraints().unwrap().unwrap().value.ca);
-        assert_eq!(cert.issuer().iter_common_name().next().unwrap().as_str().unwrap(), "ca");
+        assert_eq!(
+            cert.issuer()
+                .iter_common_name()
+                .next()
+                .unwrap()
+                .as_str()
+                .unwrap(),
+            "ca"
+        );
     }
 
     #[test]
     fn client_certificate_has_client_auth() {
         let ca = CertificateAuthority::generate("ca").unwrap();
         let client = ca.issue_client("me").unwrap();
-        let (_, cert) = x509_parser::parse_x509_certificate(&parse(client.certificate_pem())).unwrap();
+        let der_cert = parse(client.certificate_pem());
+        let (_, cert) = x509_parser::parse_x509_certificate(&der_cert).unwrap();
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.client_auth && !eku.server_auth);
     }
@@ -608,7 +708,9 @@ mod tests {
     #[test]
     fn non_ascii_dns_name_is_refused() {
         let ca = CertificateAuthority::generate("ca").unwrap();
-        let err = ca.issue_server("x", &[SubjectAltName::Dns("bücher.example".into())]).unwrap_err();
+        let err = ca
+            .issue_server("x", &[SubjectAltName::Dns("bücher.example".into())])
+            .unwrap_err();
         assert!(matches!(err, Error::CertificateGeneration { .. }), "{err}");
         assert!(err.to_string().contains("punycode"));
     }
@@ -625,11 +727,14 @@ mod tests {
     #[test]
     fn loaded_ca_issues_certificates_chaining_to_it() {
         let ca = CertificateAuthority::generate("reloaded").unwrap();
-        let loaded = CertificateAuthority::from_pem(ca.certificate_pem(), ca.private_key_pem()).unwrap();
+        let loaded =
+            CertificateAuthority::from_pem(ca.certificate_pem(), ca.private_key_pem()).unwrap();
         assert_eq!(loaded.common_name(), "reloaded");
         let client = loaded.issue_client("c").unwrap();
-        let (_, ca_cert) = x509_parser::parse_x509_certificate(&parse(ca.certificate_pem())).unwrap();
-        let (_, cert) = x509_parser::parse_x509_certificate(&parse(client.certificate_pem())).unwrap();
+        let der_ca_cert = parse(ca.certificate_pem());
+        let (_, ca_cert) = x509_parser::parse_x509_certificate(&der_ca_cert).unwrap();
+        let der_cert = parse(client.certificate_pem());
+        let (_, cert) = x509_parser::parse_x509_certificate(&der_cert).unwrap();
         assert_eq!(cert.issuer().as_raw(), ca_cert.subject().as_raw());
         cert.verify_signature(Some(ca_cert.public_key())).unwrap();
     }
@@ -638,10 +743,12 @@ mod tests {
     fn from_pem_refuses_mismatched_key_and_non_ca() {
         let a = CertificateAuthority::generate("a").unwrap();
         let b = CertificateAuthority::generate("b").unwrap();
-        let err = CertificateAuthority::from_pem(a.certificate_pem(), b.private_key_pem()).unwrap_err();
+        let err =
+            CertificateAuthority::from_pem(a.certificate_pem(), b.private_key_pem()).unwrap_err();
         assert!(err.to_string().contains("does not belong"), "{err}");
         let leaf = a.issue_client("leaf").unwrap();
-        let err = CertificateAuthority::from_pem(leaf.certificate_pem(), leaf.private_key_pem()).unwrap_err();
+        let err = CertificateAuthority::from_pem(leaf.certificate_pem(), leaf.private_key_pem())
+            .unwrap_err();
         assert!(err.to_string().contains("not a CA"), "{err}");
         let err = CertificateAuthority::from_pem("junk", a.private_key_pem()).unwrap_err();
         assert!(matches!(err, Error::MalformedCertificate { .. }), "{err}");
@@ -651,13 +758,21 @@ mod tests {
     fn lab_env_is_base64_of_pem() {
         let material = MtlsMaterial::generate("s", &SubjectAltName::loopback()).unwrap();
         let env = material.lab_env();
-        let decode = |v: &str| String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v).unwrap()).unwrap();
+        let decode = |v: &str| {
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v).unwrap()).unwrap()
+        };
         assert_eq!(decode(&env.client_crt), material.client().certificate_pem());
         assert_eq!(decode(&env.client_ca), material.ca().certificate_pem());
         assert_eq!(decode(&env.server_crt), material.server().certificate_pem());
-        assert_eq!(decode(&env.server_key), material.server().private_key_pem().as_str());
+        assert_eq!(
+            decode(&env.server_key),
+            material.server().private_key_pem().as_str()
+        );
         let names: Vec<_> = env.vars().iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["CLIENT_CRT", "CLIENT_CA", "SERVER_CRT", "SERVER_KEY"]);
+        assert_eq!(
+            names,
+            ["CLIENT_CRT", "CLIENT_CA", "SERVER_CRT", "SERVER_KEY"]
+        );
     }
 
     #[cfg(unix)]
@@ -671,7 +786,10 @@ mod tests {
         assert_eq!(mode(&paths.server_key), 0o600);
         assert_eq!(mode(&paths.client_key), 0o600);
         assert_eq!(mode(&paths.ca_cert), 0o644);
-        assert_eq!(std::fs::read_to_string(&paths.client_cert).unwrap(), material.client().certificate_pem());
+        assert_eq!(
+            std::fs::read_to_string(&paths.client_cert).unwrap(),
+            material.client().certificate_pem()
+        );
         let leftovers = std::fs::read_dir(dir.path().join("tls")).unwrap().count();
         assert_eq!(leftovers, 5, "no temporary files left behind");
     }

@@ -389,7 +389,11 @@ mod tests {
             ("NOTARY_SNAPSHOT_PASSPHRASE", ""),
             ("NOTARY_DELEGATION_PASSPHRASE", "d"),
         ]));
-        let get = |role| source.passphrase(&request(role, 0)).map(|p| p.expose().to_owned());
+        let get = |role| {
+            source
+                .passphrase(&request(role, 0))
+                .map(|p| p.expose().to_owned())
+        };
         assert_eq!(get("root").unwrap(), "r");
         assert_eq!(get("targets").unwrap(), "t");
         assert_eq!(get("targets/releases").unwrap(), "d");
@@ -400,7 +404,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(get("timestamp"), Err(Error::PassphraseUnavailable { .. })));
+        assert!(matches!(
+            get("timestamp"),
+            Err(Error::PassphraseUnavailable { .. })
+        ));
         // No pointless retries with the same variable.
         assert!(matches!(
             source.passphrase(&request("root", 1)),
@@ -414,9 +421,15 @@ mod tests {
             ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "r"),
             ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "repo"),
         ]));
-        assert_eq!(source.passphrase(&request("root", 0)).unwrap().expose(), "r");
+        assert_eq!(
+            source.passphrase(&request("root", 0)).unwrap().expose(),
+            "r"
+        );
         for role in ["targets", "snapshot", "targets/releases", "alice"] {
-            assert_eq!(source.passphrase(&request(role, 0)).unwrap().expose(), "repo");
+            assert_eq!(
+                source.passphrase(&request(role, 0)).unwrap().expose(),
+                "repo"
+            );
         }
         let empty = DockerEnv::with_lookup(env(&[]));
         match empty.passphrase(&request("root", 0)) {
@@ -429,19 +442,27 @@ mod tests {
 
     #[test]
     fn chain_falls_through_to_the_prompt_on_retry() {
-        let chain = Chain::new().with(Fixed("first-try".into())).with(Callback::new(|r| {
-            if r.attempt >= 3 {
-                Err(Error::PassphraseUnavailable {
-                    key_id: r.key_id.into(),
-                    role: r.role.into(),
-                    reason: "cancelled".into(),
-                })
-            } else {
-                Ok(Passphrase::new(format!("prompt-{}", r.attempt)))
-            }
-        }));
-        assert_eq!(chain.passphrase(&request("root", 0)).unwrap().expose(), "first-try");
-        assert_eq!(chain.passphrase(&request("root", 1)).unwrap().expose(), "prompt-1");
+        let chain = Chain::new()
+            .with(Fixed("first-try".into()))
+            .with(Callback::new(|r| {
+                if r.attempt >= 3 {
+                    Err(Error::PassphraseUnavailable {
+                        key_id: r.key_id.into(),
+                        role: r.role.into(),
+                        reason: "cancelled".into(),
+                    })
+                } else {
+                    Ok(Passphrase::new(format!("prompt-{}", r.attempt)))
+                }
+            }));
+        assert_eq!(
+            chain.passphrase(&request("root", 0)).unwrap().expose(),
+            "first-try"
+        );
+        assert_eq!(
+            chain.passphrase(&request("root", 1)).unwrap().expose(),
+            "prompt-1"
+        );
         match chain.passphrase(&request("root", 3)) {
             Err(Error::PassphraseUnavailable { reason, .. }) => {
                 assert!(reason.contains("cancelled"), "{reason}");

@@ -114,9 +114,11 @@ pub fn validate_root_certificate(pem: &[u8], gun: &str, now: OffsetDateTime) -> 
         x509_parser::pem::parse_x509_pem(pem).map_err(|e| Error::MalformedCertificate {
             reason: format!("not a PEM certificate: {e}"),
         })?;
-    let cert = parsed_pem.parse_x509().map_err(|e| Error::MalformedCertificate {
-        reason: format!("not an X.509 certificate: {e}"),
-    })?;
+    let cert = parsed_pem
+        .parse_x509()
+        .map_err(|e| Error::MalformedCertificate {
+            reason: format!("not an X.509 certificate: {e}"),
+        })?;
     let common_name = cert
         .subject()
         .iter_common_name()
@@ -166,11 +168,10 @@ fn rfc3339(t: OffsetDateTime) -> String {
 
 /// Extracts the DER SubjectPublicKeyInfo from a PEM certificate.
 pub(crate) fn spki_from_certificate_pem(pem_bytes: &[u8]) -> Result<Vec<u8>> {
-    let (_, pem) = x509_parser::pem::parse_x509_pem(pem_bytes).map_err(|e| {
-        Error::MalformedCertificate {
+    let (_, pem) =
+        x509_parser::pem::parse_x509_pem(pem_bytes).map_err(|e| Error::MalformedCertificate {
             reason: format!("not a PEM certificate: {e}"),
-        }
-    })?;
+        })?;
     let cert = pem.parse_x509().map_err(|e| Error::MalformedCertificate {
         reason: format!("not an X.509 certificate: {e}"),
     })?;
@@ -195,7 +196,8 @@ mod tests {
         assert_eq!(cert.algorithm(), KeyAlgorithm::EcdsaX509);
         assert_eq!(cert.canonical_key_id(), key.key_id());
         assert_ne!(cert.key_id(), key.key_id());
-        let again = validate_root_certificate(cert.public_bytes(), GUN, OffsetDateTime::now_utc()).unwrap();
+        let again =
+            validate_root_certificate(cert.public_bytes(), GUN, OffsetDateTime::now_utc()).unwrap();
         assert_eq!(again.key_id(), cert.key_id());
         // The certificate verifies signatures made with the key.
         let sig = key.sign(b"root.json");
@@ -206,20 +208,36 @@ mod tests {
     fn wrong_cn_is_refused_and_wildcard_accepted() {
         let key = PrivateKey::generate_ecdsa();
         let cert = generate_root_certificate(GUN, &key).unwrap();
-        let err = validate_root_certificate(cert.public_bytes(), "registry.example.com/other", OffsetDateTime::now_utc())
-            .unwrap_err();
-        assert!(matches!(err, Error::CertificateNameMismatch { .. }), "{err}");
+        let err = validate_root_certificate(
+            cert.public_bytes(),
+            "registry.example.com/other",
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::CertificateNameMismatch { .. }),
+            "{err}"
+        );
         let wildcard = generate_root_certificate("registry.example.com/team/*", &key).unwrap();
         validate_root_certificate(wildcard.public_bytes(), GUN, OffsetDateTime::now_utc()).unwrap();
-        assert!(validate_root_certificate(wildcard.public_bytes(), "registry.example.com/x", OffsetDateTime::now_utc()).is_err());
+        assert!(
+            validate_root_certificate(
+                wildcard.public_bytes(),
+                "registry.example.com/x",
+                OffsetDateTime::now_utc()
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn expired_root_is_refused() {
         let key = PrivateKey::generate_ecdsa();
         let start = OffsetDateTime::now_utc() - Duration::days(20);
-        let cert = generate_root_certificate_valid(GUN, &key, start, start + Duration::days(10)).unwrap();
-        let err = validate_root_certificate(cert.public_bytes(), GUN, OffsetDateTime::now_utc()).unwrap_err();
+        let cert =
+            generate_root_certificate_valid(GUN, &key, start, start + Duration::days(10)).unwrap();
+        let err = validate_root_certificate(cert.public_bytes(), GUN, OffsetDateTime::now_utc())
+            .unwrap_err();
         assert!(matches!(err, Error::CertificateExpired { .. }), "{err}");
     }
 

@@ -9,7 +9,9 @@ use serde_json::Value;
 use std::path::Path;
 
 fn passphrase() -> Box<dyn PassphraseSource> {
-    Box::new(keymgmt::passphrase::Fixed(Passphrase::new(DEFAULT_PASSPHRASE)))
+    Box::new(keymgmt::passphrase::Fixed(Passphrase::new(
+        DEFAULT_PASSPHRASE,
+    )))
 }
 
 /// Reads `<trust_dir>/tuf/<gun>/metadata/root.json`: the raw `signed` bytes and the parsed file.
@@ -52,15 +54,23 @@ fn go_made_keys_are_read_and_sign_verifiably() {
     let root_cert = role_key(&root, "root");
     let targets_public = role_key(&root, "targets");
     assert_eq!(root_cert.algorithm(), KeyAlgorithm::EcdsaX509);
-    x509::validate_root_certificate(root_cert.public_bytes(), gun, time::OffsetDateTime::now_utc())
-        .unwrap();
+    x509::validate_root_certificate(
+        root_cert.public_bytes(),
+        gun,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
 
     // Go's own signature over root.json verifies with our verifier.
     let sig = &root["signatures"][0];
     assert_eq!(sig["keyid"].as_str().unwrap(), root_cert.key_id().as_str());
     let sig_bytes = base64_decode(sig["sig"].as_str().unwrap());
     root_cert
-        .verify(SignatureMethod::parse(sig["method"].as_str().unwrap()).unwrap(), &signed, &sig_bytes)
+        .verify(
+            SignatureMethod::parse(sig["method"].as_str().unwrap()).unwrap(),
+            &signed,
+            &sig_bytes,
+        )
         .unwrap();
 
     let store = KeyStore::open(go.trust_dir()).unwrap();
@@ -68,22 +78,33 @@ fn go_made_keys_are_read_and_sign_verifiably() {
     let pass = passphrase();
 
     // The root key file is named by the canonical ID of the certificate's key.
-    let root_info = listed.iter().find(|k| k.role == "root").expect("root key listed");
+    let root_info = listed
+        .iter()
+        .find(|k| k.role == "root")
+        .expect("root key listed");
     assert_eq!(root_info.key_id, root_cert.canonical_key_id());
     let (root_key, role, gun_header) = store.get(&root_info.key_id, pass.as_ref()).unwrap();
     assert_eq!((role.as_str(), gun_header), ("root", None));
     let s = root_key.sign(b"payload");
     root_cert.verify(s.method, b"payload", &s.bytes).unwrap();
 
-    let targets_info = listed.iter().find(|k| k.role == "targets").expect("targets key listed");
+    let targets_info = listed
+        .iter()
+        .find(|k| k.role == "targets")
+        .expect("targets key listed");
     assert_eq!(targets_info.key_id, targets_public.key_id());
     assert_eq!(targets_info.gun.as_deref(), Some(gun));
     let (targets_key, _, _) = store.get(&targets_info.key_id, pass.as_ref()).unwrap();
     let s = targets_key.sign(b"targets.json");
-    targets_public.verify(s.method, b"targets.json", &s.bytes).unwrap();
+    targets_public
+        .verify(s.method, b"targets.json", &s.bytes)
+        .unwrap();
 
     // A wrong passphrase is a typed error naming the key, and leaves the file as it was.
-    let file = go.trust_dir().join("private").join(format!("{}.key", targets_info.key_id));
+    let file = go
+        .trust_dir()
+        .join("private")
+        .join(format!("{}.key", targets_info.key_id));
     let before = std::fs::read(&file).unwrap();
     let wrong = keymgmt::passphrase::Fixed(Passphrase::new("not-the-passphrase"));
     match store.get(&targets_info.key_id, &wrong) {
@@ -112,18 +133,30 @@ fn keymgmt_keys_and_root_cert_publish_with_go_client() {
     std::fs::write(&cert_path, root_cert.public_bytes()).unwrap();
 
     // notary-server and the Go client accept our certificate as the root of the collection.
-    go.run(&["init", gun, "--rootcert", cert_path.to_str().unwrap(), "-p"]).unwrap();
+    go.run(&["init", gun, "--rootcert", cert_path.to_str().unwrap(), "-p"])
+        .unwrap();
 
     // Rotate to a targets key that keymgmt made and wrote; the Go client then signs with it.
     let targets_key = PrivateKey::generate_ecdsa();
-    let targets_id = store.add(&targets_key, "targets", Some(gun), pass.as_ref()).unwrap();
+    let targets_id = store
+        .add(&targets_key, "targets", Some(gun), pass.as_ref())
+        .unwrap();
     let exported = scratch.path().join("targets.pem");
     std::fs::write(&exported, store.export_pem(&targets_id).unwrap()).unwrap();
-    go.run(&["key", "rotate", gun, "targets", "-k", exported.to_str().unwrap()]).unwrap();
+    go.run(&[
+        "key",
+        "rotate",
+        gun,
+        "targets",
+        "-k",
+        exported.to_str().unwrap(),
+    ])
+    .unwrap();
 
     let payload = scratch.path().join("payload.txt");
     std::fs::write(&payload, b"hello from keymgmt").unwrap();
-    go.run(&["add", gun, "v1", payload.to_str().unwrap(), "-p"]).unwrap();
+    go.run(&["add", gun, "v1", payload.to_str().unwrap(), "-p"])
+        .unwrap();
 
     // A fresh Go client (TOFU) verifies the collection.
     let fresh = NotaryCli::new(&server).unwrap();
@@ -136,5 +169,7 @@ fn keymgmt_keys_and_root_cert_publish_with_go_client() {
 
 fn base64_decode(text: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }

@@ -24,7 +24,10 @@ fn path(p: &Path) -> &str {
 }
 
 fn public_pem(key: &PublicKey) -> String {
-    pem::encode(&pem::Pem::new("PUBLIC KEY", key.plain().public_bytes().to_vec()))
+    pem::encode(&pem::Pem::new(
+        "PUBLIC KEY",
+        key.plain().public_bytes().to_vec(),
+    ))
 }
 
 const MESSAGE: &[u8] = b"{\"signed\":{\"_type\":\"Targets\"}}";
@@ -35,21 +38,48 @@ fn rsa_openssl_key_signs_pss_and_pkcs1_that_we_verify() {
     let key = dir.path().join("rsa.pem");
     let msg = dir.path().join("msg");
     std::fs::write(&msg, MESSAGE).unwrap();
-    openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path(&key)]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        path(&key),
+    ]);
     let ours = PrivateKey::import_rsa_pem(&std::fs::read_to_string(&key).unwrap()).unwrap();
     let public = ours.public_key();
     assert_eq!(public.algorithm(), KeyAlgorithm::Rsa);
 
     let pss = openssl(&[
-        "dgst", "-sha256", "-sign", path(&key), "-sigopt", "rsa_padding_mode:pss", "-sigopt",
-        "rsa_pss_saltlen:32", path(&msg),
+        "dgst",
+        "-sha256",
+        "-sign",
+        path(&key),
+        "-sigopt",
+        "rsa_padding_mode:pss",
+        "-sigopt",
+        "rsa_pss_saltlen:32",
+        path(&msg),
     ]);
-    public.verify(SignatureMethod::RsaPss, MESSAGE, &pss).unwrap();
+    public
+        .verify(SignatureMethod::RsaPss, MESSAGE, &pss)
+        .unwrap();
     let pkcs1 = openssl(&["dgst", "-sha256", "-sign", path(&key), path(&msg)]);
-    public.verify(SignatureMethod::RsaPkcs1v15, MESSAGE, &pkcs1).unwrap();
+    public
+        .verify(SignatureMethod::RsaPkcs1v15, MESSAGE, &pkcs1)
+        .unwrap();
     // The methods are not interchangeable, and a changed message fails.
-    assert!(public.verify(SignatureMethod::RsaPss, MESSAGE, &pkcs1).is_err());
-    assert!(public.verify(SignatureMethod::RsaPkcs1v15, b"other", &pkcs1).is_err());
+    assert!(
+        public
+            .verify(SignatureMethod::RsaPss, MESSAGE, &pkcs1)
+            .is_err()
+    );
+    assert!(
+        public
+            .verify(SignatureMethod::RsaPkcs1v15, b"other", &pkcs1)
+            .is_err()
+    );
 }
 
 #[test]
@@ -61,7 +91,15 @@ fn our_rsa_signatures_verify_in_openssl() {
     std::fs::write(&pubfile, public_pem(&key.public_key())).unwrap();
     std::fs::write(&msg, MESSAGE).unwrap();
     for (method, extra) in [
-        (SignatureMethod::RsaPss, vec!["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"]),
+        (
+            SignatureMethod::RsaPss,
+            vec![
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:32",
+            ],
+        ),
         (SignatureMethod::RsaPkcs1v15, vec![]),
     ] {
         let sig = key.sign_with(method, MESSAGE).unwrap();
@@ -71,7 +109,10 @@ fn our_rsa_signatures_verify_in_openssl() {
         args.extend(extra);
         args.extend(["-signature", path(&sigfile), path(&msg)]);
         let out = openssl(&args);
-        assert!(String::from_utf8_lossy(&out).contains("Verified OK"), "{method}");
+        assert!(
+            String::from_utf8_lossy(&out).contains("Verified OK"),
+            "{method}"
+        );
     }
     assert!(matches!(
         PrivateKey::generate_rsa(1024),
@@ -90,7 +131,9 @@ fn ed25519_both_directions() {
     let pubfile = dir.path().join("ours.pub.pem");
     let ed_spki = {
         // SubjectPublicKeyInfo for Ed25519 (RFC 8410): fixed 12-byte prefix + 32 raw bytes.
-        let mut der = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
         der.extend_from_slice(key.public_key().public_bytes());
         der
     };
@@ -98,7 +141,15 @@ fn ed25519_both_directions() {
     let sigfile = dir.path().join("ours.sig");
     std::fs::write(&sigfile, key.sign(MESSAGE).bytes).unwrap();
     let out = openssl(&[
-        "pkeyutl", "-verify", "-pubin", "-inkey", path(&pubfile), "-rawin", "-in", path(&msg), "-sigfile",
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        path(&pubfile),
+        "-rawin",
+        "-in",
+        path(&msg),
+        "-sigfile",
         path(&sigfile),
     ]);
     assert!(String::from_utf8_lossy(&out).contains("Signature Verified Successfully"));
@@ -108,8 +159,18 @@ fn ed25519_both_directions() {
     openssl(&["genpkey", "-algorithm", "ed25519", "-out", path(&theirs)]);
     let der = openssl(&["pkey", "-in", path(&theirs), "-pubout", "-outform", "DER"]);
     let public = PublicKey::from_parts(KeyAlgorithm::Ed25519, der[12..].to_vec()).unwrap();
-    let sig = openssl(&["pkeyutl", "-sign", "-inkey", path(&theirs), "-rawin", "-in", path(&msg)]);
-    public.verify(SignatureMethod::Eddsa, MESSAGE, &sig).unwrap();
+    let sig = openssl(&[
+        "pkeyutl",
+        "-sign",
+        "-inkey",
+        path(&theirs),
+        "-rawin",
+        "-in",
+        path(&msg),
+    ]);
+    public
+        .verify(SignatureMethod::Eddsa, MESSAGE, &sig)
+        .unwrap();
 }
 
 #[test]
@@ -118,13 +179,25 @@ fn p256_public_key_matches_openssl_and_verifies_its_signature() {
     let key = dir.path().join("ec.pem");
     let msg = dir.path().join("msg");
     std::fs::write(&msg, MESSAGE).unwrap();
-    openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", path(&key)]);
+    openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        path(&key),
+    ]);
     let der = openssl(&["ec", "-in", path(&key), "-pubout", "-outform", "DER"]);
     let public = PublicKey::from_parts(KeyAlgorithm::Ecdsa, der).unwrap();
     // openssl writes DER ECDSA signatures; notary carries raw r||s.
     let der_sig = openssl(&["dgst", "-sha256", "-sign", path(&key), path(&msg)]);
-    let raw = p256::ecdsa::Signature::from_der(&der_sig).unwrap().to_bytes();
-    public.verify(SignatureMethod::Ecdsa, MESSAGE, &raw).unwrap();
+    let raw = p256::ecdsa::Signature::from_der(&der_sig)
+        .unwrap()
+        .to_bytes();
+    public
+        .verify(SignatureMethod::Ecdsa, MESSAGE, &raw)
+        .unwrap();
     // A DER signature is refused by length, as notary does.
     assert!(matches!(
         public.verify(SignatureMethod::Ecdsa, MESSAGE, &der_sig),
@@ -140,7 +213,8 @@ fn root_certificate_has_notarys_profile_in_openssl() {
     let cert = keymgmt::x509::generate_root_certificate(gun, &key).unwrap();
     let file = dir.path().join("root.crt");
     std::fs::write(&file, cert.public_bytes()).unwrap();
-    let text = String::from_utf8(openssl(&["x509", "-in", path(&file), "-noout", "-text"])).unwrap();
+    let text =
+        String::from_utf8(openssl(&["x509", "-in", path(&file), "-noout", "-text"])).unwrap();
     let compact: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     for expected in [
         "Signature Algorithm: ecdsa-with-SHA256",
@@ -151,16 +225,40 @@ fn root_certificate_has_notarys_profile_in_openssl() {
         "X509v3 Basic Constraints: critical CA:FALSE",
         "ASN1 OID: prime256v1",
     ] {
-        assert!(compact.contains(expected), "missing {expected:?} in:\n{text}");
+        assert!(
+            compact.contains(expected),
+            "missing {expected:?} in:\n{text}"
+        );
     }
     // Self-signed: openssl verifies it against itself, for code signing.
-    let out = openssl(&["verify", "-CAfile", path(&file), "-partial_chain", path(&file)]);
+    let out = openssl(&[
+        "verify",
+        "-CAfile",
+        path(&file),
+        "-partial_chain",
+        path(&file),
+    ]);
     assert!(String::from_utf8_lossy(&out).contains("OK"));
     // Ten years of validity (3650 days).
-    let end = String::from_utf8(openssl(&["x509", "-in", path(&file), "-noout", "-checkend", &(3649 * 86400).to_string()])).unwrap();
+    let end = String::from_utf8(openssl(&[
+        "x509",
+        "-in",
+        path(&file),
+        "-noout",
+        "-checkend",
+        &(3649 * 86400).to_string(),
+    ]))
+    .unwrap();
     assert!(end.contains("will not expire"), "{end}");
     let end = Command::new("openssl")
-        .args(["x509", "-in", path(&file), "-noout", "-checkend", &(3651 * 86400).to_string()])
+        .args([
+            "x509",
+            "-in",
+            path(&file),
+            "-noout",
+            "-checkend",
+            &(3651 * 86400).to_string(),
+        ])
         .output()
         .unwrap();
     assert!(!end.status.success(), "expires within 3651 days");

@@ -72,31 +72,61 @@ fn run() -> Result<(), Box<dyn Error>> {
     let targets_pem = out.join("targets-key.pem");
     std::fs::write(&targets_pem, store.export_pem(&targets_id)?)?;
     detail(format!("trust dir        {}", trust_dir.display()));
-    detail(format!("root key         {} (file private/{}.key)", root_key.key_id(), root_key.key_id()));
-    detail(format!("root certificate {} ({})", root_cert.key_id(), cert_path.display()));
+    detail(format!(
+        "root key         {} (file private/{}.key)",
+        root_key.key_id(),
+        root_key.key_id()
+    ));
+    detail(format!(
+        "root certificate {} ({})",
+        root_cert.key_id(),
+        cert_path.display()
+    ));
     detail(format!("targets key      {targets_id}"));
 
-    stage(3, STAGES, "the Go notary client publishes with exactly these keys");
+    stage(
+        3,
+        STAGES,
+        "the Go notary client publishes with exactly these keys",
+    );
     let go = NotaryCli::with_trust_dir(&server, &trust_dir)?;
     go.run(&["init", GUN, "--rootcert", path_str(&cert_path)?, "-p"])?;
     detail("notary init --rootcert root.crt -p: accepted by notary-server");
-    go.run(&["key", "rotate", GUN, "targets", "-k", path_str(&targets_pem)?])?;
+    go.run(&[
+        "key",
+        "rotate",
+        GUN,
+        "targets",
+        "-k",
+        path_str(&targets_pem)?,
+    ])?;
     detail("notary key rotate targets -k targets-key.pem: targets role now uses our key");
     let payload = out.join("build-manifest.json");
     std::fs::write(&payload, b"{\"lab\":\"hpvs secure build\"}\n")?;
     go.run(&["add", GUN, "v1", path_str(&payload)?, "-p"])?;
     detail("notary add v1 -p: signed with our targets key and published");
 
-    stage(4, STAGES, "verified from an empty trust dir (trust on first use)");
+    stage(
+        4,
+        STAGES,
+        "verified from an empty trust dir (trust on first use)",
+    );
     let fresh = NotaryCli::new(&server)?;
     let listing = fresh.run(&["list", GUN])?;
     for line in listing.lines() {
         detail(line);
     }
     let root_json = std::fs::read_to_string(
-        fresh.trust_dir().join("tuf").join(GUN).join("metadata/root.json"),
+        fresh
+            .trust_dir()
+            .join("tuf")
+            .join(GUN)
+            .join("metadata/root.json"),
     )?;
-    for (what, id) in [("root certificate", root_cert.key_id()), ("targets key", targets_key.key_id())] {
+    for (what, id) in [
+        ("root certificate", root_cert.key_id()),
+        ("targets key", targets_key.key_id()),
+    ] {
         if !root_json.contains(id.as_str()) {
             return Err(format!("the verified root.json does not list our {what} {id}").into());
         }
@@ -107,10 +137,22 @@ fn run() -> Result<(), Box<dyn Error>> {
     let material = MtlsMaterial::generate("sbs.hpvs-lab.example", &SubjectAltName::loopback())?;
     let paths = material.write_pem_files(&out.join("sbs-mtls"))?;
     detail(format!("CA {}", paths.ca_cert.display()));
-    detail(format!("server {} + {}", paths.server_cert.display(), paths.server_key.display()));
-    detail(format!("client {} + {}", paths.client_cert.display(), paths.client_key.display()));
+    detail(format!(
+        "server {} + {}",
+        paths.server_cert.display(),
+        paths.server_key.display()
+    ));
+    detail(format!(
+        "client {} + {}",
+        paths.client_cert.display(),
+        paths.client_key.display()
+    ));
     for (name, value) in material.lab_env().vars() {
-        let shown = if name == "SERVER_KEY" { "[secret, not shown]".to_owned() } else { format!("{}...", &value[..24.min(value.len())]) };
+        let shown = if name == "SERVER_KEY" {
+            "[secret, not shown]".to_owned()
+        } else {
+            format!("{}...", &value[..24.min(value.len())])
+        };
         detail(format!("{name}={shown} ({} characters)", value.len()));
     }
 

@@ -9,7 +9,7 @@
 
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut as _, BlockEncryptMut as _, KeyIvInit as _};
-use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
+use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, OctetStringRef};
 use der::{Decode as _, Reader as _, Sequence};
 use rsa::pkcs1::{DecodeRsaPrivateKey as _, EncodeRsaPrivateKey as _};
 use rsa::traits::PublicKeyParts as _;
@@ -106,13 +106,7 @@ fn any_from_der(bytes: &[u8]) -> Res<AnyRef<'_>> {
 /// Encodes `key` in notary's PKCS#8 dialect (what notary encrypts).
 pub(super) fn encode_notary_pkcs8(key: &PrivateKey) -> Res<Zeroizing<Vec<u8>>> {
     let (version, oids, body): (u8, Vec<ObjectIdentifier>, Zeroizing<Vec<u8>>) = match key {
-        PrivateKey::Ecdsa(k) => {
-            let secret = p256::SecretKey::from(k.as_nonzero_scalar());
-            let sec1 = secret
-                .to_sec1_der()
-                .map_err(|e| Failure::Malformed(format!("SEC1 encoding failed: {e}")))?;
-            (1, vec![OID_EC_PUBLIC_KEY, OID_P256], sec1)
-        }
+        PrivateKey::Ecdsa(k) => (1, vec![OID_EC_PUBLIC_KEY, OID_P256], encode_sec1(k)?),
         PrivateKey::Rsa(k) => {
             let doc = k
                 .to_pkcs1_der()
@@ -141,6 +135,32 @@ pub(super) fn encode_notary_pkcs8(key: &PrivateKey) -> Res<Zeroizing<Vec<u8>>> {
     Ok(Zeroizing::new(to_der(&info)?))
 }
 
+/// SEC1 `ECPrivateKey` with the `[0]` parameters and `[1]` public key, as Go's
+/// `x509.MarshalECPrivateKey` writes it (RustCrypto's `to_sec1_der` leaves the curve out).
+#[derive(Sequence)]
+struct EcPrivateKey<'a> {
+    version: u8,
+    private_key: OctetStringRef<'a>,
+    #[asn1(context_specific = "0", optional = "true")]
+    parameters: Option<ObjectIdentifier>,
+    #[asn1(context_specific = "1", optional = "true")]
+    public_key: Option<BitStringRef<'a>>,
+}
+
+fn encode_sec1(key: &p256::ecdsa::SigningKey) -> Res<Zeroizing<Vec<u8>>> {
+    let scalar = Zeroizing::new(key.to_bytes());
+    let point = key.verifying_key().to_encoded_point(false);
+    let sec1 = EcPrivateKey {
+        version: 1,
+        private_key: OctetStringRef::new(scalar.as_slice()).map_err(malformed("EC key"))?,
+        parameters: Some(OID_P256),
+        public_key: Some(
+            BitStringRef::from_bytes(point.as_bytes()).map_err(malformed("EC point"))?,
+        ),
+    };
+    Ok(Zeroizing::new(to_der(&sec1)?))
+}
+
 /// Decodes notary's or standard PKCS#8 plaintext into a key.
 pub(super) fn decode_pkcs8(der_bytes: &[u8]) -> Res<PrivateKey> {
     let mut reader = der::SliceReader::new(der_bytes).map_err(malformed("PKCS#8"))?;
@@ -156,7 +176,9 @@ pub(super) fn decode_pkcs8(der_bytes: &[u8]) -> Res<PrivateKey> {
             Ok((version, algorithm.oid, algorithm.params, body.as_bytes()))
         })
         .map_err(malformed("PKCS#8 PrivateKeyInfo"))?;
-    reader.finish(()).map_err(malformed("PKCS#8 PrivateKeyInfo"))?;
+    reader
+        .finish(())
+        .map_err(malformed("PKCS#8 PrivateKeyInfo"))?;
     if version > 1 {
         return Err(Failure::Malformed(format!("PKCS#8 version {version}")));
     }
@@ -172,7 +194,9 @@ pub(super) fn decode_pkcs8(der_bytes: &[u8]) -> Res<PrivateKey> {
         decode_sec1(body)
     } else if oid == OID_RSA {
         if params.is_some_and(|p| !p.is_null()) {
-            return Err(Failure::Malformed("RSA algorithm parameters are not NULL".into()));
+            return Err(Failure::Malformed(
+                "RSA algorithm parameters are not NULL".into(),
+            ));
         }
         decode_pkcs1(body)
     } else if oid == OID_NOTARY_ED25519 {
@@ -183,7 +207,9 @@ pub(super) fn decode_pkcs8(der_bytes: &[u8]) -> Res<PrivateKey> {
             .as_bytes()
             .try_into()
             .map_err(|_| Failure::Malformed("Ed25519 seed is not 32 bytes".into()))?;
-        Ok(PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed)))
+        Ok(PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(
+            seed,
+        )))
     } else {
         Err(Failure::Unsupported(format!(
             "private key algorithm {oid}: expected ECDSA P-256, RSA or Ed25519"
@@ -223,7 +249,9 @@ pub(super) fn decode_notary_ed25519(raw: &[u8]) -> Res<PrivateKey> {
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     let public = key.verifying_key().to_bytes();
     if raw[..32] != public || raw[64..] != public {
-        return Err(Failure::Malformed("Ed25519 public key does not match the seed".into()));
+        return Err(Failure::Malformed(
+            "Ed25519 public key does not match the seed".into(),
+        ));
     }
     Ok(PrivateKey::Ed25519(key))
 }
@@ -337,7 +365,10 @@ pub(super) fn parse_pbes2(der_bytes: &[u8]) -> Res<Pbes2<'_>> {
     }
     let salt = kdf.salt.as_bytes();
     if salt.is_empty() || salt.len() > 1024 {
-        return Err(Failure::Malformed(format!("PBKDF2 salt of {} bytes", salt.len())));
+        return Err(Failure::Malformed(format!(
+            "PBKDF2 salt of {} bytes",
+            salt.len()
+        )));
     }
     let key_len = match params.encryption.oid {
         o if o == OID_AES128_CBC => 16,
@@ -431,7 +462,8 @@ mod tests {
             0x02, 0x01, 0x01, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
             0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04,
         ];
-        assert_eq!(&der_bytes[2..2 + expected_prefix.len()], expected_prefix);
+        assert_eq!(&der_bytes[..3], &[0x30, 0x81, 0x93]);
+        assert_eq!(&der_bytes[3..3 + expected_prefix.len()], expected_prefix);
         let back = decode_pkcs8(&der_bytes).unwrap();
         assert_eq!(back.key_id(), key.key_id());
 
@@ -439,7 +471,10 @@ mod tests {
         let der_bytes = encode_notary_pkcs8(&ed).unwrap();
         // version 0, SEQUENCE { OID 1.3.6.1.4.1.11591.15.1 } with no NULL, 96-byte body.
         assert_eq!(&der_bytes[2..7], &[0x02, 0x01, 0x00, 0x30, 0x0b]);
-        assert_eq!(&der_bytes[der_bytes.len() - 98..der_bytes.len() - 96], &[0x04, 96]);
+        assert_eq!(
+            &der_bytes[der_bytes.len() - 98..der_bytes.len() - 96],
+            &[0x04, 96]
+        );
         assert_eq!(decode_pkcs8(&der_bytes).unwrap().key_id(), ed.key_id());
     }
 
