@@ -143,6 +143,7 @@ impl NotaryServer {
                     ],
                     clear_env: &["NOTARY_"],
                     log: log.clone(),
+                    health_timeout: process::HEALTH_TIMEOUT,
                 })
             },
         )?;

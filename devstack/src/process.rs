@@ -52,6 +52,8 @@ pub(crate) struct Launch {
     pub(crate) clear_env: &'static [&'static str],
     /// The log file (appended to).
     pub(crate) log: PathBuf,
+    /// How long the peer has to become healthy.
+    pub(crate) health_timeout: Duration,
 }
 
 /// How the health check talks to the peer.
@@ -186,7 +188,7 @@ fn poll_health(
     health: &HealthClient,
 ) -> Result<(), StartFailure> {
     let client = health_client(launch.name, health)?;
-    let deadline = Instant::now() + HEALTH_TIMEOUT;
+    let deadline = Instant::now() + launch.health_timeout;
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
@@ -334,4 +336,80 @@ pub(crate) fn start_on_free_port(
         name: name.to_owned(),
         attempts: PORT_ATTEMPTS,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn shell(dir: &Path, script: &str, timeout: Duration) -> Launch {
+        Launch {
+            name: "test-peer",
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            clear_env: &[],
+            log: dir.join("peer.log"),
+            health_timeout: timeout,
+        }
+    }
+
+    fn unused_url() -> String {
+        format!("http://127.0.0.1:{}/health", free_port().unwrap())
+    }
+
+    #[test]
+    fn early_exit_reports_status_and_log_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "for i in $(seq 1 100); do echo line $i; done; echo boom >&2; exit 3";
+        let launch = shell(dir.path(), script, HEALTH_TIMEOUT);
+        match Supervised::start(&launch, &unused_url(), &HealthClient::default()) {
+            Err(StartFailure::Fatal(Error::Exited {
+                status, log_tail, ..
+            })) => {
+                assert_eq!(status.code(), Some(3));
+                assert!(log_tail.ends_with("boom"), "{log_tail}");
+                assert_eq!(log_tail.lines().count(), LOG_TAIL_LINES);
+                assert!(!log_tail.contains("line 60\n"), "only the tail: {log_tail}");
+            }
+            Err(StartFailure::Fatal(other)) => panic!("unexpected error {other}"),
+            Err(StartFailure::AddressInUse) => panic!("not a port clash"),
+            Ok(_) => panic!("nothing listens, cannot be healthy"),
+        }
+    }
+
+    #[test]
+    fn address_in_use_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "echo 'listen tcp 127.0.0.1:1: bind: address already in use'; exit 1";
+        let launch = shell(dir.path(), script, HEALTH_TIMEOUT);
+        let outcome = Supervised::start(&launch, &unused_url(), &HealthClient::default());
+        assert!(matches!(outcome, Err(StartFailure::AddressInUse)));
+    }
+
+    #[test]
+    fn timeout_gives_not_healthy_and_kills_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let launch = shell(
+            dir.path(),
+            "echo waiting; exec sleep 60",
+            Duration::from_millis(500),
+        );
+        let url = unused_url();
+        match Supervised::start(&launch, &url, &HealthClient::default()) {
+            Err(StartFailure::Fatal(Error::NotHealthy {
+                url: got, log_tail, ..
+            })) => {
+                assert_eq!(got, url);
+                assert_eq!(log_tail, "waiting");
+            }
+            _ => panic!("expected NotHealthy"),
+        }
+    }
+
+    #[test]
+    fn log_tail_of_missing_file_says_so() {
+        assert!(log_tail(Path::new("/nonexistent/devstack.log")).contains("cannot read"));
+    }
 }

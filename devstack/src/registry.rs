@@ -114,6 +114,7 @@ impl Registry {
                     args: vec!["serve".into(), config_path.clone().into()],
                     clear_env: &["REGISTRY_", "OTEL_"],
                     log: log.clone(),
+                    health_timeout: process::HEALTH_TIMEOUT,
                 })
             },
         )?;

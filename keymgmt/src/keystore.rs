@@ -98,10 +98,10 @@ fn create_private_dir(path: &Path) -> Result<()> {
         .mode(0o700)
         .create(path)
         .map_err(Error::io("create directory", path))?;
-    if let Ok(meta) = fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "key directory is accessible by group or others; consider chmod 700");
-        }
+    if let Ok(meta) = fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(path = %path.display(), "key directory is accessible by group or others; consider chmod 700");
     }
     Ok(())
 }
@@ -347,12 +347,12 @@ impl KeyStore {
             };
             for entry in entries.flatten() {
                 // file_type() does not follow symlinks: a symlinked directory is skipped.
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    if let Some(name) = entry.file_name().to_str() {
-                        let mut parts = gun_parts.clone();
-                        parts.push(name.to_owned());
-                        dirs.push((entry.path(), parts));
-                    }
+                if entry.file_type().is_ok_and(|t| t.is_dir())
+                    && let Some(name) = entry.file_name().to_str()
+                {
+                    let mut parts = gun_parts.clone();
+                    parts.push(name.to_owned());
+                    dirs.push((entry.path(), parts));
                 }
             }
         }
@@ -531,9 +531,14 @@ fn decode_with_retries(
             (Err(e), _) => return Err(e),
         };
         match keyfile::decode(pem_text, Some(&secret), key_id) {
-            Err(e @ Error::WrongPassphrase { .. }) => {
+            Err(Error::WrongPassphrase { key_id: found, .. }) => {
                 tracing::debug!(role, attempt, "wrong passphrase");
-                last_wrong = Some(e);
+                // Report the role and GUN as resolved from the file's location too.
+                last_wrong = Some(Error::WrongPassphrase {
+                    key_id: found,
+                    role: role.to_owned(),
+                    gun: gun.map(str::to_owned),
+                });
             }
             other => return other,
         }

@@ -380,12 +380,12 @@ pub(super) fn parse_pbes2(der_bytes: &[u8]) -> Res<Pbes2<'_>> {
             )));
         }
     };
-    if let Some(len) = kdf.key_length {
-        if usize::try_from(len).ok() != Some(key_len) {
-            return Err(Failure::Malformed(format!(
-                "PBKDF2 key length {len} does not fit the cipher ({key_len} bytes)"
-            )));
-        }
+    if let Some(len) = kdf.key_length
+        && usize::try_from(len).ok() != Some(key_len)
+    {
+        return Err(Failure::Malformed(format!(
+            "PBKDF2 key length {len} does not fit the cipher ({key_len} bytes)"
+        )));
     }
     let iv: OctetStringRef<'_> = params
         .encryption
