@@ -41,11 +41,12 @@
 //! ```
 
 use std::fs;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
 use crate::keyfile::{self, KeyFile, MAX_KEY_FILE_SIZE};
 use crate::keys::{KeyId, PrivateKey, PublicKey};
 use crate::passphrase::{PassphraseRequest, PassphraseSource};
@@ -137,36 +138,6 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
         });
     }
     Ok(bytes)
-}
-
-/// Writes `contents` to `path` atomically with `mode`: temp file in the same directory, fsync,
-/// rename (refusing to replace an existing file unless `replace`), fsync of the directory.
-fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(Error::io("create temporary file in", dir))?;
-    let temp_path = temp.path().to_owned();
-    temp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(Error::io("set permissions of", &temp_path))?;
-    temp.write_all(contents)
-        .map_err(Error::io("write", &temp_path))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(Error::io("sync", &temp_path))?;
-    let persisted = if replace {
-        temp.persist(path)
-    } else {
-        temp.persist_noclobber(path)
-    };
-    // On failure the temporary file is dropped (and deleted) with the error.
-    persisted.map_err(|e| Error::io("write", path)(e.error))?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("sync directory", dir))?;
-    Ok(())
 }
 
 /// Splits a legacy file stem `<id>` or `<id>_<role>`.

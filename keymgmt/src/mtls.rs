@@ -35,7 +35,6 @@
 //! ```
 
 use std::fmt;
-use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
@@ -50,6 +49,7 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
 
 /// How long a generated CA is valid (about ten years).
 const CA_VALIDITY: Duration = Duration::days(3650);
@@ -461,36 +461,25 @@ impl MtlsMaterial {
             client_cert: dir.join("client.pem"),
             client_key: dir.join("client-key.pem"),
         };
-        write_atomic(
-            dir,
-            &paths.ca_cert,
-            self.ca.certificate_pem().as_bytes(),
-            false,
-        )?;
-        write_atomic(
-            dir,
-            &paths.server_cert,
-            self.server.certificate_pem().as_bytes(),
-            false,
-        )?;
-        write_atomic(
-            dir,
-            &paths.server_key,
-            self.server.private_key_pem().as_bytes(),
-            true,
-        )?;
-        write_atomic(
-            dir,
-            &paths.client_cert,
-            self.client.certificate_pem().as_bytes(),
-            false,
-        )?;
-        write_atomic(
-            dir,
-            &paths.client_key,
-            self.client.private_key_pem().as_bytes(),
-            true,
-        )?;
+        const CERT: u32 = 0o644;
+        const SECRET: u32 = 0o600;
+        for (path, contents, mode) in [
+            (&paths.ca_cert, self.ca.certificate_pem(), CERT),
+            (&paths.server_cert, self.server.certificate_pem(), CERT),
+            (
+                &paths.server_key,
+                self.server.private_key_pem().as_str(),
+                SECRET,
+            ),
+            (&paths.client_cert, self.client.certificate_pem(), CERT),
+            (
+                &paths.client_key,
+                self.client.private_key_pem().as_str(),
+                SECRET,
+            ),
+        ] {
+            write_atomic(path, contents.as_bytes(), mode, true)?;
+        }
         Ok(paths)
     }
 
@@ -580,33 +569,6 @@ fn distinguished_name(
         name.push(kind, value);
     }
     Ok(name)
-}
-
-/// Writes `contents` to `path` through a temporary file in `dir`, with mode 0600 for secrets
-/// and 0644 otherwise.
-fn write_atomic(dir: &Path, path: &Path, contents: &[u8], secret: bool) -> Result<()> {
-    let mut file = tempfile::Builder::new()
-        .prefix(".mtls-")
-        .tempfile_in(dir)
-        .map_err(Error::io("create temporary file in", dir))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = if secret { 0o600 } else { 0o644 };
-        file.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(Error::io("set permissions of", file.path()))?;
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    file.write_all(contents).map_err(Error::io("write", path))?;
-    file.as_file().sync_all().map_err(Error::io("sync", path))?;
-    file.persist(path).map_err(|e| Error::Io {
-        action: "rename temporary file to",
-        path: path.to_owned(),
-        source: e.error,
-    })?;
-    Ok(())
 }
 
 #[cfg(test)]
