@@ -96,7 +96,7 @@ pub enum Error {
         method: &'static str,
     },
     /// An RSA key below the minimum size.
-    #[error("RSA key of {bits} bits is too small: at least {minimum} bits are required")]
+    #[error("key of {bits} bits is too small for RSA: at least {minimum} bits are required")]
     WeakRsaKey {
         /// The key size found.
         bits: usize,
@@ -225,3 +225,173 @@ fn gun_suffix(gun: &Option<String>) -> String {
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant formats to a lowercase message that carries its values.
+    #[test]
+    fn every_variant_formats_with_its_values() {
+        let path = PathBuf::from("/trust/private/abc.key");
+        let cases: Vec<(Error, &[&str])> = vec![
+            (
+                Error::UnsupportedKeyType {
+                    keytype: "dsa".into(),
+                },
+                &["\"dsa\"", "ecdsa-x509"],
+            ),
+            (
+                Error::MalformedPublicKey {
+                    keytype: "ecdsa",
+                    reason: "short".into(),
+                },
+                &["ecdsa", "short"],
+            ),
+            (
+                Error::CorruptPrivateKey {
+                    key_id: None,
+                    path: Some(path.clone()),
+                    reason: "truncated".into(),
+                },
+                &["/trust/private/abc.key", "truncated"],
+            ),
+            (
+                Error::WrongPassphrase {
+                    key_id: "abc".into(),
+                    role: "targets".into(),
+                    gun: Some("example.com/app".into()),
+                },
+                &["abc", "targets", "example.com/app", "passphrase variable"],
+            ),
+            (
+                Error::PassphraseUnavailable {
+                    key_id: "abc".into(),
+                    role: "root".into(),
+                    reason: "set NOTARY_ROOT_PASSPHRASE".into(),
+                },
+                &["abc", "root", "NOTARY_ROOT_PASSPHRASE"],
+            ),
+            (
+                Error::KeyNotFound {
+                    key_id: "abc".into(),
+                    dir: PathBuf::from("/trust/private"),
+                },
+                &["abc", "/trust/private"],
+            ),
+            (
+                Error::MethodMismatch {
+                    method: "eddsa".into(),
+                    keytype: "ecdsa",
+                },
+                &["eddsa", "ecdsa"],
+            ),
+            (
+                Error::UnknownSignatureMethod {
+                    method: "hmac".into(),
+                },
+                &["hmac"],
+            ),
+            (
+                Error::SignatureLength {
+                    method: "ecdsa",
+                    expected: 64,
+                    actual: 70,
+                },
+                &["70", "64"],
+            ),
+            (
+                Error::BadSignature {
+                    key_id: "abc".into(),
+                    method: "ecdsa",
+                },
+                &["abc", "ecdsa"],
+            ),
+            (
+                Error::WeakRsaKey {
+                    bits: 1024,
+                    minimum: 2048,
+                },
+                &["1024", "2048"],
+            ),
+            (
+                Error::InvalidGun {
+                    gun: "../x".into(),
+                    reason: "no .. segments",
+                },
+                &["../x", ".."],
+            ),
+            (
+                Error::InvalidRole {
+                    role: "Targets".into(),
+                },
+                &["Targets"],
+            ),
+            (
+                Error::MalformedCertificate {
+                    reason: "bad pem".into(),
+                },
+                &["bad pem"],
+            ),
+            (
+                Error::CertificateNameMismatch {
+                    common_name: "a".into(),
+                    gun: "b".into(),
+                },
+                &["\"a\"", "\"b\""],
+            ),
+            (
+                Error::CertificateExpired {
+                    common_name: "a".into(),
+                    not_before: "2020".into(),
+                    not_after: "2021".into(),
+                },
+                &["2020", "2021"],
+            ),
+            (
+                Error::WeakCertificateSignature {
+                    common_name: "a".into(),
+                    algorithm: "1.2.840.113549.1.1.5".into(),
+                },
+                &["1.2.840.113549.1.1.5"],
+            ),
+            (
+                Error::CertificateGeneration {
+                    what: "ca".into(),
+                    reason: "boom".into(),
+                },
+                &["ca", "boom"],
+            ),
+            (
+                Error::io("write", &path)(std::io::Error::other("disk full")),
+                &["write", "/trust/private/abc.key", "disk full"],
+            ),
+            (
+                Error::PassphraseTooShort {
+                    key_id: "abc".into(),
+                    role: "root".into(),
+                    minimum: 8,
+                },
+                &["abc", "8"],
+            ),
+            (
+                Error::KeyExists {
+                    key_id: "abc".into(),
+                    path: path.clone(),
+                    reason: "different role".into(),
+                },
+                &["abc", "different role"],
+            ),
+        ];
+        for (error, needles) in cases {
+            let message = error.to_string();
+            assert!(
+                message.chars().next().is_some_and(|c| !c.is_uppercase()),
+                "{message}"
+            );
+            for needle in needles {
+                assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+            }
+        }
+    }
+}
