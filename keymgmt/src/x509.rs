@@ -24,7 +24,7 @@ use rand::RngCore as _;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
-use crate::keys::{KeyAlgorithm, PrivateKey, PublicKey};
+use crate::keys::{KeyAlgorithm, Material, PrivateKey, PublicKey};
 
 /// Validity of a root certificate notary makes: ten years of 365 days.
 pub const ROOT_CERT_VALIDITY: Duration = Duration::days(3650);
@@ -68,10 +68,10 @@ pub fn generate_root_certificate_valid(
             reason: "a root certificate needs a non-empty GUN as common name",
         });
     }
-    let der = match key {
-        PrivateKey::Ecdsa(k) => k.to_pkcs8_der().map_err(|e| failed(e.to_string()))?,
-        PrivateKey::Rsa(k) => k.to_pkcs8_der().map_err(|e| failed(e.to_string()))?,
-        PrivateKey::Ed25519(_) => {
+    let der = match key.material() {
+        Material::Ecdsa(k) => k.key.to_pkcs8_der().map_err(|e| failed(e.to_string()))?,
+        Material::Rsa(k) => k.to_pkcs8_der().map_err(|e| failed(e.to_string()))?,
+        Material::Ed25519(_) => {
             return Err(Error::UnsupportedKeyType {
                 keytype: "ed25519 (notary root certificates hold ECDSA or RSA keys)".to_owned(),
             });

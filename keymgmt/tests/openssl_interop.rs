@@ -263,3 +263,33 @@ fn root_certificate_has_notarys_profile_in_openssl() {
         .unwrap();
     assert!(!end.status.success(), "expires within 3651 days");
 }
+
+#[test]
+fn our_p256_signatures_verify_in_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = PrivateKey::generate_ecdsa();
+    let pubfile = dir.path().join("pub.pem");
+    let msg = dir.path().join("msg");
+    std::fs::write(&pubfile, public_pem(&key.public_key())).unwrap();
+    std::fs::write(&msg, MESSAGE).unwrap();
+    for round in 0..5 {
+        let sig = key.sign(MESSAGE);
+        assert_eq!(sig.bytes.len(), 64, "raw r||s");
+        // openssl wants DER; notary carries raw r||s.
+        let der = p256::ecdsa::Signature::from_slice(&sig.bytes)
+            .unwrap()
+            .to_der();
+        let sigfile = dir.path().join(format!("{round}.sig"));
+        std::fs::write(&sigfile, der.as_bytes()).unwrap();
+        let out = openssl(&[
+            "dgst",
+            "-sha256",
+            "-verify",
+            path(&pubfile),
+            "-signature",
+            path(&sigfile),
+            path(&msg),
+        ]);
+        assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+    }
+}

@@ -15,7 +15,7 @@ use rsa::pkcs1::{DecodeRsaPrivateKey as _, EncodeRsaPrivateKey as _};
 use rsa::traits::PublicKeyParts as _;
 use zeroize::Zeroizing;
 
-use crate::keys::{MIN_RSA_BITS, PrivateKey};
+use crate::keys::{MIN_RSA_BITS, Material, PrivateKey};
 
 /// PBKDF2 iteration count notary writes.
 pub(super) const NOTARY_ITERATIONS: u32 = 2048;
@@ -105,24 +105,25 @@ fn any_from_der(bytes: &[u8]) -> Res<AnyRef<'_>> {
 
 /// Encodes `key` in notary's PKCS#8 dialect (what notary encrypts).
 pub(super) fn encode_notary_pkcs8(key: &PrivateKey) -> Res<Zeroizing<Vec<u8>>> {
-    let (version, oids, body): (u8, Vec<ObjectIdentifier>, Zeroizing<Vec<u8>>) = match key {
-        PrivateKey::Ecdsa(k) => (1, vec![OID_EC_PUBLIC_KEY, OID_P256], encode_sec1(k)?),
-        PrivateKey::Rsa(k) => {
-            let doc = k
-                .to_pkcs1_der()
-                .map_err(|e| Failure::Malformed(format!("PKCS#1 encoding failed: {e}")))?;
-            (0, vec![OID_RSA], Zeroizing::new(doc.as_bytes().to_vec()))
-        }
-        PrivateKey::Ed25519(k) => {
-            let public = k.verifying_key().to_bytes();
-            let seed = Zeroizing::new(k.to_bytes());
-            let mut raw = Zeroizing::new(Vec::with_capacity(96));
-            raw.extend_from_slice(&public);
-            raw.extend_from_slice(seed.as_slice());
-            raw.extend_from_slice(&public);
-            (0, vec![OID_NOTARY_ED25519], raw)
-        }
-    };
+    let (version, oids, body): (u8, Vec<ObjectIdentifier>, Zeroizing<Vec<u8>>) =
+        match key.material() {
+            Material::Ecdsa(k) => (1, vec![OID_EC_PUBLIC_KEY, OID_P256], encode_sec1(&k.key)?),
+            Material::Rsa(k) => {
+                let doc = k
+                    .to_pkcs1_der()
+                    .map_err(|e| Failure::Malformed(format!("PKCS#1 encoding failed: {e}")))?;
+                (0, vec![OID_RSA], Zeroizing::new(doc.as_bytes().to_vec()))
+            }
+            Material::Ed25519(k) => {
+                let public = k.verifying_key().to_bytes();
+                let seed = Zeroizing::new(k.to_bytes());
+                let mut raw = Zeroizing::new(Vec::with_capacity(96));
+                raw.extend_from_slice(&public);
+                raw.extend_from_slice(seed.as_slice());
+                raw.extend_from_slice(&public);
+                (0, vec![OID_NOTARY_ED25519], raw)
+            }
+        };
     // Notary writes a SEQUENCE OF OID; with at most two OIDs that is an AlgorithmIdentifier
     // whose parameters are the second OID.
     let params = oids.get(1).map(AnyRef::from);
@@ -207,9 +208,9 @@ pub(super) fn decode_pkcs8(der_bytes: &[u8]) -> Res<PrivateKey> {
             .as_bytes()
             .try_into()
             .map_err(|_| Failure::Malformed("Ed25519 seed is not 32 bytes".into()))?;
-        Ok(PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(
-            seed,
-        )))
+        Ok(PrivateKey::from_ed25519(
+            ed25519_dalek::SigningKey::from_bytes(seed),
+        ))
     } else {
         Err(Failure::Unsupported(format!(
             "private key algorithm {oid}: expected ECDSA P-256, RSA or Ed25519"
@@ -222,7 +223,7 @@ pub(super) fn decode_sec1(der_bytes: &[u8]) -> Res<PrivateKey> {
     let secret = p256::SecretKey::from_sec1_der(der_bytes).map_err(|_| {
         Failure::Malformed("not a P-256 SEC1 ECPrivateKey (or a key on another curve)".into())
     })?;
-    Ok(PrivateKey::Ecdsa(p256::ecdsa::SigningKey::from(secret)))
+    Ok(PrivateKey::from_p256(p256::ecdsa::SigningKey::from(secret)))
 }
 
 /// A PKCS#1 `RSAPrivateKey` of at least [`MIN_RSA_BITS`].
@@ -233,7 +234,7 @@ pub(super) fn decode_pkcs1(der_bytes: &[u8]) -> Res<PrivateKey> {
     if bits < MIN_RSA_BITS {
         return Err(Failure::WeakRsa(bits));
     }
-    Ok(PrivateKey::Rsa(Box::new(key)))
+    Ok(PrivateKey::from_rsa(key))
 }
 
 /// Notary's 96-byte Ed25519 form: `public || seed || public`, checked for consistency.
@@ -253,7 +254,7 @@ pub(super) fn decode_notary_ed25519(raw: &[u8]) -> Res<PrivateKey> {
             "Ed25519 public key does not match the seed".into(),
         ));
     }
-    Ok(PrivateKey::Ed25519(key))
+    Ok(PrivateKey::from_ed25519(key))
 }
 
 /// Encrypts `plaintext` as notary does: PBES2, PBKDF2-HMAC-SHA1 (no PRF field), 2048
