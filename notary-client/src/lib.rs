@@ -1,4 +1,51 @@
-//! Docker Content Trust (Notary v1) client: metadata, canonical JSON, publish and verify.
+//! This crate provides a Docker Content Trust (Notary v1) client, byte-compatible with the Go
+//! `notary` client 0.7 and notary-server.
 //!
-//! **Not implemented yet.** This crate is reserved in the workspace layout so that the crate map
-//! is stable; its API arrives with issue 3. Nothing here works today.
+//! - [`canonical`]: docker/go canonical JSON and Go's time format (no I/O).
+//! - [`metadata`]: notary's TUF dialect (Root, Targets and delegations, Snapshot, Timestamp),
+//!   the signed envelope, signing (no I/O).
+//! - [`verify`]: each security check once: signature thresholds, expiry, rollback, root
+//!   certificates, trust pinning, root rotation.
+//! - [`update`]: the client update flow, bounded downloads, cache written only after
+//!   everything verified.
+//! - [`repository`]: init, stage (persisted changelist, Go's format), publish, list, lookup,
+//!   delete; [`transport`] speaks notary-server's HTTP API over HTTP(S), mutual TLS and basic
+//!   auth.
+//!
+//! Keys come from [`keymgmt`]'s trust-dir key store, so the Go client and this crate can share
+//! one trust dir.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use notary_client::metadata::FileMeta;
+//! use notary_client::repository::{Client, InitOptions};
+//! use notary_client::transport::ServerConfig;
+//! use keymgmt::passphrase::NotaryEnv;
+//!
+//! # async fn run() -> notary_client::Result<()> {
+//! let server = ServerConfig { url: "https://notary.example.com".into(), ..Default::default() };
+//! let client = Client::new("/home/me/.notary", &server, NotaryEnv::new())?;
+//! let repo = client.repository("registry.example.com/team/app")?;
+//! repo.init(&InitOptions::default()).await?;
+//! repo.add_target("v1", FileMeta::of_bytes(b"manifest bytes"), &[])?;
+//! repo.publish().await?;
+//! let v1 = repo.lookup("v1").await?;
+//! assert_eq!(v1.length, 14);
+//! # Ok(()) }
+//! ```
+//!
+//! Not yet: delegation management, key rotation, token auth, the `docker trust inspect`
+//! view (see the crate's issue); the verifier already follows delegations.
+
+pub mod cache;
+pub mod canonical;
+pub mod changelist;
+pub mod error;
+pub mod metadata;
+pub mod repository;
+pub mod transport;
+pub mod update;
+pub mod verify;
+
+pub use error::{Error, Result};

@@ -1,0 +1,300 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in notary-client.
+///
+/// Variants are named after the check that failed and carry the values compared. Each attack
+/// of the TUF threat list and the notary audits has a variant of its own, so a caller (and a
+/// test) can tell a rollback from a freeze from a substitution.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key, certificate or key store operation failed.
+    #[error(transparent)]
+    Key(Box<keymgmt::Error>),
+    /// Metadata that cannot be written as canonical JSON (a float, say).
+    #[error("cannot write canonical JSON: {reason}")]
+    Canonical {
+        /// Why.
+        reason: String,
+    },
+    /// Metadata that does not parse or has the wrong shape.
+    #[error("malformed {role} metadata: {reason}")]
+    MalformedMetadata {
+        /// The role whose file it is.
+        role: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A version outside `1..=MAX_VERSION` (huge versions lock clients out).
+    #[error("{role} version {version} is out of range: expected 1 to {maximum}")]
+    VersionOutOfRange {
+        /// The role.
+        role: String,
+        /// The version found.
+        version: i64,
+        /// The largest accepted version.
+        maximum: i64,
+    },
+    /// A file longer or shorter than the length its parent metadata records.
+    #[error("{role} is {actual} bytes, expected {expected}")]
+    LengthMismatch {
+        /// The role or target.
+        role: String,
+        /// Length recorded by the parent.
+        expected: i64,
+        /// Length received.
+        actual: i64,
+    },
+    /// A file whose hash differs from the one its parent records (substitution, mix-and-match).
+    #[error("{role} {algorithm} hash is {actual}, expected {expected}")]
+    HashMismatch {
+        /// The role or target.
+        role: String,
+        /// `sha256` or `sha512`.
+        algorithm: String,
+        /// Hash recorded by the parent.
+        expected: String,
+        /// Hash of what was received.
+        actual: String,
+    },
+    /// A response larger than allowed (endless data attack).
+    #[error("{role} exceeds the {limit}-byte limit: the server sent more data than allowed")]
+    TooLarge {
+        /// The role being downloaded.
+        role: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A version older than the one already trusted (rollback attack).
+    #[error("{role} version {received} is older than the trusted version {cached}")]
+    Rollback {
+        /// The role.
+        role: String,
+        /// The trusted version.
+        cached: i64,
+        /// The version received.
+        received: i64,
+    },
+    /// Metadata past its expiry (freeze attack, or an expired root).
+    #[error("{role} metadata expired at {expires}")]
+    Expired {
+        /// The role.
+        role: String,
+        /// The `expires` value.
+        expires: String,
+    },
+    /// Fewer valid signatures than the role's threshold.
+    #[error("{role} has {valid} valid signatures, {required} required")]
+    ThresholdNotMet {
+        /// The role.
+        role: String,
+        /// The role's threshold.
+        required: i64,
+        /// Distinct valid signing keys found.
+        valid: usize,
+    },
+    /// A signature by a key that the role does not list.
+    #[error("{role} is signed by key {key_id}, which is not one of the role's keys")]
+    SignatureKeyNotInRole {
+        /// The role.
+        role: String,
+        /// The signing key.
+        key_id: String,
+    },
+    /// A signature whose method does not fit its key type (NCC 2015).
+    #[error("{role} signature by {key_id} uses method {method} with a {keytype} key")]
+    SignatureMethodMismatch {
+        /// The role.
+        role: String,
+        /// The signing key.
+        key_id: String,
+        /// The claimed method.
+        method: String,
+        /// The key's type.
+        keytype: String,
+    },
+    /// A signature that does not verify.
+    #[error("{role} signature by key {key_id} is invalid")]
+    BadSignature {
+        /// The role.
+        role: String,
+        /// The signing key.
+        key_id: String,
+    },
+    /// A key listed under an ID that is not its own.
+    #[error("key listed as {listed} has ID {computed}")]
+    KeyIdMismatch {
+        /// The ID in the metadata.
+        listed: String,
+        /// The ID computed from the key.
+        computed: String,
+    },
+    /// A role with a threshold below 1 or above its number of keys.
+    #[error("{role} threshold {threshold} is invalid for {keys} keys")]
+    InvalidThreshold {
+        /// The role.
+        role: String,
+        /// The threshold.
+        threshold: i64,
+        /// Number of keys listed.
+        keys: usize,
+    },
+    /// A root certificate that fails notary's checks (CN, validity, SHA-1, key size).
+    #[error("root certificate {key_id} is not acceptable for {gun}: {source}")]
+    RootCertificate {
+        /// The GUN.
+        gun: String,
+        /// The certificate's key ID.
+        key_id: String,
+        /// The failed check.
+        #[source]
+        source: Box<keymgmt::Error>,
+    },
+    /// A root key that is not an X.509 certificate.
+    #[error("root key {key_id} of {gun} is a {keytype} key: root keys must be certificates")]
+    RootKeyNotCertificate {
+        /// The GUN.
+        gun: String,
+        /// The key.
+        key_id: String,
+        /// Its type.
+        keytype: String,
+    },
+    /// A root that trust pinning rejects.
+    #[error("root of {gun} is not pinned: {reason}")]
+    RootNotPinned {
+        /// The GUN.
+        gun: String,
+        /// Which pin it fails.
+        reason: String,
+    },
+    /// A new root not signed by a threshold of the previous root's keys.
+    #[error("root version {version} is not signed by the previous root's keys: {source}")]
+    RootRotationUnsigned {
+        /// The new root's version.
+        version: i64,
+        /// Why the old keys' threshold is not met.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A target signed by a delegation outside its paths.
+    #[error("{role} signs {target:?}, outside its delegated paths {paths:?}")]
+    DelegationPathViolation {
+        /// The delegation.
+        role: String,
+        /// The target name.
+        target: String,
+        /// The paths it may sign.
+        paths: Vec<String>,
+    },
+    /// A role name notary does not accept.
+    #[error("invalid role {role:?}: expected targets or targets/<name> of [-a-z0-9_/]")]
+    InvalidRole {
+        /// The role as given.
+        role: String,
+    },
+    /// The server has no trust data for this GUN.
+    #[error("no trust data for {gun} on {server}: initialise and publish it first")]
+    NotPublished {
+        /// The GUN.
+        gun: String,
+        /// The server URL.
+        server: String,
+    },
+    /// No local repository to publish: `init` was not run.
+    #[error(
+        "{gun} is not initialised in this trust dir and does not exist on the server: run init"
+    )]
+    NotInitialized {
+        /// The GUN.
+        gun: String,
+    },
+    /// A target name that no role lists.
+    #[error("no target {target:?} in {gun}")]
+    TargetNotFound {
+        /// The GUN.
+        gun: String,
+        /// The target.
+        target: String,
+    },
+    /// None of the role's private keys is in the key store.
+    #[error("cannot sign {role} of {gun}: none of its keys {key_ids:?} is in the key store")]
+    MissingSigningKey {
+        /// The GUN.
+        gun: String,
+        /// The role.
+        role: String,
+        /// The role's key IDs.
+        key_ids: Vec<String>,
+    },
+    /// The server answered with an error.
+    #[error("{method} {url} failed with HTTP {status}: {message}")]
+    Server {
+        /// HTTP method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The server's error code and message, or the body.
+        message: String,
+    },
+    /// The server could not be reached or the connection broke.
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A bad client configuration (TLS files, URL).
+    #[error("invalid configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A staged change that cannot be read.
+    #[error("unreadable staged change {}: {reason}", .path.display())]
+    Changelist {
+        /// The change file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file system operation failed.
+    #[error("cannot {action} {}: {source}", .path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<keymgmt::Error> for Error {
+    fn from(error: keymgmt::Error) -> Self {
+        Error::Key(Box::new(error))
+    }
+}
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,568 @@
+//! Repository operations: init, stage, publish, list, lookup, delete.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use keymgmt::keystore::KeyStore;
+use keymgmt::passphrase::PassphraseSource;
+use keymgmt::{KeyId, PrivateKey, PublicKey};
+
+use crate::cache::Cache;
+use crate::changelist::{Action, Change, Changelist};
+use crate::error::{Error, Result};
+use crate::metadata::{
+    self, FileMeta, KeyJson, MetaFile, RoleType, Root, RootRole, SignedFile, SigningKey, Targets,
+};
+use crate::transport::{ServerConfig, Transport};
+use crate::update::{self, TrustedState};
+use crate::verify::TrustPinning;
+
+/// A passphrase source shared by the client's operations.
+pub type SharedPassphrase = Arc<dyn PassphraseSource + Send + Sync>;
+
+/// A notary client over one trust dir and one server.
+#[derive(Clone)]
+pub struct Client {
+    trust_dir: PathBuf,
+    transport: Transport,
+    pinning: TrustPinning,
+    keystore: KeyStore,
+    passphrase: SharedPassphrase,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("trust_dir", &self.trust_dir)
+            .field("server", &self.transport.base_url())
+            .finish()
+    }
+}
+
+/// How [`Repository::init`] sets up a collection.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// Use this root key from the key store instead of generating one.
+    pub root_key: Option<KeyId>,
+    /// Let the server manage the snapshot key (what docker does) instead of a local key
+    /// (what `notary init` does).
+    pub server_managed_snapshot: bool,
+}
+
+/// A target as resolved from verified metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetInfo {
+    /// The target name (a tag, for docker).
+    pub name: String,
+    /// The sha256 digest, if the target records one.
+    pub sha256: Option<[u8; 32]>,
+    /// Length in bytes.
+    pub length: i64,
+    /// The role that signs it.
+    pub role: String,
+}
+
+impl Client {
+    /// A client keeping keys and metadata in `trust_dir` (e.g. `~/.docker/trust`), talking to
+    /// `server`, asking `passphrase` for key passphrases.
+    pub fn new(
+        trust_dir: impl Into<PathBuf>,
+        server: &ServerConfig,
+        passphrase: impl PassphraseSource + Send + Sync + 'static,
+    ) -> Result<Self> {
+        let trust_dir = trust_dir.into();
+        let keystore = KeyStore::open(&trust_dir)?;
+        Ok(Self {
+            trust_dir,
+            transport: Transport::new(server)?,
+            pinning: TrustPinning::default(),
+            keystore,
+            passphrase: Arc::new(passphrase),
+        })
+    }
+
+    /// Sets how first roots are trusted (default: trust on first use).
+    pub fn with_pinning(mut self, pinning: TrustPinning) -> Self {
+        self.pinning = pinning;
+        self
+    }
+
+    /// The trust dir.
+    pub fn trust_dir(&self) -> &Path {
+        &self.trust_dir
+    }
+
+    /// The key store of the trust dir.
+    pub fn keystore(&self) -> &KeyStore {
+        &self.keystore
+    }
+
+    /// The repository `gun`; the GUN is validated before it touches any path.
+    pub fn repository(&self, gun: &str) -> Result<Repository<'_>> {
+        keymgmt::keyfile::validate_gun(gun)?;
+        Ok(Repository {
+            client: self,
+            gun: gun.to_owned(),
+            cache: Cache::new(&self.trust_dir, gun),
+            changelist: Changelist::new(self.trust_dir.join("tuf").join(gun).join("changelist")),
+        })
+    }
+}
+
+/// One collection (GUN) seen through a [`Client`].
+#[derive(Debug)]
+pub struct Repository<'a> {
+    client: &'a Client,
+    gun: String,
+    cache: Cache,
+    changelist: Changelist,
+}
+
+impl Repository<'_> {
+    /// The GUN.
+    pub fn gun(&self) -> &str {
+        &self.gun
+    }
+
+    /// Creates the collection's keys and first metadata locally, like `notary init`: a root key
+    /// (new, or `options.root_key`) wrapped in a self-signed certificate for the GUN, a targets
+    /// key, a snapshot key (or the server's), and the server's timestamp key. Nothing is sent
+    /// until [`publish`](Self::publish).
+    pub async fn init(&self, options: &InitOptions) -> Result<()> {
+        let store = &self.client.keystore;
+        let passphrase = self.client.passphrase.as_ref();
+        let root_key = match &options.root_key {
+            Some(id) => store.get(id, passphrase)?.0,
+            None => {
+                let key = PrivateKey::generate_ecdsa();
+                store.add(&key, "root", None, passphrase)?;
+                key
+            }
+        };
+        let root_cert = keymgmt::x509::generate_root_certificate(&self.gun, &root_key)?;
+        let targets_key = PrivateKey::generate_ecdsa();
+        store.add(&targets_key, "targets", Some(&self.gun), passphrase)?;
+        let transport = &self.client.transport;
+        let timestamp_public = server_key(&transport.get_key(&self.gun, "timestamp").await?)?;
+        let (snapshot_public, snapshot_key) = if options.server_managed_snapshot {
+            (
+                server_key(&transport.get_key(&self.gun, "snapshot").await?)?,
+                None,
+            )
+        } else {
+            let key = PrivateKey::generate_ecdsa();
+            store.add(&key, "snapshot", Some(&self.gun), passphrase)?;
+            (key.public_key(), Some(key))
+        };
+
+        let mut keys = BTreeMap::new();
+        let mut roles = BTreeMap::new();
+        for (role, public) in [
+            ("root", &root_cert),
+            ("targets", &targets_key.public_key()),
+            ("snapshot", &snapshot_public),
+            ("timestamp", &timestamp_public),
+        ] {
+            let id = public.key_id().to_string();
+            keys.insert(id.clone(), KeyJson::from_public(public));
+            roles.insert(
+                role.to_owned(),
+                RootRole {
+                    keyids: vec![id],
+                    threshold: 1,
+                },
+            );
+        }
+        let root = Root {
+            type_name: "Root".to_owned(),
+            consistent_snapshot: false,
+            expires: metadata::expires_in(metadata::ROOT_EXPIRY),
+            keys,
+            roles,
+            version: 1,
+        };
+        let root_bytes = metadata::sign(
+            &root,
+            &[SigningKey {
+                key: &root_key,
+                key_id: root_cert.key_id(),
+            }],
+        )?;
+        let targets = metadata::empty_targets(1);
+        let targets_bytes = metadata::sign(
+            &targets,
+            &[SigningKey {
+                key: &targets_key,
+                key_id: targets_key.key_id(),
+            }],
+        )?;
+        self.cache.clear()?;
+        self.cache.write("root", &root_bytes)?;
+        self.cache.write("targets", &targets_bytes)?;
+        if let Some(key) = snapshot_key {
+            let snapshot = new_snapshot(
+                1,
+                &root_bytes,
+                [("targets", targets_bytes.as_slice())],
+                None,
+            );
+            let bytes = metadata::sign(
+                &snapshot,
+                &[SigningKey {
+                    key: &key,
+                    key_id: key.key_id(),
+                }],
+            )?;
+            self.cache.write("snapshot", &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Stages `target` with `meta` in `roles` (default `targets`). Persisted at once.
+    pub fn add_target(&self, target: &str, meta: FileMeta, roles: &[String]) -> Result<()> {
+        for role in default_roles(roles)? {
+            self.changelist.add(&Change {
+                action: Action::Create,
+                role,
+                target: target.to_owned(),
+                meta: Some(meta.clone()),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Stages the removal of `target` from `roles` (default `targets`).
+    pub fn remove_target(&self, target: &str, roles: &[String]) -> Result<()> {
+        for role in default_roles(roles)? {
+            self.changelist.add(&Change {
+                action: Action::Delete,
+                role,
+                target: target.to_owned(),
+                meta: None,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The staged, unpublished changes.
+    pub fn status(&self) -> Result<Vec<Change>> {
+        Ok(self
+            .changelist
+            .list()?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect())
+    }
+
+    /// Downloads, verifies and caches the collection.
+    pub async fn update(&self) -> Result<TrustedState> {
+        update::update(
+            &self.client.transport,
+            &self.cache,
+            &self.gun,
+            &self.client.pinning,
+        )
+        .await
+    }
+
+    /// Every target of every verified role, in docker's lookup order (first role wins).
+    pub async fn list(&self) -> Result<Vec<TargetInfo>> {
+        let state = self.update().await?;
+        let mut seen = BTreeMap::new();
+        for (role, verified) in &state.targets {
+            for (name, meta) in &verified.file.signed.targets {
+                seen.entry(name.clone()).or_insert_with(|| TargetInfo {
+                    name: name.clone(),
+                    sha256: meta.sha256(),
+                    length: meta.length,
+                    role: role.clone(),
+                });
+            }
+        }
+        Ok(seen.into_values().collect())
+    }
+
+    /// Resolves `target` as docker does: `targets/releases`, then `targets`, then the other
+    /// delegations.
+    pub async fn lookup(&self, target: &str) -> Result<TargetInfo> {
+        let state = self.update().await?;
+        resolve(&state, target).ok_or_else(|| Error::TargetNotFound {
+            gun: self.gun.clone(),
+            target: target.to_owned(),
+        })
+    }
+
+    /// Publishes the staged changes. The changes stay staged unless the server accepted them.
+    pub async fn publish(&self) -> Result<()> {
+        let staged = self.changelist.list()?;
+        let files: Vec<PathBuf> = staged.iter().map(|(p, _)| p.clone()).collect();
+        let changes: Vec<Change> = staged.into_iter().map(|(_, c)| c).collect();
+        let upload = match self.update().await {
+            Ok(state) => self.changed_files(&state, &changes)?,
+            Err(Error::NotPublished { .. }) => self.first_publication(&changes)?,
+            Err(e) => return Err(e),
+        };
+        if upload.is_empty() {
+            return Ok(());
+        }
+        self.client.transport.post(&self.gun, upload).await?;
+        self.changelist.remove(&files)?;
+        self.update().await?;
+        Ok(())
+    }
+
+    /// Deletes the collection on the server and the local cache (keys are kept).
+    pub async fn delete_remote(&self) -> Result<()> {
+        self.client.transport.delete(&self.gun).await?;
+        self.cache.clear()
+    }
+
+    fn first_publication(&self, changes: &[Change]) -> Result<Vec<(String, Vec<u8>)>> {
+        let not_initialized = || Error::NotInitialized {
+            gun: self.gun.clone(),
+        };
+        let root_bytes = self.cache.read("root")?.ok_or_else(not_initialized)?;
+        let root = metadata::parse::<Root>("root", RoleType::Root, &root_bytes)?;
+        let targets_bytes = self.cache.read("targets")?.ok_or_else(not_initialized)?;
+        let mut targets =
+            metadata::parse::<Targets>("targets", RoleType::Targets, &targets_bytes)?.signed;
+        apply_changes(&mut targets, "targets", changes);
+        targets.expires = metadata::expires_in(metadata::TARGETS_EXPIRY);
+        let targets_bytes = self.sign_targets(&root.signed, "targets", &targets, None)?;
+        let mut upload = vec![
+            ("root".to_owned(), root_bytes.clone()),
+            ("targets".to_owned(), targets_bytes.clone()),
+        ];
+        if let Some(snapshot_key) = self.signing_key(
+            &root.signed.roles["snapshot"].keyids,
+            &root.signed.keys,
+            "snapshot",
+            false,
+        )? {
+            let snapshot = new_snapshot(
+                1,
+                &root_bytes,
+                [("targets", targets_bytes.as_slice())],
+                None,
+            );
+            upload.push((
+                "snapshot".to_owned(),
+                metadata::sign(&snapshot, &[snapshot_key.as_signing()])?,
+            ));
+        }
+        Ok(upload)
+    }
+
+    fn changed_files(
+        &self,
+        state: &TrustedState,
+        changes: &[Change],
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut by_role: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
+        for change in changes {
+            by_role
+                .entry(change.role.as_str())
+                .or_default()
+                .push(change.clone());
+        }
+        let mut upload = Vec::new();
+        for (role, role_changes) in by_role {
+            let verified = state.role(role).ok_or_else(|| Error::InvalidRole {
+                role: role.to_owned(),
+            })?;
+            let mut targets = verified.file.signed.clone();
+            apply_changes(&mut targets, role, &role_changes);
+            targets.version += 1;
+            targets.expires = metadata::expires_in(metadata::TARGETS_EXPIRY);
+            let bytes = self.sign_targets(&state.root.file.signed, role, &targets, Some(state))?;
+            upload.push((role.to_owned(), bytes));
+        }
+        if upload.is_empty() {
+            return Ok(upload);
+        }
+        let root = &state.root.file.signed;
+        if let Some(snapshot_key) = self.signing_key(
+            &root.roles["snapshot"].keyids,
+            &root.keys,
+            "snapshot",
+            false,
+        )? {
+            let previous = &state.snapshot.file.signed;
+            let snapshot = new_snapshot(
+                previous.version + 1,
+                &state.root.bytes,
+                upload.iter().map(|(r, b)| (r.as_str(), b.as_slice())),
+                Some(previous),
+            );
+            upload.push((
+                "snapshot".to_owned(),
+                metadata::sign(&snapshot, &[snapshot_key.as_signing()])?,
+            ));
+        }
+        Ok(upload)
+    }
+
+    /// Signs a targets file of `role` with a key the role lists (from root or the parent
+    /// delegation).
+    fn sign_targets(
+        &self,
+        root: &Root,
+        role: &str,
+        targets: &Targets,
+        state: Option<&TrustedState>,
+    ) -> Result<Vec<u8>> {
+        let key = if role == "targets" {
+            self.signing_key(&root.roles["targets"].keyids, &root.keys, role, true)?
+        } else {
+            let parent = role.rsplit_once('/').map(|(p, _)| p).unwrap_or("targets");
+            let delegation = state
+                .and_then(|s| s.role(parent))
+                .and_then(|p| {
+                    p.file
+                        .signed
+                        .delegations
+                        .roles
+                        .iter()
+                        .find(|d| d.name == role)
+                        .map(|d| (d.keyids.clone(), p.file.signed.delegations.keys.clone()))
+                })
+                .ok_or_else(|| Error::InvalidRole {
+                    role: role.to_owned(),
+                })?;
+            self.signing_key(&delegation.0, &delegation.1, role, true)?
+        };
+        match key {
+            Some(key) => metadata::sign(targets, &[key.as_signing()]),
+            None => Err(Error::MissingSigningKey {
+                gun: self.gun.clone(),
+                role: role.to_owned(),
+                key_ids: Vec::new(),
+            }),
+        }
+    }
+
+    /// Finds a private key for one of `keyids` in the key store. `required` turns "none held"
+    /// into an error; otherwise `None` (e.g. a server-managed snapshot).
+    fn signing_key(
+        &self,
+        keyids: &[String],
+        keys: &BTreeMap<String, KeyJson>,
+        role: &str,
+        required: bool,
+    ) -> Result<Option<HeldKey>> {
+        for id in keyids {
+            let Some(json) = keys.get(id) else { continue };
+            let public: PublicKey = json.to_public()?;
+            match self
+                .client
+                .keystore
+                .get(&public.canonical_key_id(), self.client.passphrase.as_ref())
+            {
+                Ok((key, _, _)) => {
+                    return Ok(Some(HeldKey {
+                        key,
+                        listed_id: public.key_id(),
+                    }));
+                }
+                Err(keymgmt::Error::KeyNotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if required {
+            return Err(Error::MissingSigningKey {
+                gun: self.gun.clone(),
+                role: role.to_owned(),
+                key_ids: keyids.to_vec(),
+            });
+        }
+        Ok(None)
+    }
+}
+
+struct HeldKey {
+    key: PrivateKey,
+    listed_id: KeyId,
+}
+
+impl HeldKey {
+    fn as_signing(&self) -> SigningKey<'_> {
+        SigningKey {
+            key: &self.key,
+            key_id: self.listed_id.clone(),
+        }
+    }
+}
+
+fn default_roles(roles: &[String]) -> Result<Vec<String>> {
+    if roles.is_empty() {
+        return Ok(vec!["targets".to_owned()]);
+    }
+    for role in roles {
+        if role != "targets" && !metadata::is_delegation_name(role) {
+            return Err(Error::InvalidRole { role: role.clone() });
+        }
+    }
+    Ok(roles.to_vec())
+}
+
+fn apply_changes(targets: &mut Targets, role: &str, changes: &[Change]) {
+    for change in changes.iter().filter(|c| c.role == role) {
+        match (&change.action, &change.meta) {
+            (Action::Create, Some(meta)) => {
+                targets.targets.insert(change.target.clone(), meta.clone());
+            }
+            (Action::Delete, _) => {
+                targets.targets.remove(&change.target);
+            }
+            (Action::Create, None) => {}
+        }
+    }
+}
+
+fn new_snapshot<'a>(
+    version: i64,
+    root_bytes: &[u8],
+    changed: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    previous: Option<&MetaFile>,
+) -> MetaFile {
+    let mut meta = previous.map(|p| p.meta.clone()).unwrap_or_default();
+    meta.insert("root".to_owned(), FileMeta::of_bytes(root_bytes));
+    for (role, bytes) in changed {
+        meta.insert(role.to_owned(), FileMeta::of_bytes(bytes));
+    }
+    MetaFile {
+        type_name: "Snapshot".to_owned(),
+        expires: metadata::expires_in(metadata::SNAPSHOT_EXPIRY),
+        meta,
+        version,
+    }
+}
+
+fn server_key(bytes: &[u8]) -> Result<PublicKey> {
+    let json: KeyJson = serde_json::from_slice(bytes).map_err(|e| Error::MalformedMetadata {
+        role: "server key".to_owned(),
+        reason: e.to_string(),
+    })?;
+    json.to_public()
+}
+
+/// Resolves `target` in a verified state in docker's order.
+pub fn resolve(state: &TrustedState, target: &str) -> Option<TargetInfo> {
+    state.targets.iter().find_map(|(role, verified)| {
+        verified
+            .file
+            .signed
+            .targets
+            .get(target)
+            .map(|meta| TargetInfo {
+                name: target.to_owned(),
+                sha256: meta.sha256(),
+                length: meta.length,
+                role: role.clone(),
+            })
+    })
+}
+
+#[allow(dead_code)]
+fn _assert_send(_: &SignedFile<Root>) {}

@@ -1,0 +1,255 @@
+//! The notary-server HTTP API (`/v2/<gun>/_trust/tuf/`), with bounded reads.
+//!
+//! Plain HTTP (only when asked for, [`Security::InsecureHttp`]), HTTPS with the system roots or
+//! a custom CA, mutual TLS and basic auth. Every download is bounded: the body is read in
+//! chunks and refused as soon as it passes the limit, before it is parsed.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// How to reach the server.
+#[derive(Debug, Clone, Default)]
+pub enum Security {
+    /// HTTPS with the platform's and any extra CA roots (the default).
+    #[default]
+    Https,
+    /// Plain HTTP: only for loopback test servers. Metadata is still verified.
+    InsecureHttp,
+}
+
+/// Connection settings for a notary server.
+#[derive(Clone, Default)]
+pub struct ServerConfig {
+    /// Base URL, e.g. `https://notary.docker.io`.
+    pub url: String,
+    /// HTTPS or explicitly insecure HTTP.
+    pub security: Security,
+    /// Extra CA certificate (PEM) to trust.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub client_identity_pem: Option<Vec<u8>>,
+    /// Basic auth user and password (notary's `NOTARY_AUTH`).
+    pub basic_auth: Option<(String, keymgmt::passphrase::Passphrase)>,
+    /// Per-request timeout (default 30 s).
+    pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("url", &self.url)
+            .field("security", &self.security)
+            .field("ca_pem", &self.ca_pem.is_some())
+            .field(
+                "client_identity",
+                &self.client_identity_pem.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|(u, _)| (u, "[redacted]")),
+            )
+            .finish()
+    }
+}
+
+/// A connection to one notary server.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+    base: String,
+    basic_auth: Option<(String, keymgmt::passphrase::Passphrase)>,
+}
+
+/// What a GET found.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The body.
+    Found(Vec<u8>),
+    /// 404: the server has no such file.
+    NotFound,
+}
+
+impl Transport {
+    /// Builds a client for `config`.
+    pub fn new(config: &ServerConfig) -> Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config_error = |reason: String| Error::Config { reason };
+        let base = config.url.trim_end_matches('/').to_owned();
+        match (&config.security, base.split_once("://").map(|(s, _)| s)) {
+            (Security::Https, Some("https")) | (Security::InsecureHttp, Some("http" | "https")) => {
+            }
+            (Security::Https, Some("http")) => {
+                return Err(config_error(format!(
+                    "{base} is plain HTTP: use an https:// URL, or Security::InsecureHttp for a loopback test server"
+                )));
+            }
+            _ => return Err(config_error(format!("{base:?} is not an http(s) URL"))),
+        }
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout.unwrap_or(Duration::from_secs(30)))
+            .connect_timeout(Duration::from_secs(10));
+        if let Some(ca) = &config.ca_pem {
+            let cert = reqwest::Certificate::from_pem(ca)
+                .map_err(|e| config_error(format!("CA certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        if let Some(identity) = &config.client_identity_pem {
+            let identity = reqwest::Identity::from_pem(identity)
+                .map_err(|e| config_error(format!("client certificate and key: {e}")))?;
+            builder = builder.identity(identity);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| config_error(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            base,
+            basic_auth: config.basic_auth.clone(),
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, gun: &str, file: &str) -> String {
+        format!("{}/v2/{gun}/_trust/tuf/{file}", self.base)
+    }
+
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, url);
+        match &self.basic_auth {
+            Some((user, password)) => request.basic_auth(user, Some(password.expose())),
+            None => request,
+        }
+    }
+
+    /// GETs `<gun>/_trust/tuf/<file>`, reading at most `limit` bytes.
+    pub async fn get(&self, gun: &str, file: &str, role: &str, limit: u64) -> Result<Fetched> {
+        let url = self.url(gun, file);
+        let mut response = self
+            .request(reqwest::Method::GET, &url)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(Fetched::NotFound);
+        }
+        if !status.is_success() {
+            return Err(server_error("GET", &url, response).await);
+        }
+        if response.content_length().is_some_and(|len| len > limit) {
+            return Err(Error::TooLarge {
+                role: role.to_owned(),
+                limit,
+            });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(&url, e))? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(Error::TooLarge {
+                    role: role.to_owned(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Found(body))
+    }
+
+    /// GETs the server-managed key of `role` (`timestamp` or `snapshot`).
+    pub async fn get_key(&self, gun: &str, role: &str) -> Result<Vec<u8>> {
+        match self
+            .get(gun, &format!("{role}.key"), role, 64 * 1024)
+            .await?
+        {
+            Fetched::Found(body) => Ok(body),
+            Fetched::NotFound => Err(Error::Server {
+                method: "GET",
+                url: self.url(gun, &format!("{role}.key")),
+                status: 404,
+                message: "the server has no key for this role".to_owned(),
+            }),
+        }
+    }
+
+    /// POSTs metadata files as one multipart upload (one `files` part per role).
+    pub async fn post(&self, gun: &str, files: Vec<(String, Vec<u8>)>) -> Result<()> {
+        let url = self.url(gun, "");
+        let mut form = reqwest::multipart::Form::new();
+        for (role, bytes) in files {
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(role)
+                .mime_str("application/octet-stream")
+                .map_err(|e| Error::Config {
+                    reason: e.to_string(),
+                })?;
+            form = form.part("files", part);
+        }
+        let response = self
+            .request(reqwest::Method::POST, &url)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, e))?;
+        if !response.status().is_success() {
+            return Err(server_error("POST", &url, response).await);
+        }
+        Ok(())
+    }
+
+    /// DELETEs the whole collection of `gun` on the server.
+    pub async fn delete(&self, gun: &str) -> Result<()> {
+        let url = self.url(gun, "");
+        let response = self
+            .request(reqwest::Method::DELETE, &url)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, e))?;
+        if !response.status().is_success() {
+            return Err(server_error("DELETE", &url, response).await);
+        }
+        Ok(())
+    }
+}
+
+fn unreachable(url: &str, error: reqwest::Error) -> Error {
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Error::Unreachable {
+        url: url.to_owned(),
+        reason,
+    }
+}
+
+async fn server_error(method: &'static str, url: &str, response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            let e = v.get("errors")?.get(0)?.clone();
+            Some(format!(
+                "{} {}",
+                e.get("code")?.as_str().unwrap_or_default(),
+                e.get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default()
+            ))
+        })
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    Error::Server {
+        method,
+        url: url.to_owned(),
+        status,
+        message,
+    }
+}

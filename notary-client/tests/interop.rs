@@ -1,0 +1,270 @@
+//! notary-client against the real notary-server and the Go `notary` client, both directions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use devstack::{DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer};
+use keymgmt::passphrase::{Fixed, Passphrase};
+use notary_client::metadata::FileMeta;
+use notary_client::repository::{Client, InitOptions};
+use notary_client::transport::{Security, ServerConfig};
+use sha2::Digest as _;
+use std::path::Path;
+
+fn config(server: &NotaryServer) -> ServerConfig {
+    ServerConfig {
+        url: server.url().to_owned(),
+        security: Security::InsecureHttp,
+        ..Default::default()
+    }
+}
+
+fn client(server: &NotaryServer, trust_dir: &Path) -> Client {
+    Client::new(
+        trust_dir,
+        &config(server),
+        Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
+    )
+    .unwrap()
+}
+
+fn write_file(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Parses `notary list` output into (name, hex digest, size, role) rows.
+fn go_list(cli: &NotaryCli, gun: &str) -> Vec<(String, String, u64, String)> {
+    let out = cli.run(&["list", gun]).unwrap();
+    out.lines()
+        .skip(2)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (
+                cols[0].to_owned(),
+                cols[1].to_owned(),
+                cols[2].parse().unwrap(),
+                cols[3].to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_publishes_and_we_verify_list_and_lookup() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let go = NotaryCli::new(&server).unwrap();
+    let gun = "registry.example.com/go/app";
+    let scratch = tempfile::tempdir().unwrap();
+    go.run(&["init", gun, "-p"]).unwrap();
+    for (tag, body) in [("v1", &b"first"[..]), ("v2", b"second release")] {
+        let f = write_file(scratch.path(), tag, body);
+        go.run(&["add", gun, tag, &f, "-p"]).unwrap();
+    }
+
+    let ours_dir = tempfile::tempdir().unwrap();
+    let ours = client(&server, ours_dir.path());
+    let repo = ours.repository(gun).unwrap();
+    let listed = repo.list().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let v2 = repo.lookup("v2").await.unwrap();
+    assert_eq!(
+        v2.sha256.unwrap().as_slice(),
+        sha2::Sha256::digest(b"second release").as_slice()
+    );
+    assert_eq!((v2.length, v2.role.as_str()), (14, "targets"));
+    assert!(matches!(
+        repo.lookup("v3").await,
+        Err(notary_client::Error::TargetNotFound { .. })
+    ));
+    // The verified files are cached where the Go client keeps them.
+    assert!(
+        ours_dir
+            .path()
+            .join("tuf")
+            .join(gun)
+            .join("metadata/timestamp.json")
+            .is_file()
+    );
+}
+
+async fn ours_publish_go_verifies(server_managed_snapshot: bool) {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let gun = if server_managed_snapshot {
+        "registry.example.com/ours/server-snap"
+    } else {
+        "registry.example.com/ours/local-snap"
+    };
+    let ours_dir = tempfile::tempdir().unwrap();
+    let ours = client(&server, ours_dir.path());
+    let repo = ours.repository(gun).unwrap();
+    repo.init(&InitOptions {
+        server_managed_snapshot,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    repo.add_target("v1", FileMeta::of_bytes(b"hello v1"), &[])
+        .unwrap();
+    // A docker-style target: sha256 and length only.
+    let digest: [u8; 32] = sha2::Sha256::digest(b"{\"manifest\":1}").into();
+    repo.add_target("latest", FileMeta::from_sha256(digest, 14), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+    assert!(
+        repo.status().unwrap().is_empty(),
+        "published changes are cleared"
+    );
+
+    // Second publish on top of the first (versions move on; the snapshot is re-signed).
+    repo.add_target("v2", FileMeta::of_bytes(b"hello v2"), &[])
+        .unwrap();
+    repo.remove_target("v1", &[]).unwrap();
+    repo.publish().await.unwrap();
+
+    let go = NotaryCli::new(&server).unwrap();
+    let rows = go_list(&go, gun);
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, ["latest", "v2"], "{rows:?}");
+    let latest = rows.iter().find(|r| r.0 == "latest").unwrap();
+    assert_eq!(latest.1, hex::encode(digest));
+    assert_eq!(latest.2, 14);
+    let lookup = go.run(&["lookup", gun, "v2"]).unwrap();
+    assert!(
+        lookup.contains(&hex::encode(sha2::Sha256::digest(b"hello v2"))),
+        "{lookup}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn we_publish_with_local_snapshot_and_go_verifies() {
+    ours_publish_go_verifies(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn we_publish_with_server_managed_snapshot_and_go_verifies() {
+    ours_publish_go_verifies(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_and_we_take_turns_on_one_collection() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let gun = "registry.example.com/mixed/app";
+    let scratch = tempfile::tempdir().unwrap();
+
+    // Ours creates; the Go client, sharing the trust dir (and so our key files), adds to it.
+    let shared = tempfile::tempdir().unwrap();
+    let ours = client(&server, shared.path());
+    let repo = ours.repository(gun).unwrap();
+    repo.init(&InitOptions::default()).await.unwrap();
+    repo.add_target("ours-1", FileMeta::of_bytes(b"ours one"), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+    let go = NotaryCli::with_trust_dir(&server, shared.path()).unwrap();
+    let f = write_file(scratch.path(), "go-1", b"go one");
+    go.run(&["add", gun, "go-1", &f, "-p"]).unwrap();
+
+    // Ours follows and adds again; Go stages a change in our changelist format and we publish it.
+    repo.add_target("ours-2", FileMeta::of_bytes(b"ours two"), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+    let f = write_file(scratch.path(), "go-2", b"go two");
+    go.run(&["add", gun, "go-2", &f]).unwrap();
+    assert_eq!(
+        repo.status().unwrap().len(),
+        1,
+        "Go's staged change is read by us"
+    );
+    repo.publish().await.unwrap();
+
+    let fresh = NotaryCli::new(&server).unwrap();
+    let names: Vec<String> = go_list(&fresh, gun).into_iter().map(|r| r.0).collect();
+    assert_eq!(names, ["go-1", "go-2", "ours-1", "ours-2"]);
+    let fresh_ours = tempfile::tempdir().unwrap();
+    let listed = client(&server, fresh_ours.path())
+        .repository(gun)
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staged_changes_survive_a_dead_server_and_publish_once() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let gun = "registry.example.com/outage/app";
+    let dir = tempfile::tempdir().unwrap();
+    let repo_client = client(&server, dir.path());
+    let repo = repo_client.repository(gun).unwrap();
+    repo.init(&InitOptions::default()).await.unwrap();
+    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
+        .unwrap();
+
+    // The same trust dir pointed at a port where nothing listens.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = ServerConfig {
+        url: format!("http://127.0.0.1:{dead_port}"),
+        security: Security::InsecureHttp,
+        ..Default::default()
+    };
+    let offline = Client::new(
+        dir.path(),
+        &dead,
+        Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
+    )
+    .unwrap();
+    let err = offline
+        .repository(gun)
+        .unwrap()
+        .publish()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, notary_client::Error::Unreachable { .. }),
+        "{err}"
+    );
+    assert_eq!(repo.status().unwrap().len(), 1, "the staged change is kept");
+
+    repo.publish().await.unwrap();
+    assert!(repo.status().unwrap().is_empty());
+    let go = NotaryCli::new(&server).unwrap();
+    assert_eq!(go_list(&go, gun).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_must_be_asked_for_and_guns_are_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        url: "http://127.0.0.1:1".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Client::new(
+            dir.path(),
+            &config,
+            Fixed(Passphrase::new(DEFAULT_PASSPHRASE))
+        ),
+        Err(notary_client::Error::Config { .. })
+    ));
+    let config = ServerConfig {
+        security: Security::InsecureHttp,
+        ..config
+    };
+    let client = Client::new(
+        dir.path(),
+        &config,
+        Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
+    )
+    .unwrap();
+    let err = client.repository("../../tmp/x").unwrap_err();
+    assert!(
+        matches!(err, notary_client::Error::Key(ref e) if matches!(**e, keymgmt::Error::InvalidGun { .. })),
+        "{err}"
+    );
+    assert!(!dir.path().join("tuf").exists());
+}
