@@ -1,0 +1,431 @@
+//! `trust`: a notary-compatible Docker Content Trust CLI over `notary-client`.
+//!
+//! Flags, passphrase variables and `list` output follow the Go `notary` client. Errors go to
+//! stderr with a non-zero exit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use keymgmt::passphrase::{Chain, DockerEnv, NotaryEnv};
+use notary_client::changelist::Action;
+use notary_client::metadata::FileMeta;
+use notary_client::repository::{Client, InitOptions};
+use notary_client::transport::{Security, ServerConfig};
+use notary_client::verify::TrustPinning;
+
+#[derive(Parser)]
+#[command(
+    name = "trust",
+    about = "Docker Content Trust (Notary v1) client",
+    version
+)]
+struct Cli {
+    /// Remote trust server location.
+    #[arg(short = 's', long = "server", global = true)]
+    server: Option<String>,
+    /// Directory where the trust data is persisted.
+    #[arg(
+        short = 'd',
+        long = "trustDir",
+        visible_alias = "trust-dir",
+        global = true
+    )]
+    trust_dir: Option<PathBuf>,
+    /// Trust server certificates signed by this CA.
+    #[arg(long, global = true)]
+    tlscacert: Option<PathBuf>,
+    /// Client certificate for mutual TLS.
+    #[arg(long, global = true, requires = "tlskey")]
+    tlscert: Option<PathBuf>,
+    /// Client key for mutual TLS.
+    #[arg(long, global = true, requires = "tlscert")]
+    tlskey: Option<PathBuf>,
+    /// Pin the root of the GUN to this root certificate key ID (repeatable).
+    #[arg(long = "pin-root-key-id", global = true)]
+    pin_root_key_id: Vec<String>,
+    /// Pin the root of the GUN to this root certificate (PEM); its key ID is pinned.
+    #[arg(long = "pin-root-cert", global = true)]
+    pin_root_cert: Option<PathBuf>,
+    /// Trust only roots whose certificate this CA issued.
+    #[arg(long = "pin-ca", global = true)]
+    pin_ca: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Initialise a collection locally (publish with -p or `publish`).
+    Init {
+        gun: String,
+        /// Publish at once.
+        #[arg(short = 'p', long)]
+        publish: bool,
+        /// Let the server manage the snapshot key (as docker does).
+        #[arg(long)]
+        server_managed_snapshot: bool,
+        /// Use this root key (a key ID in the trust dir's key store).
+        #[arg(long)]
+        rootkey: Option<String>,
+    },
+    /// Stage a file as a target.
+    Add {
+        gun: String,
+        target: String,
+        file: PathBuf,
+        #[arg(long = "roles", short = 'r')]
+        roles: Vec<String>,
+        #[arg(short = 'p', long)]
+        publish: bool,
+    },
+    /// Stage a target given by length and sha256 (e.g. an image manifest).
+    #[command(name = "add-hash", visible_alias = "addhash")]
+    AddHash {
+        gun: String,
+        target: String,
+        length: u64,
+        #[arg(long)]
+        sha256: String,
+        #[arg(long = "roles", short = 'r')]
+        roles: Vec<String>,
+        #[arg(short = 'p', long)]
+        publish: bool,
+    },
+    /// Stage the removal of a target.
+    Remove {
+        gun: String,
+        target: String,
+        #[arg(long = "roles", short = 'r')]
+        roles: Vec<String>,
+        #[arg(short = 'p', long)]
+        publish: bool,
+    },
+    /// Publish the staged changes.
+    Publish { gun: String },
+    /// Show the staged changes.
+    Status { gun: String },
+    /// List the verified targets.
+    List {
+        gun: String,
+        #[arg(long = "roles", short = 'r')]
+        roles: Vec<String>,
+    },
+    /// Look up one target.
+    Lookup { gun: String, target: String },
+    /// Key operations.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Delete a collection.
+    Delete {
+        gun: String,
+        /// Delete the trust data on the server too.
+        #[arg(long)]
+        remote: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// List the keys in the trust dir.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("* fatal: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("* fatal: {e}");
+            let mut source = std::error::Error::source(e.as_ref());
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn read(path: &PathBuf) -> AnyResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
+}
+
+fn client(cli: &Cli) -> AnyResult<Client> {
+    let trust_dir = match &cli.trust_dir {
+        Some(dir) => dir.clone(),
+        None => PathBuf::from(std::env::var("HOME").map_err(|_| "HOME is not set: pass -d")?)
+            .join(".notary"),
+    };
+    let url = cli
+        .server
+        .clone()
+        .ok_or("no trust server: pass -s URL (e.g. https://notary.docker.io)")?;
+    // An explicit http:// URL is the user's request for plain HTTP, as with notary.
+    let security = if url.starts_with("http://") {
+        Security::InsecureHttp
+    } else {
+        Security::Https
+    };
+    let client_identity_pem = match (&cli.tlscert, &cli.tlskey) {
+        (Some(cert), Some(key)) => Some([read(cert)?, read(key)?].concat()),
+        _ => None,
+    };
+    let config = ServerConfig {
+        url,
+        security,
+        ca_pem: cli.tlscacert.as_ref().map(read).transpose()?,
+        client_identity_pem,
+        basic_auth: notary_auth()?,
+        timeout: None,
+    };
+    let passphrases = Chain::new().with(NotaryEnv::new()).with(DockerEnv::new());
+    Ok(Client::new(trust_dir, &config, passphrases)?)
+}
+
+/// `NOTARY_AUTH` = base64("user:password"), as the Go client reads it.
+fn notary_auth() -> AnyResult<Option<(String, keymgmt::passphrase::Passphrase)>> {
+    use base64::Engine as _;
+    let Ok(value) = std::env::var("NOTARY_AUTH") else {
+        return Ok(None);
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| "NOTARY_AUTH is not base64 of user:password")?;
+    let text = String::from_utf8(decoded).map_err(|_| "NOTARY_AUTH is not UTF-8")?;
+    let (user, password) = text
+        .split_once(':')
+        .ok_or("NOTARY_AUTH lacks the ':' between user and password")?;
+    Ok(Some((
+        user.to_owned(),
+        keymgmt::passphrase::Passphrase::new(password),
+    )))
+}
+
+fn pinning(cli: &Cli, gun: &str) -> AnyResult<TrustPinning> {
+    let mut pinning = TrustPinning::default();
+    for id in &cli.pin_root_key_id {
+        pinning = pinning.pin_cert(gun, id.clone());
+    }
+    if let Some(path) = &cli.pin_root_cert {
+        let cert = keymgmt::PublicKey::from_certificate_pem(&read(path)?)?;
+        pinning = pinning.pin_cert(gun, cert.key_id().to_string());
+    }
+    if let Some(path) = &cli.pin_ca {
+        pinning = pinning.pin_ca(gun, read(path)?);
+    }
+    Ok(pinning)
+}
+
+/// Prints rows aligned like Go's tabwriter with 4 spaces of padding.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let underline: Vec<String> = header.iter().map(|h| "-".repeat(h.len())).collect();
+    let mut all: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect(), underline];
+    all.extend(rows.iter().cloned());
+    let columns = header.len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| all.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    for row in &all {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == columns {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}", width = widths[c] + 4));
+            }
+        }
+        println!("{line}");
+    }
+}
+
+async fn run(cli: Cli) -> AnyResult<()> {
+    if let Command::Key {
+        command: KeyCommand::List,
+    } = &cli.command
+    {
+        let dir = cli.trust_dir.clone().ok_or("pass -d TRUST_DIR")?;
+        let store = keymgmt::keystore::KeyStore::open(&dir)?;
+        let rows: Vec<Vec<String>> = store
+            .list()?
+            .into_iter()
+            .map(|k| {
+                vec![
+                    k.role,
+                    k.gun.unwrap_or_default(),
+                    k.key_id.to_string(),
+                    store.private_dir().display().to_string(),
+                ]
+            })
+            .collect();
+        print_table(&["ROLE", "GUN", "KEY ID", "LOCATION"], &rows);
+        return Ok(());
+    }
+    let client = client(&cli)?;
+    let gun = match &cli.command {
+        Command::Init { gun, .. }
+        | Command::Add { gun, .. }
+        | Command::AddHash { gun, .. }
+        | Command::Remove { gun, .. }
+        | Command::Publish { gun }
+        | Command::Status { gun }
+        | Command::List { gun, .. }
+        | Command::Lookup { gun, .. }
+        | Command::Delete { gun, .. } => gun.clone(),
+        Command::Key { .. } => unreachable_command()?,
+    };
+    let client = client.with_pinning(pinning(&cli, &gun)?);
+    let repo = client.repository(&gun)?;
+    let publish_now = match &cli.command {
+        Command::Init {
+            publish,
+            server_managed_snapshot,
+            rootkey,
+            ..
+        } => {
+            let root_key = match rootkey {
+                Some(id) => Some(
+                    keymgmt::KeyId::parse(id)
+                        .ok_or_else(|| format!("--rootkey {id:?} is not a 64-hex key ID"))?,
+                ),
+                None => None,
+            };
+            repo.init(&InitOptions {
+                root_key,
+                server_managed_snapshot: *server_managed_snapshot,
+            })
+            .await?;
+            println!("Root key and certificate created for {gun}.");
+            *publish
+        }
+        Command::Add {
+            target,
+            file,
+            roles,
+            publish,
+            ..
+        } => {
+            repo.add_target(target, FileMeta::of_bytes(&read(file)?), roles)?;
+            println!(
+                "Addition of target \"{target}\" to repository \"{gun}\" staged for next publish."
+            );
+            *publish
+        }
+        Command::AddHash {
+            target,
+            length,
+            sha256,
+            roles,
+            publish,
+            ..
+        } => {
+            let digest: [u8; 32] = hex::decode(sha256)
+                .ok()
+                .and_then(|d| d.try_into().ok())
+                .ok_or_else(|| format!("--sha256 {sha256:?} is not 64 hex digits"))?;
+            repo.add_target(target, FileMeta::from_sha256(digest, *length), roles)?;
+            println!(
+                "Addition of target \"{target}\" by hash to repository \"{gun}\" staged for next publish."
+            );
+            *publish
+        }
+        Command::Remove {
+            target,
+            roles,
+            publish,
+            ..
+        } => {
+            repo.remove_target(target, roles)?;
+            println!("Removal of {target} from {gun} staged for next publish.");
+            *publish
+        }
+        Command::Publish { .. } => true,
+        Command::Status { .. } => {
+            let changes = repo.status()?;
+            if changes.is_empty() {
+                println!("No unpublished changes for {gun}");
+            } else {
+                println!("Unpublished changes for {gun}:\n");
+                let rows: Vec<Vec<String>> = changes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let action = match c.action {
+                            Action::Create => "create",
+                            Action::Delete => "delete",
+                        };
+                        vec![
+                            i.to_string(),
+                            action.to_owned(),
+                            c.role.clone(),
+                            "target".to_owned(),
+                            c.target.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["#", "ACTION", "SCOPE", "TYPE", "PATH"], &rows);
+            }
+            false
+        }
+        Command::List { roles, .. } => {
+            let rows: Vec<Vec<String>> = repo
+                .list()
+                .await?
+                .into_iter()
+                .filter(|t| roles.is_empty() || roles.contains(&t.role))
+                .map(|t| {
+                    vec![
+                        t.name,
+                        t.sha256.map(hex::encode).unwrap_or_default(),
+                        t.length.to_string(),
+                        t.role,
+                    ]
+                })
+                .collect();
+            print_table(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"], &rows);
+            false
+        }
+        Command::Lookup { target, .. } => {
+            let t = repo.lookup(target).await?;
+            println!(
+                "{} sha256:{} {}",
+                t.name,
+                t.sha256.map(hex::encode).unwrap_or_default(),
+                t.length
+            );
+            false
+        }
+        Command::Delete { remote, .. } => {
+            if !*remote {
+                return Err("only `delete GUN --remote` is supported: it deletes the server's trust data and the local cache".into());
+            }
+            repo.delete_remote().await?;
+            println!("Deleted trust data for {gun} on the server and locally.");
+            false
+        }
+        Command::Key { .. } => unreachable_command()?,
+    };
+    if publish_now {
+        repo.publish().await?;
+        println!("Successfully published changes for repository {gun}");
+    }
+    Ok(())
+}
+
+fn unreachable_command<T>() -> AnyResult<T> {
+    Err("internal error: command dispatched twice".into())
+}
