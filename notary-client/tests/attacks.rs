@@ -1,0 +1,861 @@
+//! The attack catalogue: each case is served by a tampering HTTP server (a mock is right here:
+//! a real notary-server cannot be made to misbehave) and must be refused with its own error,
+//! leaving the cache untouched.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use keymgmt::passphrase::{Fixed, Passphrase};
+use keymgmt::{PrivateKey, PublicKey};
+use notary_client::Error;
+use notary_client::metadata::{
+    self, DelegationRole, Delegations, FileMeta, KeyJson, MetaFile, Root, RootRole, SigningKey,
+    Targets,
+};
+use notary_client::repository::Client;
+use notary_client::transport::{Security, ServerConfig};
+use sha2::Digest as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const GUN: &str = "registry.example.com/attacks/app";
+
+// ---------------------------------------------------------------- a tampering server
+
+#[derive(Clone)]
+enum Body {
+    Bytes(Vec<u8>),
+    /// More bytes than any limit, until the client hangs up (bounded so the test ends).
+    Endless,
+}
+
+#[derive(Clone)]
+struct Mock {
+    files: Arc<Mutex<HashMap<String, Body>>>,
+    url: String,
+}
+
+impl Mock {
+    async fn start() -> Mock {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let files: Arc<Mutex<HashMap<String, Body>>> = Arc::default();
+        let shared = files.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let files = shared.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request);
+                    let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let prefix = format!("/v2/{GUN}/_trust/tuf/");
+                    let body = path
+                        .strip_prefix(&prefix)
+                        .and_then(|f| files.lock().unwrap().get(f).cloned());
+                    match body {
+                        Some(Body::Bytes(bytes)) => {
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                bytes.len()
+                            );
+                            let _ = socket.write_all(head.as_bytes()).await;
+                            let _ = socket.write_all(&bytes).await;
+                        }
+                        Some(Body::Endless) => {
+                            let _ = socket
+                                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                                .await;
+                            let chunk = vec![b' '; 64 * 1024];
+                            for _ in 0..1024 {
+                                if socket.write_all(&chunk).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        None => {
+                            let body = r#"{"errors":[{"code":"METADATA_NOT_FOUND","message":"not found"}]}"#;
+                            let head = format!(
+                                "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            let _ = socket.write_all(head.as_bytes()).await;
+                            let _ = socket.write_all(body.as_bytes()).await;
+                        }
+                    }
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        Mock { files, url }
+    }
+
+    fn put(&self, name: &str, body: Body) {
+        self.files.lock().unwrap().insert(name.to_owned(), body);
+    }
+
+    fn put_bytes(&self, name: &str, bytes: &[u8]) {
+        self.put(name, Body::Bytes(bytes.to_vec()));
+    }
+
+    /// Serves a consistent set of files as notary-server names them.
+    fn serve(&self, set: &FileSet) {
+        self.put_bytes("root.json", &set.root);
+        self.put_bytes(&format!("root.{}.json", sha(&set.root)), &set.root);
+        self.put_bytes(&format!("targets.{}.json", sha(&set.targets)), &set.targets);
+        self.put_bytes(
+            &format!("snapshot.{}.json", sha(&set.snapshot)),
+            &set.snapshot,
+        );
+        self.put_bytes("timestamp.json", &set.timestamp);
+        for (role, bytes) in &set.delegations {
+            self.put_bytes(&format!("{role}.{}.json", sha(bytes)), bytes);
+        }
+    }
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+// ---------------------------------------------------------------- a repository whose every key we hold
+
+struct Keys {
+    root: PrivateKey,
+    root_cert: PublicKey,
+    targets: PrivateKey,
+    snapshot: PrivateKey,
+    timestamp: PrivateKey,
+}
+
+impl Keys {
+    fn new() -> Keys {
+        let root = PrivateKey::generate_ecdsa();
+        let root_cert = keymgmt::x509::generate_root_certificate(GUN, &root).unwrap();
+        Keys {
+            root,
+            root_cert,
+            targets: PrivateKey::generate_ecdsa(),
+            snapshot: PrivateKey::generate_ecdsa(),
+            timestamp: PrivateKey::generate_ecdsa(),
+        }
+    }
+}
+
+fn signer(key: &PrivateKey) -> SigningKey<'_> {
+    SigningKey {
+        key,
+        key_id: key.key_id(),
+    }
+}
+
+fn root_meta(keys: &Keys, version: i64, expires: &str) -> Root {
+    let mut map = BTreeMap::new();
+    let mut roles = BTreeMap::new();
+    for (role, public) in [
+        ("root", keys.root_cert.clone()),
+        ("targets", keys.targets.public_key()),
+        ("snapshot", keys.snapshot.public_key()),
+        ("timestamp", keys.timestamp.public_key()),
+    ] {
+        let id = public.key_id().to_string();
+        map.insert(id.clone(), KeyJson::from_public(&public));
+        roles.insert(
+            role.to_owned(),
+            RootRole {
+                keyids: vec![id],
+                threshold: 1,
+            },
+        );
+    }
+    Root {
+        type_name: "Root".into(),
+        consistent_snapshot: false,
+        expires: expires.into(),
+        keys: map,
+        roles,
+        version,
+    }
+}
+
+fn sign_root(keys: &Keys, root: &Root) -> Vec<u8> {
+    metadata::sign(
+        root,
+        &[SigningKey {
+            key: &keys.root,
+            key_id: keys.root_cert.key_id(),
+        }],
+    )
+    .unwrap()
+}
+
+fn future() -> String {
+    metadata::expires_in(time::Duration::days(30))
+}
+
+fn past() -> String {
+    metadata::expires_in(time::Duration::days(-1))
+}
+
+struct FileSet {
+    root: Vec<u8>,
+    targets: Vec<u8>,
+    snapshot: Vec<u8>,
+    timestamp: Vec<u8>,
+    delegations: Vec<(String, Vec<u8>)>,
+}
+
+/// Versions and contents of one consistent publication.
+struct Spec {
+    version: i64,
+    targets: BTreeMap<String, FileMeta>,
+    delegations: Delegations,
+    delegation_files: Vec<(String, Vec<u8>)>,
+    timestamp_expires: String,
+}
+
+impl Spec {
+    fn version(version: i64) -> Spec {
+        let mut targets = BTreeMap::new();
+        targets.insert(
+            format!("v{version}"),
+            FileMeta::of_bytes(format!("content {version}").as_bytes()),
+        );
+        Spec {
+            version,
+            targets,
+            delegations: Delegations::default(),
+            delegation_files: Vec::new(),
+            timestamp_expires: future(),
+        }
+    }
+}
+
+fn publication(keys: &Keys, root: &[u8], spec: &Spec) -> FileSet {
+    let targets = Targets {
+        type_name: "Targets".into(),
+        delegations: spec.delegations.clone(),
+        expires: future(),
+        targets: spec.targets.clone(),
+        version: spec.version,
+    };
+    let targets = metadata::sign(&targets, &[signer(&keys.targets)]).unwrap();
+    let mut meta = BTreeMap::new();
+    meta.insert("root".to_owned(), FileMeta::of_bytes(root));
+    meta.insert("targets".to_owned(), FileMeta::of_bytes(&targets));
+    for (role, bytes) in &spec.delegation_files {
+        meta.insert(role.clone(), FileMeta::of_bytes(bytes));
+    }
+    let snapshot = MetaFile {
+        type_name: "Snapshot".into(),
+        expires: future(),
+        meta,
+        version: spec.version,
+    };
+    let snapshot = metadata::sign(&snapshot, &[signer(&keys.snapshot)]).unwrap();
+    let timestamp = timestamp_for(keys, &snapshot, spec.version, &spec.timestamp_expires);
+    FileSet {
+        root: root.to_vec(),
+        targets,
+        snapshot,
+        timestamp,
+        delegations: spec.delegation_files.clone(),
+    }
+}
+
+fn timestamp_for(keys: &Keys, snapshot: &[u8], version: i64, expires: &str) -> Vec<u8> {
+    let mut meta = BTreeMap::new();
+    meta.insert("snapshot".to_owned(), FileMeta::of_bytes(snapshot));
+    let timestamp = MetaFile {
+        type_name: "Timestamp".into(),
+        expires: expires.into(),
+        meta,
+        version,
+    };
+    metadata::sign(&timestamp, &[signer(&keys.timestamp)]).unwrap()
+}
+
+// ---------------------------------------------------------------- the client side
+
+struct Victim {
+    dir: tempfile::TempDir,
+    client: Client,
+}
+
+impl Victim {
+    fn new(mock: &Mock) -> Victim {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ServerConfig {
+            url: mock.url.clone(),
+            security: Security::InsecureHttp,
+            ..Default::default()
+        };
+        let client = Client::new(
+            dir.path(),
+            &config,
+            Fixed(Passphrase::new("unused-passphrase")),
+        )
+        .unwrap();
+        Victim { dir, client }
+    }
+
+    async fn update(&self) -> Result<notary_client::update::TrustedState, Error> {
+        self.client.repository(GUN).unwrap().update().await
+    }
+
+    fn cache(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.insert(path.clone(), std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.dir.path().join("tuf"), &mut out);
+        out
+    }
+
+    /// Runs an update that must fail, checks the cache did not change, returns the error.
+    async fn refused(&self) -> Error {
+        let before = self.cache();
+        let err = self.update().await.expect_err("the attack must be refused");
+        assert_eq!(
+            before,
+            self.cache(),
+            "a refused update changed the cache ({err})"
+        );
+        err
+    }
+}
+
+/// A victim that trusts version 2 of everything.
+async fn trusting_v2() -> (Keys, Mock, Victim, Vec<u8>) {
+    let keys = Keys::new();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    mock.serve(&publication(&keys, &root, &Spec::version(1)));
+    let victim = Victim::new(&mock);
+    victim.update().await.unwrap();
+    mock.serve(&publication(&keys, &root, &Spec::version(2)));
+    let state = victim.update().await.unwrap();
+    assert_eq!(state.timestamp.file.signed.version, 2);
+    (keys, mock, victim, root)
+}
+
+#[tokio::test]
+async fn rollback_of_timestamp() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    mock.serve(&publication(&keys, &root, &Spec::version(1)));
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::Rollback { ref role, cached: 2, received: 1 } if role == "timestamp"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn rollback_of_snapshot_and_targets() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    // A fresh timestamp pointing at an old (validly signed) snapshot.
+    let old = publication(&keys, &root, &Spec::version(1));
+    mock.serve(&old);
+    mock.put_bytes(
+        "timestamp.json",
+        &timestamp_for(&keys, &old.snapshot, 3, &future()),
+    );
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::Rollback { ref role, .. } if role == "snapshot"),
+        "{err}"
+    );
+
+    // A fresh snapshot pointing at old targets.
+    let mut meta = BTreeMap::new();
+    meta.insert("root".to_owned(), FileMeta::of_bytes(&root));
+    meta.insert("targets".to_owned(), FileMeta::of_bytes(&old.targets));
+    let snapshot = metadata::sign(
+        &MetaFile {
+            type_name: "Snapshot".into(),
+            expires: future(),
+            meta,
+            version: 3,
+        },
+        &[signer(&keys.snapshot)],
+    )
+    .unwrap();
+    mock.put_bytes(&format!("snapshot.{}.json", sha(&snapshot)), &snapshot);
+    mock.put_bytes(
+        "timestamp.json",
+        &timestamp_for(&keys, &snapshot, 3, &future()),
+    );
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::Rollback { ref role, .. } if role == "targets"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn rollback_of_root() {
+    let keys = Keys::new();
+    let mock = Mock::start().await;
+    let root1 = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    let root2 = metadata::sign(
+        &root_meta(&keys, 2, &future()),
+        &[SigningKey {
+            key: &keys.root,
+            key_id: keys.root_cert.key_id(),
+        }],
+    )
+    .unwrap();
+    mock.serve(&publication(&keys, &root2, &Spec::version(1)));
+    let victim = Victim::new(&mock);
+    victim.update().await.unwrap();
+    mock.serve(&publication(&keys, &root1, &Spec::version(2)));
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::Rollback { ref role, cached: 2, received: 1 } if role == "root"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn freeze_with_an_expired_timestamp() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    let mut spec = Spec::version(3);
+    spec.timestamp_expires = past();
+    mock.serve(&publication(&keys, &root, &spec));
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::Expired { ref role, .. } if role == "timestamp"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn expired_root() {
+    let keys = Keys::new();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &past()));
+    mock.serve(&publication(&keys, &root, &Spec::version(1)));
+    let err = Victim::new(&mock).refused().await;
+    assert!(
+        matches!(err, Error::Expired { ref role, .. } if role == "root"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn mix_and_match_snapshot() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    // The timestamp names snapshot v3, the server answers with another (validly signed) one.
+    let v3 = publication(&keys, &root, &Spec::version(3));
+    let v4 = publication(&keys, &root, &Spec::version(4));
+    mock.serve(&v3);
+    mock.put_bytes(
+        &format!("snapshot.{}.json", sha(&v3.snapshot)),
+        &v4.snapshot,
+    );
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::LengthMismatch { ref role, .. } | Error::HashMismatch { ref role, .. } if role == "snapshot"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn target_hash_and_length_substitution() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    let v3 = publication(&keys, &root, &Spec::version(3));
+    mock.serve(&v3);
+    // Same length, one hash character changed, signature left as it was.
+    let text = String::from_utf8(v3.targets.clone()).unwrap();
+    let tampered = text.replacen("\"sha256\":\"", "\"sha256\":\"A", 1);
+    // Drop one byte elsewhere (the last closing brace) to keep the length.
+    let tampered = &tampered.as_bytes()[..v3.targets.len()];
+    mock.put_bytes(&format!("targets.{}.json", sha(&v3.targets)), tampered);
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::HashMismatch { ref role, .. } if role == "targets"),
+        "{err}"
+    );
+
+    // And a downloaded target is checked against what the trusted targets record.
+    mock.serve(&v3);
+    let state = victim.update().await.unwrap();
+    let meta = &state.role("targets").unwrap().file.signed.targets["v3"];
+    meta.check("v3", b"content 3").unwrap();
+    assert!(matches!(
+        meta.check("v3", b"content 4"),
+        Err(Error::HashMismatch { .. })
+    ));
+    assert!(matches!(
+        meta.check("v3", b"content 3 and more"),
+        Err(Error::LengthMismatch { .. })
+    ));
+}
+
+#[tokio::test]
+async fn endless_data() {
+    let (_keys, mock, victim, _root) = trusting_v2().await;
+    mock.put("timestamp.json", Body::Endless);
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::TooLarge { ref role, .. } if role == "timestamp"),
+        "{err}"
+    );
+}
+
+/// Re-signs the timestamp of `set` with an edited signature list.
+fn edit_timestamp_signatures(
+    timestamp: &[u8],
+    edit: impl FnOnce(&mut Vec<serde_json::Value>),
+) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_slice(timestamp).unwrap();
+    let mut sigs = value["signatures"].as_array().unwrap().clone();
+    edit(&mut sigs);
+    value["signatures"] = serde_json::Value::Array(sigs);
+    serde_json::to_vec(&value).unwrap()
+}
+
+#[tokio::test]
+async fn signature_method_not_matching_the_key_type() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    let v3 = publication(&keys, &root, &Spec::version(3));
+    mock.serve(&v3);
+    let ts = edit_timestamp_signatures(&v3.timestamp, |sigs| sigs[0]["method"] = "eddsa".into());
+    mock.put_bytes("timestamp.json", &ts);
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::SignatureMethodMismatch { ref method, .. } if method == "eddsa"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn signature_key_not_in_the_role() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    let v3 = publication(&keys, &root, &Spec::version(3));
+    mock.serve(&v3);
+    // Signed by the targets key, which root lists, but not for timestamp.
+    let meta: MetaFile = {
+        let v: serde_json::Value = serde_json::from_slice(&v3.timestamp).unwrap();
+        serde_json::from_value(v["signed"].clone()).unwrap()
+    };
+    let ts = metadata::sign(&meta, &[signer(&keys.targets)]).unwrap();
+    mock.put_bytes("timestamp.json", &ts);
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::SignatureKeyNotInRole { ref role, .. } if role == "timestamp"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn threshold_not_met() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    let v3 = publication(&keys, &root, &Spec::version(3));
+    mock.serve(&v3);
+    mock.put_bytes(
+        "timestamp.json",
+        &edit_timestamp_signatures(&v3.timestamp, Vec::clear),
+    );
+    let err = victim.refused().await;
+    assert!(
+        matches!(
+            err,
+            Error::ThresholdNotMet {
+                required: 1,
+                valid: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A signature over other bytes does not count either.
+    let other = timestamp_for(&keys, &v3.snapshot, 4, &future());
+    let forged = edit_timestamp_signatures(&v3.timestamp, |sigs| {
+        let v: serde_json::Value = serde_json::from_slice(&other).unwrap();
+        sigs[0] = v["signatures"][0].clone();
+    });
+    mock.put_bytes("timestamp.json", &forged);
+    let err = victim.refused().await;
+    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn root_rotation_without_the_old_roots_signature() {
+    let (keys, mock, victim, _root) = trusting_v2().await;
+    let new_keys = Keys {
+        root: PrivateKey::generate_ecdsa(),
+        ..Keys::new()
+    };
+    let new_keys = Keys {
+        root_cert: keymgmt::x509::generate_root_certificate(GUN, &new_keys.root).unwrap(),
+        ..new_keys
+    };
+    let mut rotated = root_meta(&new_keys, 2, &future());
+    // Same non-root keys so that only the rotation is at fault.
+    let old = root_meta(&keys, 2, &future());
+    for role in ["targets", "snapshot", "timestamp"] {
+        rotated.roles.insert(role.into(), old.roles[role].clone());
+    }
+    rotated
+        .keys
+        .retain(|id, _| rotated.roles["root"].keyids.contains(id));
+    rotated.keys.extend(
+        old.keys
+            .into_iter()
+            .filter(|(id, _)| !old.roles["root"].keyids.contains(id)),
+    );
+    let root2 = sign_root(&new_keys, &rotated);
+    mock.serve(&publication(&keys, &root2, &Spec::version(3)));
+    let err = victim.refused().await;
+    assert!(
+        matches!(err, Error::RootRotationUnsigned { version: 2, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn root_certificate_for_another_gun() {
+    let mut keys = Keys::new();
+    keys.root_cert =
+        keymgmt::x509::generate_root_certificate("registry.example.com/other", &keys.root).unwrap();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    mock.serve(&publication(&keys, &root, &Spec::version(1)));
+    let err = Victim::new(&mock).refused().await;
+    match err {
+        Error::RootCertificate { ref source, .. } => {
+            assert!(
+                matches!(**source, keymgmt::Error::CertificateNameMismatch { .. }),
+                "{source}"
+            )
+        }
+        other => panic!("expected RootCertificate, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn sha1_root_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("k.pem");
+    let cert_path = dir.path().join("c.pem");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl: run ./scripts/test.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        key_path.to_str().unwrap(),
+    ]);
+    run(&[
+        "req",
+        "-x509",
+        "-sha1",
+        "-key",
+        key_path.to_str().unwrap(),
+        "-subj",
+        &format!("/CN={}", GUN.replace('/', "\\/")),
+        "-days",
+        "30",
+        "-out",
+        cert_path.to_str().unwrap(),
+    ]);
+    let root_key = keymgmt::keyfile::decode(&std::fs::read(&key_path).unwrap(), None, None)
+        .unwrap()
+        .key;
+    let mut keys = Keys::new();
+    keys.root = root_key;
+    keys.root_cert = PublicKey::from_certificate_pem(&std::fs::read(&cert_path).unwrap()).unwrap();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    mock.serve(&publication(&keys, &root, &Spec::version(1)));
+    let err = Victim::new(&mock).refused().await;
+    match err {
+        Error::RootCertificate { ref source, .. } => {
+            assert!(
+                matches!(**source, keymgmt::Error::WeakCertificateSignature { .. }),
+                "{source}"
+            )
+        }
+        other => panic!("expected RootCertificate, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn huge_versions() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    for version in [2_147_483_647_i64, 2_147_483_648, i64::MAX] {
+        let v3 = publication(&keys, &root, &Spec::version(3));
+        mock.serve(&v3);
+        mock.put_bytes(
+            "timestamp.json",
+            &timestamp_for(&keys, &v3.snapshot, version, &future()),
+        );
+        let err = victim.refused().await;
+        assert!(
+            matches!(err, Error::VersionOutOfRange { version: v, .. } if v == version),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unsigned_extra_field_in_the_envelope() {
+    let keys = Keys::new();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    let mut set = publication(&keys, &root, &Spec::version(1));
+    let text = String::from_utf8(set.root.clone()).unwrap();
+    set.root = text
+        .replacen("{\"signed\"", "{\"unsigned\":\"x\",\"signed\"", 1)
+        .into_bytes();
+    mock.serve(&set);
+    let err = Victim::new(&mock).refused().await;
+    assert!(
+        matches!(err, Error::MalformedMetadata { ref role, .. } if role == "root"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn gun_path_traversal() {
+    let mock = Mock::start().await;
+    let victim = Victim::new(&mock);
+    for gun in ["../../x", "a/../../x", "/etc/x", "a\\b"] {
+        let err = victim.client.repository(gun).unwrap_err();
+        assert!(
+            matches!(err, Error::Key(ref e) if matches!(**e, keymgmt::Error::InvalidGun { .. })),
+            "{gun}: {err}"
+        );
+    }
+    assert!(victim.cache().is_empty());
+}
+
+#[tokio::test]
+async fn delegation_signing_outside_its_paths() {
+    let keys = Keys::new();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    let releases = PrivateKey::generate_ecdsa();
+    let mut delegated = BTreeMap::new();
+    delegated.insert("release-1".to_owned(), FileMeta::of_bytes(b"ok"));
+    delegated.insert("evil".to_owned(), FileMeta::of_bytes(b"evil"));
+    let file = metadata::sign(
+        &Targets {
+            type_name: "Targets".into(),
+            delegations: Delegations::default(),
+            expires: future(),
+            targets: delegated,
+            version: 1,
+        },
+        &[signer(&releases)],
+    )
+    .unwrap();
+    let mut spec = Spec::version(1);
+    spec.delegations.keys.insert(
+        releases.key_id().to_string(),
+        KeyJson::from_public(&releases.public_key()),
+    );
+    spec.delegations.roles.push(DelegationRole {
+        keyids: vec![releases.key_id().to_string()],
+        name: "targets/releases".into(),
+        paths: vec!["release-".into()],
+        threshold: 1,
+    });
+    spec.delegation_files
+        .push(("targets/releases".into(), file));
+    mock.serve(&publication(&keys, &root, &spec));
+    let victim = Victim::new(&mock);
+    let state = victim.update().await.unwrap();
+    // The delegation is skipped as a whole (spec step 3), and says why.
+    assert!(state.role("targets/releases").is_none());
+    assert_eq!(state.skipped.len(), 1);
+    assert!(
+        state.skipped[0].1.contains("outside its delegated paths"),
+        "{:?}",
+        state.skipped
+    );
+    let repo = victim.client.repository(GUN).unwrap();
+    assert!(matches!(
+        repo.lookup("evil").await,
+        Err(Error::TargetNotFound { .. })
+    ));
+    assert_eq!(repo.lookup("v1").await.unwrap().role, "targets");
+}
+
+#[tokio::test]
+async fn a_valid_delegation_wins_in_dockers_order() {
+    let keys = Keys::new();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    let releases = PrivateKey::generate_ecdsa();
+    let mut delegated = BTreeMap::new();
+    delegated.insert("v1".to_owned(), FileMeta::of_bytes(b"released v1"));
+    let file = metadata::sign(
+        &Targets {
+            type_name: "Targets".into(),
+            delegations: Delegations::default(),
+            expires: future(),
+            targets: delegated,
+            version: 1,
+        },
+        &[signer(&releases)],
+    )
+    .unwrap();
+    let mut spec = Spec::version(1);
+    spec.delegations.keys.insert(
+        releases.key_id().to_string(),
+        KeyJson::from_public(&releases.public_key()),
+    );
+    spec.delegations.roles.push(DelegationRole {
+        keyids: vec![releases.key_id().to_string()],
+        name: "targets/releases".into(),
+        paths: vec![String::new()],
+        threshold: 1,
+    });
+    spec.delegation_files
+        .push(("targets/releases".into(), file));
+    mock.serve(&publication(&keys, &root, &spec));
+    let repo_client = Victim::new(&mock);
+    let found = repo_client
+        .client
+        .repository(GUN)
+        .unwrap()
+        .lookup("v1")
+        .await
+        .unwrap();
+    assert_eq!(found.role, "targets/releases");
+    assert_eq!(
+        found.sha256.unwrap().as_slice(),
+        sha2::Sha256::digest(b"released v1").as_slice()
+    );
+}
