@@ -91,3 +91,100 @@ fn trust_cli_publishes_and_prints_like_notary() {
         "the collection is gone from the server"
     );
 }
+
+#[test]
+fn trust_cli_delegations_with_a_key_imported_by_go() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("trust");
+    let gun = "registry.example.com/cli/delegated";
+    let key = dir.path().join("releases.key");
+    let cert = dir.path().join("releases.crt");
+    for args in [
+        vec![
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            key.to_str().unwrap(),
+        ],
+        vec![
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            key.to_str().unwrap(),
+            "-subj",
+            "/CN=releases",
+            "-days",
+            "30",
+            "-out",
+            cert.to_str().unwrap(),
+        ],
+    ] {
+        let out = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl: run ./scripts/test.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    ok(trust(&server, &ours, &["init", gun, "-p"]));
+    // The Go client imports the delegation key into our trust dir; we sign with it.
+    NotaryCli::with_trust_dir(&server, &ours)
+        .unwrap()
+        .run(&[
+            "key",
+            "import",
+            key.to_str().unwrap(),
+            "--role",
+            "targets/releases",
+        ])
+        .unwrap();
+    ok(trust(
+        &server,
+        &ours,
+        &[
+            "delegation",
+            "add",
+            gun,
+            "targets/releases",
+            cert.to_str().unwrap(),
+            "--all-paths",
+            "-p",
+        ],
+    ));
+    let file = dir.path().join("payload");
+    std::fs::write(&file, b"released").unwrap();
+    ok(trust(
+        &server,
+        &ours,
+        &[
+            "add",
+            gun,
+            "rel",
+            file.to_str().unwrap(),
+            "--roles",
+            "targets/releases",
+            "-p",
+        ],
+    ));
+
+    let listing = ok(trust(&server, &ours, &["delegation", "list", gun]));
+    assert!(listing.contains("targets/releases"), "{listing}");
+    let go = NotaryCli::new(&server).unwrap();
+    let go_list = go.run(&["list", gun]).unwrap();
+    assert!(
+        go_list.contains("rel") && go_list.contains("targets/releases"),
+        "{go_list}"
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(trust(&server, &ours, &["inspect", gun]))).unwrap();
+    assert_eq!(inspect[0]["SignedTags"][0]["SignedTag"], "rel");
+    assert_eq!(inspect[0]["AdministrativeKeys"][0]["Name"], "Root");
+}

@@ -12,7 +12,7 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::metadata::FileMeta;
+use crate::metadata::{FileMeta, KeyJson};
 
 /// What a change does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,21 +20,64 @@ use crate::metadata::FileMeta;
 pub enum Action {
     /// Add or replace a target.
     Create,
-    /// Remove a target.
+    /// Change an existing delegation.
+    Update,
+    /// Remove a target or a delegation.
     Delete,
 }
 
 /// One staged change to a targets role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// Create or delete.
+    /// Create, update or delete.
     pub action: Action,
-    /// `targets` or a delegation.
+    /// The role changed: `targets` or a delegation for targets; the delegation itself for
+    /// delegation changes.
     pub role: String,
-    /// The target name.
-    pub target: String,
-    /// The target's meta, for creates.
-    pub meta: Option<FileMeta>,
+    /// The target name (empty for delegation changes).
+    pub path: String,
+    /// What changes.
+    pub content: ChangeContent,
+}
+
+/// What a [`Change`] carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeContent {
+    /// A target: its meta for creates, nothing for deletes.
+    Target(Option<FileMeta>),
+    /// A delegation's keys, paths or threshold.
+    Delegation(DelegationChange),
+}
+
+/// Changes to a delegation, as the Go client's `TUFDelegation` records them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegationChange {
+    /// New threshold (0 = unchanged).
+    #[serde(rename = "threshold", default, skip_serializing_if = "is_zero")]
+    pub new_threshold: i64,
+    /// Keys to add.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_keys: Vec<KeyJson>,
+    /// Key IDs to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_keys: Vec<String>,
+    /// Paths to add (`""` = all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_paths: Vec<String>,
+    /// Paths to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_paths: Vec<String>,
+    /// Remove every path first.
+    #[serde(
+        rename = "clear_paths",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub clear_paths: bool,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,21 +105,25 @@ impl Changelist {
     /// Persists `change` (atomically) and returns its file.
     pub fn add(&self, change: &Change) -> Result<PathBuf> {
         std::fs::create_dir_all(&self.dir).map_err(Error::io("create directory", &self.dir))?;
-        let data = match &change.meta {
-            Some(meta) => {
-                Some(
-                    B64.encode(serde_json::to_vec(meta).map_err(|e| Error::Canonical {
-                        reason: e.to_string(),
-                    })?),
-                )
+        let encode = |value: serde_json::Result<Vec<u8>>| {
+            value
+                .map(|bytes| B64.encode(bytes))
+                .map_err(|e| Error::Canonical {
+                    reason: e.to_string(),
+                })
+        };
+        let (kind, data) = match &change.content {
+            ChangeContent::Target(Some(meta)) => {
+                ("target", Some(encode(serde_json::to_vec(meta))?))
             }
-            None => None,
+            ChangeContent::Target(None) => ("target", None),
+            ChangeContent::Delegation(d) => ("delegation", Some(encode(serde_json::to_vec(d))?)),
         };
         let json = ChangeJson {
             action: change.action,
             role: change.role.clone(),
-            kind: "target".to_owned(),
-            path: change.target.clone(),
+            kind: kind.to_owned(),
+            path: change.path.clone(),
             data,
         };
         let bytes = serde_json::to_vec(&json).map_err(|e| Error::Canonical {
@@ -137,25 +184,31 @@ fn read_change(path: &Path) -> Result<Change> {
     };
     let bytes = std::fs::read(path).map_err(Error::io("read", path))?;
     let json: ChangeJson = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    if json.kind != "target" {
-        return Err(bad(format!(
-            "change type {:?} is not supported yet (only target changes)",
-            json.kind
-        )));
-    }
-    let meta = match (&json.action, json.data) {
-        (Action::Create, Some(data)) => {
-            let raw = B64.decode(data).map_err(|e| bad(format!("data: {e}")))?;
-            Some(serde_json::from_slice(&raw).map_err(|e| bad(format!("data: {e}")))?)
+    let decode =
+        |data: &str| -> Result<Vec<u8>> { B64.decode(data).map_err(|e| bad(format!("data: {e}"))) };
+    let content = match (json.kind.as_str(), &json.action, json.data.as_deref()) {
+        ("target", Action::Create, Some(data)) => ChangeContent::Target(Some(
+            serde_json::from_slice(&decode(data)?).map_err(|e| bad(format!("data: {e}")))?,
+        )),
+        ("target", Action::Create, None) => {
+            return Err(bad("a create without target data".to_owned()));
         }
-        (Action::Create, None) => return Err(bad("a create without target data".to_owned())),
-        (Action::Delete, _) => None,
+        ("target", _, _) => ChangeContent::Target(None),
+        ("delegation", _, Some(data)) => ChangeContent::Delegation(
+            serde_json::from_slice(&decode(data)?).map_err(|e| bad(format!("data: {e}")))?,
+        ),
+        ("delegation", _, None) => ChangeContent::Delegation(DelegationChange::default()),
+        (other, _, _) => {
+            return Err(bad(format!(
+                "change type {other:?} is not supported (target and delegation changes are)"
+            )));
+        }
     };
     Ok(Change {
         action: json.action,
         role: json.role,
-        target: json.path,
-        meta,
+        path: json.path,
+        content,
     })
 }
 

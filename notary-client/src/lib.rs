@@ -8,8 +8,8 @@
 //!   certificates, trust pinning, root rotation.
 //! - [`update`]: the client update flow, bounded downloads, cache written only after
 //!   everything verified.
-//! - [`repository`]: init, stage (persisted changelist, Go's format), publish, list, lookup,
-//!   delete; [`transport`] speaks notary-server's HTTP API over HTTP(S), mutual TLS and basic
+//! - [`repository`]: init, stage targets and delegations (persisted changelist, Go's format),
+//!   publish, list, lookup, delete; [`transport`] speaks notary-server's HTTP API over HTTP(S), mutual TLS and basic
 //!   auth.
 //!
 //! Keys come from [`keymgmt`]'s trust-dir key store, so the Go client and this crate can share
@@ -35,13 +35,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not yet: delegation management, key rotation, token auth, the `docker trust inspect`
-//! view (see the crate's issue); the verifier already follows delegations.
+//! [`inspect`] gives the `docker trust inspect` view. Not yet: key rotation and registry-style
+//! token auth.
 
 pub mod cache;
 pub mod canonical;
 pub mod changelist;
 pub mod error;
+pub mod inspect;
 pub mod metadata;
 pub mod repository;
 pub mod transport;

@@ -9,10 +9,11 @@ use keymgmt::passphrase::PassphraseSource;
 use keymgmt::{KeyId, PrivateKey, PublicKey};
 
 use crate::cache::Cache;
-use crate::changelist::{Action, Change, Changelist};
+use crate::changelist::{Action, Change, ChangeContent, Changelist, DelegationChange};
 use crate::error::{Error, Result};
 use crate::metadata::{
-    self, FileMeta, KeyJson, MetaFile, RoleType, Root, RootRole, SignedFile, SigningKey, Targets,
+    self, DelegationRole, FileMeta, KeyJson, MetaFile, RoleType, Root, RootRole, SignedFile,
+    SigningKey, Targets,
 };
 use crate::transport::{ServerConfig, Transport};
 use crate::update::{self, TrustedState};
@@ -225,8 +226,8 @@ impl Repository<'_> {
             self.changelist.add(&Change {
                 action: Action::Create,
                 role,
-                target: target.to_owned(),
-                meta: Some(meta.clone()),
+                path: target.to_owned(),
+                content: ChangeContent::Target(Some(meta.clone())),
             })?;
         }
         Ok(())
@@ -238,10 +239,49 @@ impl Repository<'_> {
             self.changelist.add(&Change {
                 action: Action::Delete,
                 role,
-                target: target.to_owned(),
-                meta: None,
+                path: target.to_owned(),
+                content: ChangeContent::Target(None),
             })?;
         }
+        Ok(())
+    }
+
+    /// Stages a delegation `role` (e.g. `targets/releases`) with `keys` (certificates or
+    /// plain keys) and `paths` (`[""]` = all paths), threshold 1, or adds keys and paths to an
+    /// existing one.
+    pub fn add_delegation(&self, role: &str, keys: &[PublicKey], paths: &[String]) -> Result<()> {
+        if !metadata::is_delegation_name(role) {
+            return Err(Error::InvalidRole {
+                role: role.to_owned(),
+            });
+        }
+        self.changelist.add(&Change {
+            action: Action::Create,
+            role: role.to_owned(),
+            path: String::new(),
+            content: ChangeContent::Delegation(DelegationChange {
+                new_threshold: 1,
+                add_keys: keys.iter().map(KeyJson::from_public).collect(),
+                add_paths: paths.to_vec(),
+                ..Default::default()
+            }),
+        })?;
+        Ok(())
+    }
+
+    /// Stages the removal of delegation `role` and its file.
+    pub fn remove_delegation(&self, role: &str) -> Result<()> {
+        if !metadata::is_delegation_name(role) {
+            return Err(Error::InvalidRole {
+                role: role.to_owned(),
+            });
+        }
+        self.changelist.add(&Change {
+            action: Action::Delete,
+            role: role.to_owned(),
+            path: String::new(),
+            content: ChangeContent::Delegation(DelegationChange::default()),
+        })?;
         Ok(())
     }
 
@@ -293,6 +333,12 @@ impl Repository<'_> {
         })
     }
 
+    /// The `docker trust inspect` view of the verified collection.
+    pub async fn inspect(&self) -> Result<crate::inspect::Inspection> {
+        let state = self.update().await?;
+        Ok(crate::inspect::inspect(&self.gun, &state))
+    }
+
     /// Publishes the staged changes. The changes stay staged unless the server accepted them.
     pub async fn publish(&self) -> Result<()> {
         let staged = self.changelist.list()?;
@@ -325,31 +371,18 @@ impl Repository<'_> {
         let root_bytes = self.cache.read("root")?.ok_or_else(not_initialized)?;
         let root = metadata::parse::<Root>("root", RoleType::Root, &root_bytes)?;
         let targets_bytes = self.cache.read("targets")?.ok_or_else(not_initialized)?;
-        let mut targets =
-            metadata::parse::<Targets>("targets", RoleType::Targets, &targets_bytes)?.signed;
-        apply_changes(&mut targets, "targets", changes);
-        targets.expires = metadata::expires_in(metadata::TARGETS_EXPIRY);
-        let targets_bytes = self.sign_targets(&root.signed, "targets", &targets, None)?;
-        let mut upload = vec![
-            ("root".to_owned(), root_bytes.clone()),
-            ("targets".to_owned(), targets_bytes.clone()),
-        ];
-        if let Some(snapshot_key) = self.signing_key(
-            &root.signed.roles["snapshot"].keyids,
-            &root.signed.keys,
-            "snapshot",
-            false,
-        )? {
-            let snapshot = new_snapshot(
-                1,
-                &root_bytes,
-                [("targets", targets_bytes.as_slice())],
-                None,
-            );
-            upload.push((
-                "snapshot".to_owned(),
-                metadata::sign(&snapshot, &[snapshot_key.as_signing()])?,
-            ));
+        let targets = metadata::parse::<Targets>("targets", RoleType::Targets, &targets_bytes)?;
+        let mut base = BTreeMap::new();
+        base.insert("targets".to_owned(), targets.signed);
+        let mut upload = vec![("root".to_owned(), root_bytes.clone())];
+        // Never published: versions start where init left them.
+        upload.extend(self.plan(&root.signed, &root_bytes, &base, None, changes, false)?);
+        if !upload.iter().any(|(role, _)| role == "targets") {
+            // Nothing staged: publish what init signed, snapshot included when it is local.
+            upload.push(("targets".to_owned(), targets_bytes));
+            if let Some(snapshot) = self.cache.read("snapshot")? {
+                upload.push(("snapshot".to_owned(), snapshot));
+            }
         }
         Ok(upload)
     }
@@ -359,87 +392,114 @@ impl Repository<'_> {
         state: &TrustedState,
         changes: &[Change],
     ) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut by_role: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
+        let base: BTreeMap<String, Targets> = state
+            .targets
+            .iter()
+            .map(|(role, v)| (role.clone(), v.file.signed.clone()))
+            .collect();
+        self.plan(
+            &state.root.file.signed,
+            &state.root.bytes,
+            &base,
+            Some(&state.snapshot.file.signed),
+            changes,
+            true,
+        )
+    }
+
+    /// Applies `changes` to the targets roles in `base`, signs every changed role (parents
+    /// first, so a new delegation's keys are known when its own file is signed) and, when a
+    /// snapshot key is held, a new snapshot.
+    fn plan(
+        &self,
+        root: &Root,
+        root_bytes: &[u8],
+        base: &BTreeMap<String, Targets>,
+        previous_snapshot: Option<&MetaFile>,
+        changes: &[Change],
+        bump: bool,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut edited: BTreeMap<String, Targets> = BTreeMap::new();
+        let mut deleted = Vec::new();
         for change in changes {
-            by_role
-                .entry(change.role.as_str())
-                .or_default()
-                .push(change.clone());
+            let owner = match &change.content {
+                ChangeContent::Target(_) => change.role.clone(),
+                ChangeContent::Delegation(_) => parent_of(&change.role).to_owned(),
+            };
+            let file = edited.entry(owner.clone()).or_insert_with(|| {
+                base.get(&owner)
+                    .cloned()
+                    .unwrap_or_else(|| metadata::empty_targets(0))
+            });
+            if let Some(gone) = apply_change(file, change)? {
+                deleted.push(gone);
+            }
         }
-        let mut upload = Vec::new();
-        for (role, role_changes) in by_role {
-            let verified = state.role(role).ok_or_else(|| Error::InvalidRole {
-                role: role.to_owned(),
-            })?;
-            let mut targets = verified.file.signed.clone();
-            apply_changes(&mut targets, role, &role_changes);
-            targets.version += 1;
+        for gone in &deleted {
+            edited.remove(gone);
+        }
+        let mut order: Vec<String> = edited.keys().cloned().collect();
+        order.sort_by_key(|role| role.matches('/').count());
+        let mut upload: Vec<(String, Vec<u8>)> = Vec::new();
+        for role in order {
+            let Some(mut targets) = edited.get(&role).cloned() else {
+                continue;
+            };
+            if bump || targets.version == 0 {
+                targets.version += 1;
+            }
             targets.expires = metadata::expires_in(metadata::TARGETS_EXPIRY);
-            let bytes = self.sign_targets(&state.root.file.signed, role, &targets, Some(state))?;
-            upload.push((role.to_owned(), bytes));
+            let (keyids, keys) = if role == "targets" {
+                (root.roles["targets"].keyids.clone(), root.keys.clone())
+            } else {
+                let parent = parent_of(&role);
+                let delegations = edited
+                    .get(parent)
+                    .or_else(|| base.get(parent))
+                    .map(|p| p.delegations.clone())
+                    .unwrap_or_default();
+                let entry = delegations
+                    .roles
+                    .iter()
+                    .find(|d| d.name == role)
+                    .ok_or_else(|| Error::InvalidRole { role: role.clone() })?;
+                (entry.keyids.clone(), delegations.keys.clone())
+            };
+            let key = self
+                .signing_key(&keyids, &keys, &role, true)?
+                .ok_or_else(|| Error::MissingSigningKey {
+                    gun: self.gun.clone(),
+                    role: role.clone(),
+                    key_ids: keyids.clone(),
+                })?;
+            upload.push((role.clone(), metadata::sign(&targets, &[key.as_signing()])?));
         }
-        if upload.is_empty() {
+        if upload.is_empty() && deleted.is_empty() {
             return Ok(upload);
         }
-        let root = &state.root.file.signed;
         if let Some(snapshot_key) = self.signing_key(
             &root.roles["snapshot"].keyids,
             &root.keys,
             "snapshot",
             false,
         )? {
-            let previous = &state.snapshot.file.signed;
-            let snapshot = new_snapshot(
-                previous.version + 1,
-                &state.root.bytes,
+            let mut snapshot = new_snapshot(
+                previous_snapshot.map_or(1, |p| p.version + 1),
+                root_bytes,
                 upload.iter().map(|(r, b)| (r.as_str(), b.as_slice())),
-                Some(previous),
+                previous_snapshot,
             );
+            snapshot.meta.retain(|role, _| {
+                !deleted
+                    .iter()
+                    .any(|d| role == d || role.starts_with(&format!("{d}/")))
+            });
             upload.push((
                 "snapshot".to_owned(),
                 metadata::sign(&snapshot, &[snapshot_key.as_signing()])?,
             ));
         }
         Ok(upload)
-    }
-
-    /// Signs a targets file of `role` with a key the role lists (from root or the parent
-    /// delegation).
-    fn sign_targets(
-        &self,
-        root: &Root,
-        role: &str,
-        targets: &Targets,
-        state: Option<&TrustedState>,
-    ) -> Result<Vec<u8>> {
-        let key = if role == "targets" {
-            self.signing_key(&root.roles["targets"].keyids, &root.keys, role, true)?
-        } else {
-            let parent = role.rsplit_once('/').map(|(p, _)| p).unwrap_or("targets");
-            let delegation = state
-                .and_then(|s| s.role(parent))
-                .and_then(|p| {
-                    p.file
-                        .signed
-                        .delegations
-                        .roles
-                        .iter()
-                        .find(|d| d.name == role)
-                        .map(|d| (d.keyids.clone(), p.file.signed.delegations.keys.clone()))
-                })
-                .ok_or_else(|| Error::InvalidRole {
-                    role: role.to_owned(),
-                })?;
-            self.signing_key(&delegation.0, &delegation.1, role, true)?
-        };
-        match key {
-            Some(key) => metadata::sign(targets, &[key.as_signing()]),
-            None => Err(Error::MissingSigningKey {
-                gun: self.gun.clone(),
-                role: role.to_owned(),
-                key_ids: Vec::new(),
-            }),
-        }
     }
 
     /// Finds a private key for one of `keyids` in the key store. `required` turns "none held"
@@ -506,18 +566,81 @@ fn default_roles(roles: &[String]) -> Result<Vec<String>> {
     Ok(roles.to_vec())
 }
 
-fn apply_changes(targets: &mut Targets, role: &str, changes: &[Change]) {
-    for change in changes.iter().filter(|c| c.role == role) {
-        match (&change.action, &change.meta) {
-            (Action::Create, Some(meta)) => {
-                targets.targets.insert(change.target.clone(), meta.clone());
+fn parent_of(role: &str) -> &str {
+    role.rsplit_once('/')
+        .map_or("targets", |(parent, _)| parent)
+}
+
+/// Applies one change to the targets file that owns it; returns the name of a deleted
+/// delegation, whose file must go too.
+fn apply_change(file: &mut Targets, change: &Change) -> Result<Option<String>> {
+    match (&change.content, change.action) {
+        (ChangeContent::Target(Some(meta)), Action::Create) => {
+            file.targets.insert(change.path.clone(), meta.clone());
+        }
+        (ChangeContent::Target(_), _) => {
+            file.targets.remove(&change.path);
+        }
+        (ChangeContent::Delegation(_), Action::Delete) => {
+            file.delegations.roles.retain(|r| r.name != change.role);
+            prune_keys(&mut file.delegations);
+            return Ok(Some(change.role.clone()));
+        }
+        (ChangeContent::Delegation(d), action) => {
+            let delegations = &mut file.delegations;
+            let position = delegations.roles.iter().position(|r| r.name == change.role);
+            let index = match (position, action) {
+                (Some(i), _) => i,
+                (None, Action::Create) => {
+                    delegations.roles.push(DelegationRole {
+                        keyids: Vec::new(),
+                        name: change.role.clone(),
+                        paths: Vec::new(),
+                        threshold: 1,
+                    });
+                    delegations.roles.len() - 1
+                }
+                (None, _) => {
+                    return Err(Error::InvalidRole {
+                        role: change.role.clone(),
+                    });
+                }
+            };
+            for key in &d.add_keys {
+                let id = key.to_public()?.key_id().to_string();
+                delegations.keys.insert(id.clone(), key.clone());
+                if !delegations.roles[index].keyids.contains(&id) {
+                    delegations.roles[index].keyids.push(id);
+                }
             }
-            (Action::Delete, _) => {
-                targets.targets.remove(&change.target);
+            let role = &mut delegations.roles[index];
+            role.keyids.retain(|id| !d.remove_keys.contains(id));
+            if d.clear_paths {
+                role.paths.clear();
             }
-            (Action::Create, None) => {}
+            for path in &d.add_paths {
+                if !role.paths.contains(path) {
+                    role.paths.push(path.clone());
+                }
+            }
+            role.paths.retain(|p| !d.remove_paths.contains(p));
+            if d.new_threshold > 0 {
+                role.threshold = d.new_threshold;
+            }
+            prune_keys(delegations);
         }
     }
+    Ok(None)
+}
+
+/// Drops delegation keys no role uses any more.
+fn prune_keys(delegations: &mut metadata::Delegations) {
+    let used: Vec<String> = delegations
+        .roles
+        .iter()
+        .flat_map(|r| r.keyids.iter().cloned())
+        .collect();
+    delegations.keys.retain(|id, _| used.contains(id));
 }
 
 fn new_snapshot<'a>(

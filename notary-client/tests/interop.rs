@@ -268,3 +268,181 @@ async fn plain_http_must_be_asked_for_and_guns_are_validated() {
     );
     assert!(!dir.path().join("tuf").exists());
 }
+
+fn openssl(args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl not found: run ./scripts/test.sh");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_made_releases_delegation_is_followed_in_dockers_order() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let go = NotaryCli::new(&server).unwrap();
+    let gun = "registry.example.com/go/delegated";
+    let scratch = tempfile::tempdir().unwrap();
+    let key = scratch.path().join("releases.key");
+    let cert = scratch.path().join("releases.crt");
+    openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        key.to_str().unwrap(),
+        "-subj",
+        "/CN=releases",
+        "-days",
+        "30",
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    go.run(&["init", gun, "-p"]).unwrap();
+    go.run(&[
+        "key",
+        "import",
+        key.to_str().unwrap(),
+        "--role",
+        "targets/releases",
+    ])
+    .unwrap();
+    go.run(&[
+        "delegation",
+        "add",
+        gun,
+        "targets/releases",
+        cert.to_str().unwrap(),
+        "--all-paths",
+        "-p",
+    ])
+    .unwrap();
+    let same = write_file(scratch.path(), "same", b"in targets");
+    go.run(&["add", gun, "both", &same, "-p"]).unwrap();
+    let released = write_file(scratch.path(), "released", b"in releases");
+    go.run(&[
+        "add",
+        gun,
+        "both",
+        &released,
+        "--roles",
+        "targets/releases",
+        "-p",
+    ])
+    .unwrap();
+    go.run(&[
+        "add",
+        gun,
+        "only-releases",
+        &released,
+        "--roles",
+        "targets/releases",
+        "-p",
+    ])
+    .unwrap();
+
+    let ours_dir = tempfile::tempdir().unwrap();
+    let repo_client = client(&server, ours_dir.path());
+    let repo = repo_client.repository(gun).unwrap();
+    let both = repo.lookup("both").await.unwrap();
+    assert_eq!(
+        both.role, "targets/releases",
+        "targets/releases wins, as in docker"
+    );
+    assert_eq!(
+        both.sha256.unwrap().as_slice(),
+        sha2::Sha256::digest(b"in releases").as_slice()
+    );
+    let listed = repo.list().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|t| t.role == "targets/releases"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn our_delegations_are_verified_by_go_and_inspected_like_docker() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let gun = "registry.example.com/ours/delegated";
+    let dir = tempfile::tempdir().unwrap();
+    let ours = client(&server, dir.path());
+    let repo = ours.repository(gun).unwrap();
+    repo.init(&InitOptions {
+        server_managed_snapshot: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    repo.publish().await.unwrap();
+
+    // What `docker trust signer add alice` sets up, and a docker-style signature into both roles.
+    let alice = keymgmt::PrivateKey::generate_ecdsa();
+    let pass = Fixed(Passphrase::new(DEFAULT_PASSPHRASE));
+    ours.keystore().add(&alice, "alice", None, &pass).unwrap();
+    for role in ["targets/releases", "targets/alice"] {
+        repo.add_delegation(role, &[alice.public_key()], &[String::new()])
+            .unwrap();
+    }
+    let digest: [u8; 32] = sha2::Sha256::digest(b"manifest v1").into();
+    let roles = vec!["targets/releases".to_owned(), "targets/alice".to_owned()];
+    repo.add_target("v1", FileMeta::from_sha256(digest, 11), &roles)
+        .unwrap();
+    repo.publish().await.unwrap();
+
+    let go = NotaryCli::new(&server).unwrap();
+    let rows = go_list(&go, gun);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].3.as_str()),
+        ("v1", "targets/releases")
+    );
+    assert_eq!(rows[0].1, hex::encode(digest));
+
+    let fresh = tempfile::tempdir().unwrap();
+    let view = client(&server, fresh.path())
+        .repository(gun)
+        .unwrap()
+        .inspect()
+        .await
+        .unwrap();
+    let json = serde_json::to_value(vec![view]).unwrap();
+    assert_eq!(json[0]["Name"], gun);
+    assert_eq!(json[0]["SignedTags"][0]["SignedTag"], "v1");
+    assert_eq!(json[0]["SignedTags"][0]["Digest"], hex::encode(digest));
+    assert_eq!(
+        json[0]["SignedTags"][0]["Signers"],
+        serde_json::json!(["alice"])
+    );
+    assert_eq!(json[0]["Signers"][0]["Name"], "alice");
+    assert_eq!(
+        json[0]["Signers"][0]["Keys"][0]["ID"],
+        alice.key_id().to_string()
+    );
+    assert_eq!(json[0]["AdministrativeKeys"][0]["Name"], "Root");
+    assert_eq!(json[0]["AdministrativeKeys"][1]["Name"], "Repository");
+
+    // Removing a delegation removes its file from the snapshot too; Go still verifies.
+    repo.remove_delegation("targets/alice").unwrap();
+    repo.publish().await.unwrap();
+    let go = NotaryCli::new(&server).unwrap();
+    let rows = go_list(&go, gun);
+    assert_eq!(rows.len(), 1);
+    let view = client(&server, tempfile::tempdir().unwrap().path())
+        .repository(gun)
+        .unwrap()
+        .inspect()
+        .await
+        .unwrap();
+    assert!(view.signers.is_empty(), "{view:?}");
+}

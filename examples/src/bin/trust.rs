@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use keymgmt::passphrase::{Chain, DockerEnv, NotaryEnv};
-use notary_client::changelist::Action;
+use notary_client::changelist::{Action, ChangeContent};
 use notary_client::metadata::FileMeta;
 use notary_client::repository::{Client, InitOptions};
 use notary_client::transport::{Security, ServerConfig};
@@ -113,6 +113,13 @@ enum Command {
     },
     /// Look up one target.
     Lookup { gun: String, target: String },
+    /// Delegation operations.
+    Delegation {
+        #[command(subcommand)]
+        command: DelegationCommand,
+    },
+    /// Print the `docker trust inspect` JSON of a collection.
+    Inspect { gun: String },
     /// Key operations.
     Key {
         #[command(subcommand)]
@@ -125,6 +132,34 @@ enum Command {
         #[arg(long)]
         remote: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum DelegationCommand {
+    /// Add a delegation with the public keys or certificates in the PEM files.
+    Add {
+        gun: String,
+        role: String,
+        #[arg(required = true)]
+        pem: Vec<PathBuf>,
+        /// Let the delegation sign every target.
+        #[arg(long, conflicts_with = "paths")]
+        all_paths: bool,
+        /// Target name prefixes the delegation may sign.
+        #[arg(long, num_args = 1..)]
+        paths: Vec<String>,
+        #[arg(short = 'p', long)]
+        publish: bool,
+    },
+    /// Remove a delegation.
+    Remove {
+        gun: String,
+        role: String,
+        #[arg(short = 'p', long)]
+        publish: bool,
+    },
+    /// List the delegations.
+    List { gun: String },
 }
 
 #[derive(Subcommand)]
@@ -285,6 +320,13 @@ async fn run(cli: Cli) -> AnyResult<()> {
         | Command::Status { gun }
         | Command::List { gun, .. }
         | Command::Lookup { gun, .. }
+        | Command::Inspect { gun }
+        | Command::Delegation {
+            command:
+                DelegationCommand::Add { gun, .. }
+                | DelegationCommand::Remove { gun, .. }
+                | DelegationCommand::List { gun },
+        }
         | Command::Delete { gun, .. } => gun.clone(),
         Command::Key { .. } => unreachable_command()?,
     };
@@ -366,14 +408,19 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     .map(|(i, c)| {
                         let action = match c.action {
                             Action::Create => "create",
+                            Action::Update => "update",
                             Action::Delete => "delete",
+                        };
+                        let kind = match c.content {
+                            ChangeContent::Target(_) => "target",
+                            ChangeContent::Delegation(_) => "delegation",
                         };
                         vec![
                             i.to_string(),
                             action.to_owned(),
                             c.role.clone(),
-                            "target".to_owned(),
-                            c.target.clone(),
+                            kind.to_owned(),
+                            c.path.clone(),
                         ]
                     })
                     .collect();
@@ -409,6 +456,65 @@ async fn run(cli: Cli) -> AnyResult<()> {
             );
             false
         }
+        Command::Inspect { .. } => {
+            let view = repo.inspect().await?;
+            println!("{}", serde_json::to_string_pretty(&[view])?);
+            false
+        }
+        Command::Delegation { command } => match command {
+            DelegationCommand::Add {
+                role,
+                pem,
+                all_paths,
+                paths,
+                publish,
+                ..
+            } => {
+                let keys = pem
+                    .iter()
+                    .map(|path| public_key_from_pem(&read(path)?))
+                    .collect::<AnyResult<Vec<_>>>()?;
+                let paths = if *all_paths {
+                    vec![String::new()]
+                } else {
+                    paths.clone()
+                };
+                repo.add_delegation(role, &keys, &paths)?;
+                println!(
+                    "Addition of delegation role {role} with {} key(s) to repository \"{gun}\" staged for next publish.",
+                    keys.len()
+                );
+                *publish
+            }
+            DelegationCommand::Remove { role, publish, .. } => {
+                repo.remove_delegation(role)?;
+                println!(
+                    "Removal of delegation role {role} from repository \"{gun}\" staged for next publish."
+                );
+                *publish
+            }
+            DelegationCommand::List { .. } => {
+                let state = repo.update().await?;
+                let mut rows = Vec::new();
+                for (_, verified) in &state.targets {
+                    for role in &verified.file.signed.delegations.roles {
+                        let paths = if role.paths.iter().any(String::is_empty) {
+                            "\"\" <all paths>".to_owned()
+                        } else {
+                            role.paths.join(",")
+                        };
+                        rows.push(vec![
+                            role.name.clone(),
+                            paths,
+                            role.keyids.join(","),
+                            role.threshold.to_string(),
+                        ]);
+                    }
+                }
+                print_table(&["ROLE", "PATHS", "KEY IDS", "THRESHOLD"], &rows);
+                false
+            }
+        },
         Command::Delete { remote, .. } => {
             if !*remote {
                 return Err("only `delete GUN --remote` is supported: it deletes the server's trust data and the local cache".into());
@@ -424,6 +530,28 @@ async fn run(cli: Cli) -> AnyResult<()> {
         println!("Successfully published changes for repository {gun}");
     }
     Ok(())
+}
+
+/// A PEM certificate (`ecdsa-x509`/`rsa-x509`) or `PUBLIC KEY` (`ecdsa`/`rsa`).
+fn public_key_from_pem(pem_bytes: &[u8]) -> AnyResult<keymgmt::PublicKey> {
+    if let Ok(cert) = keymgmt::PublicKey::from_certificate_pem(pem_bytes) {
+        return Ok(cert);
+    }
+    let text = String::from_utf8_lossy(pem_bytes);
+    let der = text
+        .lines()
+        .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+        .collect::<String>();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der.trim())
+        .map_err(|_| "not a PEM certificate or public key")?;
+    for algorithm in [keymgmt::KeyAlgorithm::Ecdsa, keymgmt::KeyAlgorithm::Rsa] {
+        if let Ok(key) = keymgmt::PublicKey::from_parts(algorithm, der.clone()) {
+            return Ok(key);
+        }
+    }
+    Err("not an ECDSA P-256 or RSA certificate or public key".into())
 }
 
 fn unreachable_command<T>() -> AnyResult<T> {
