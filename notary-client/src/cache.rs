@@ -1,5 +1,8 @@
 //! The local metadata cache, `<trust_dir>/tuf/<gun>/metadata/<role>.json`. Writes are atomic
-//! (temporary file in the same directory, then rename), so a crash never leaves half a file.
+//! (temporary file in the same directory, then rename), so a crash of the process never leaves
+//! half a file. They are not fsynced, like the Go client's: metadata can always be downloaded
+//! again, and an fsync per staged change made staging 1,000 tags take seconds. Keys, which
+//! cannot be recovered, are fsynced by keymgmt.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -64,7 +67,6 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(Error::io("create temporary file in", dir))?;
     temp.write_all(bytes).map_err(Error::io("write", path))?;
-    temp.as_file().sync_all().map_err(Error::io("sync", path))?;
     temp.persist(path)
         .map_err(|e| Error::io("rename into", path)(e.error))?;
     Ok(())
