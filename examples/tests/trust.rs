@@ -56,6 +56,10 @@ fn trust_cli_publishes_and_prints_like_notary() {
         &["add-hash", gun, "latest", "1234", "--sha256", &digest, "-p"],
     ));
 
+    let rotated = ok(trust(&server, &ours, &["key", "rotate", gun, "root"]));
+    assert!(rotated.contains("rotated root key"), "{rotated}");
+    ok(trust(&server, &ours, &["key", "rotate", gun, "snapshot", "-r"]));
+
     // Same collection, same output as the Go client, byte for byte.
     let go = NotaryCli::new(&server).unwrap();
     let go_list = go.run(&["list", gun]).unwrap();

@@ -333,6 +333,126 @@ impl Repository<'_> {
         })
     }
 
+    /// Rotates the key of a base role and publishes the new root at once (staged changes are
+    /// left staged):
+    ///
+    /// - `targets`: a new local key; targets is re-signed with it;
+    /// - `snapshot`: a new local key, or the server's (`server_managed`);
+    /// - `timestamp`: always the server's;
+    /// - `root`: a new root key and certificate; the new root is signed by the old root key and
+    ///   the new one, so clients holding the old root follow the rotation.
+    ///
+    /// Returns the new key as listed in root.
+    pub async fn rotate_key(&self, role: &str, server_managed: bool) -> Result<PublicKey> {
+        let state = self.update().await?;
+        let store = &self.client.keystore;
+        let passphrase = self.client.passphrase.as_ref();
+        let transport = &self.client.transport;
+        let old_root = state.root.file.signed.clone();
+        let mut root = old_root.clone();
+        root.version += 1;
+        root.expires = metadata::expires_in(metadata::ROOT_EXPIRY);
+
+        let mut new_root_key = None;
+        let mut new_targets_key = None;
+        let new_public = match (role, server_managed) {
+            ("timestamp", _) | ("snapshot", true) => {
+                server_key(&transport.rotate_key(&self.gun, role).await?)?
+            }
+            ("targets" | "snapshot", false) => {
+                let key = PrivateKey::generate_ecdsa();
+                store.add(&key, role, Some(&self.gun), passphrase)?;
+                let public = key.public_key();
+                if role == "targets" {
+                    new_targets_key = Some(key);
+                }
+                public
+            }
+            ("root", false) => {
+                let key = PrivateKey::generate_ecdsa();
+                store.add(&key, "root", None, passphrase)?;
+                let cert = keymgmt::x509::generate_root_certificate(&self.gun, &key)?;
+                new_root_key = Some(key);
+                cert
+            }
+            _ => {
+                return Err(Error::InvalidRole {
+                    role: format!("{role} (server-managed: {server_managed})"),
+                });
+            }
+        };
+        let id = new_public.key_id().to_string();
+        root.keys
+            .insert(id.clone(), KeyJson::from_public(&new_public));
+        root.roles.insert(
+            role.to_owned(),
+            RootRole {
+                keyids: vec![id],
+                threshold: 1,
+            },
+        );
+        let used: Vec<String> = root.roles.values().flat_map(|r| r.keyids.clone()).collect();
+        root.keys.retain(|id, _| used.contains(id));
+
+        // Signed by the current root key, and for a root rotation also by the new one.
+        let current = self
+            .signing_key(&old_root.roles["root"].keyids, &old_root.keys, "root", true)?
+            .ok_or_else(|| Error::MissingSigningKey {
+                gun: self.gun.clone(),
+                role: "root".to_owned(),
+                key_ids: old_root.roles["root"].keyids.clone(),
+            })?;
+        let mut signers = vec![current.as_signing()];
+        if let Some(key) = &new_root_key {
+            signers.push(SigningKey {
+                key,
+                key_id: new_public.key_id(),
+            });
+        }
+        let root_bytes = metadata::sign(&root, &signers)?;
+        let mut upload = vec![("root".to_owned(), root_bytes.clone())];
+
+        let mut changed = Vec::new();
+        if let Some(key) = &new_targets_key {
+            let mut targets = state
+                .role("targets")
+                .map(|v| v.file.signed.clone())
+                .unwrap_or_else(|| metadata::empty_targets(0));
+            targets.version += 1;
+            targets.expires = metadata::expires_in(metadata::TARGETS_EXPIRY);
+            let bytes = metadata::sign(
+                &targets,
+                &[SigningKey {
+                    key,
+                    key_id: key.key_id(),
+                }],
+            )?;
+            changed.push(("targets".to_owned(), bytes));
+        }
+        if let Some(snapshot_key) = self.signing_key(
+            &root.roles["snapshot"].keyids,
+            &root.keys,
+            "snapshot",
+            false,
+        )? {
+            let previous = &state.snapshot.file.signed;
+            let snapshot = new_snapshot(
+                previous.version + 1,
+                &root_bytes,
+                changed.iter().map(|(r, b)| (r.as_str(), b.as_slice())),
+                Some(previous),
+            );
+            changed.push((
+                "snapshot".to_owned(),
+                metadata::sign(&snapshot, &[snapshot_key.as_signing()])?,
+            ));
+        }
+        upload.extend(changed);
+        transport.post(&self.gun, upload).await?;
+        self.update().await?;
+        Ok(new_public)
+    }
+
     /// The `docker trust inspect` view of the verified collection.
     pub async fn inspect(&self) -> Result<crate::inspect::Inspection> {
         let state = self.update().await?;

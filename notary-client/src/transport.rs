@@ -181,6 +181,28 @@ impl Transport {
         }
     }
 
+    /// Asks the server to rotate its key of `role` (`timestamp` or `snapshot`); returns the new
+    /// key's JSON.
+    pub async fn rotate_key(&self, gun: &str, role: &str) -> Result<Vec<u8>> {
+        let url = self.url(gun, &format!("{role}.key"));
+        let response = self
+            .request(reqwest::Method::POST, &url)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, e))?;
+        if !response.status().is_success() {
+            return Err(server_error("POST", &url, response).await);
+        }
+        let body = response.bytes().await.map_err(|e| unreachable(&url, e))?;
+        if body.len() > 64 * 1024 {
+            return Err(Error::TooLarge {
+                role: format!("{role} key"),
+                limit: 64 * 1024,
+            });
+        }
+        Ok(body.to_vec())
+    }
+
     /// POSTs metadata files as one multipart upload (one `files` part per role).
     pub async fn post(&self, gun: &str, files: Vec<(String, Vec<u8>)>) -> Result<()> {
         let url = self.url(gun, "");

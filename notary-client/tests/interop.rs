@@ -446,3 +446,97 @@ async fn our_delegations_are_verified_by_go_and_inspected_like_docker() {
         .unwrap();
     assert!(view.signers.is_empty(), "{view:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn our_key_rotations_are_followed_by_go_clients_holding_the_old_root() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let gun = "registry.example.com/ours/rotating";
+    let dir = tempfile::tempdir().unwrap();
+    let ours = client(&server, dir.path());
+    let repo = ours.repository(gun).unwrap();
+    repo.init(&InitOptions::default()).await.unwrap();
+    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+
+    // A Go client that trusts the first root.
+    let go = NotaryCli::new(&server).unwrap();
+    assert_eq!(go_list(&go, gun).len(), 1);
+    let first_root = std::fs::read(
+        go.trust_dir()
+            .join("tuf")
+            .join(gun)
+            .join("metadata/root.json"),
+    )
+    .unwrap();
+
+    let targets = repo.rotate_key("targets", false).await.unwrap();
+    let snapshot = repo.rotate_key("snapshot", true).await.unwrap();
+    let root = repo.rotate_key("root", false).await.unwrap();
+    repo.add_target("v2", FileMeta::of_bytes(b"v2"), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+
+    // The Go client still holding the first root follows all three rotations.
+    let rows = go_list(&go, gun);
+    assert_eq!(
+        rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["v1", "v2"]
+    );
+    let now_root = std::fs::read_to_string(
+        go.trust_dir()
+            .join("tuf")
+            .join(gun)
+            .join("metadata/root.json"),
+    )
+    .unwrap();
+    assert_ne!(first_root, now_root.as_bytes());
+    for key in [&targets, &snapshot, &root] {
+        assert!(
+            now_root.contains(key.key_id().as_str()),
+            "Go's root lists {}",
+            key.key_id()
+        );
+    }
+    // And a fresh client of ours.
+    let fresh = tempfile::tempdir().unwrap();
+    assert_eq!(
+        client(&server, fresh.path())
+            .repository(gun)
+            .unwrap()
+            .list()
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_key_rotations_are_followed_by_us_holding_the_old_root() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let gun = "registry.example.com/go/rotating";
+    let go = NotaryCli::new(&server).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    go.run(&["init", gun, "-p"]).unwrap();
+    let f = write_file(scratch.path(), "v1", b"v1");
+    go.run(&["add", gun, "v1", &f, "-p"]).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let ours = client(&server, dir.path());
+    let repo = ours.repository(gun).unwrap();
+    let first = repo.update().await.unwrap().root.file.signed.version;
+
+    go.run(&["key", "rotate", gun, "targets"]).unwrap();
+    go.run(&["key", "rotate", gun, "snapshot", "-r"]).unwrap();
+    go.run(&["key", "rotate", gun, "root"]).unwrap();
+    let f = write_file(scratch.path(), "v2", b"v2");
+    go.run(&["add", gun, "v2", &f, "-p"]).unwrap();
+
+    let state = repo.update().await.unwrap();
+    assert!(
+        state.root.file.signed.version > first + 1,
+        "walked several root versions"
+    );
+    assert_eq!(repo.list().await.unwrap().len(), 2);
+}

@@ -166,6 +166,14 @@ enum DelegationCommand {
 enum KeyCommand {
     /// List the keys in the trust dir.
     List,
+    /// Rotate the key of a base role and publish the new root.
+    Rotate {
+        gun: String,
+        role: String,
+        /// Let the server manage the key (snapshot; always for timestamp).
+        #[arg(short = 'r', long = "server-managed")]
+        server_managed: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -321,6 +329,9 @@ async fn run(cli: Cli) -> AnyResult<()> {
         | Command::List { gun, .. }
         | Command::Lookup { gun, .. }
         | Command::Inspect { gun }
+        | Command::Key {
+            command: KeyCommand::Rotate { gun, .. },
+        }
         | Command::Delegation {
             command:
                 DelegationCommand::Add { gun, .. }
@@ -328,7 +339,9 @@ async fn run(cli: Cli) -> AnyResult<()> {
                 | DelegationCommand::List { gun },
         }
         | Command::Delete { gun, .. } => gun.clone(),
-        Command::Key { .. } => unreachable_command()?,
+        Command::Key {
+            command: KeyCommand::List,
+        } => unreachable_command()?,
     };
     let client = client.with_pinning(pinning(&cli, &gun)?);
     let repo = client.repository(&gun)?;
@@ -523,7 +536,24 @@ async fn run(cli: Cli) -> AnyResult<()> {
             println!("Deleted trust data for {gun} on the server and locally.");
             false
         }
-        Command::Key { .. } => unreachable_command()?,
+        Command::Key {
+            command:
+                KeyCommand::Rotate {
+                    role,
+                    server_managed,
+                    ..
+                },
+        } => {
+            let key = repo.rotate_key(role, *server_managed).await?;
+            println!(
+                "Successfully rotated {role} key for repository {gun}: new key {}",
+                key.key_id()
+            );
+            false
+        }
+        Command::Key {
+            command: KeyCommand::List,
+        } => unreachable_command()?,
     };
     if publish_now {
         repo.publish().await?;
