@@ -47,11 +47,13 @@ mod error;
 mod notary;
 mod process;
 mod registry;
+mod token;
 
 pub use cli::NotaryCli;
 pub use error::Error;
 pub use notary::{NotaryOptions, NotaryServer, TlsFiles, Transport};
 pub use registry::{Registry, RegistryOptions};
+pub use token::{Anonymous, TokenIssuer, TokenUser};
 
 /// The passphrase [`NotaryCli`] gives every key role unless told otherwise.
 pub const DEFAULT_PASSPHRASE: &str = "devstack-passphrase-1";

@@ -95,6 +95,22 @@ impl NotaryServer {
     /// Starts notary-server on a free loopback port and waits until
     /// `/_notary_server/health` answers.
     pub fn start(options: NotaryOptions) -> Result<NotaryServer, Error> {
+        Self::start_with_auth(options, None)
+    }
+
+    /// Starts notary-server requiring registry-style bearer tokens from `issuer`
+    /// (`auth.type: token`).
+    pub fn start_with_token_auth(
+        options: NotaryOptions,
+        issuer: &crate::TokenIssuer,
+    ) -> Result<NotaryServer, Error> {
+        Self::start_with_auth(options, Some(issuer.notary_auth_config()))
+    }
+
+    fn start_with_auth(
+        options: NotaryOptions,
+        auth: Option<serde_json::Value>,
+    ) -> Result<NotaryServer, Error> {
         let program = require_binary("notary-server", "notary")?;
         let dir = tempfile::Builder::new()
             .prefix("devstack-notary-")
@@ -130,7 +146,11 @@ impl NotaryServer {
             "/_notary_server/health",
             &health,
             |port| {
-                let config = server_config(port, transport, tls.as_ref().map(|(paths, _)| paths));
+                let mut config =
+                    server_config(port, transport, tls.as_ref().map(|(paths, _)| paths));
+                if let Some(auth) = &auth {
+                    config["auth"] = auth.clone();
+                }
                 process::write_private(&config_path, config.to_string().as_bytes())?;
                 Ok(Launch {
                     name: "notary-server",

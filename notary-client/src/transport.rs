@@ -60,6 +60,8 @@ pub struct Transport {
     client: reqwest::Client,
     base: String,
     basic_auth: Option<(String, keymgmt::passphrase::Passphrase)>,
+    /// Bearer tokens by (realm, service, scope).
+    tokens: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 /// What a GET found.
@@ -111,6 +113,7 @@ impl Transport {
             client,
             base,
             basic_auth: config.basic_auth.clone(),
+            tokens: Default::default(),
         })
     }
 
@@ -123,22 +126,119 @@ impl Transport {
         format!("{}/v2/{gun}/_trust/tuf/{file}", self.base)
     }
 
-    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        let request = self.client.request(method, url);
+    /// Sends the request `make` builds; on a `401` with a `WWW-Authenticate: Bearer` challenge,
+    /// fetches a token for the challenge's scope (with the basic credentials, if any), caches
+    /// it, and sends once more with it. Without a challenge, basic credentials are sent as is.
+    async fn send(
+        &self,
+        url: &str,
+        make: impl Fn() -> Result<reqwest::RequestBuilder>,
+    ) -> Result<reqwest::Response> {
+        let cached = self.cached_token(url);
+        let first = match &cached {
+            Some(token) => make()?.bearer_auth(token),
+            None => self.with_basic(make()?),
+        };
+        let response = first.send().await.map_err(|e| unreachable(url, e))?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let Some(challenge) = response
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(BearerChallenge::parse)
+        else {
+            return Ok(response);
+        };
+        let token = self.fetch_token(&challenge).await?;
+        self.tokens
+            .lock()
+            .map_err(|_| Error::Config {
+                reason: "token cache poisoned".to_owned(),
+            })?
+            .insert(self.token_key(url), token.clone());
+        make()?
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| unreachable(url, e))
+    }
+
+    fn with_basic(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.basic_auth {
             Some((user, password)) => request.basic_auth(user, Some(password.expose())),
             None => request,
         }
     }
 
+    /// Tokens are cached per GUN path (pull and push scopes differ per method, and the server
+    /// names the scope it wants in its challenge, so a cached token that lacks it just gets
+    /// challenged again).
+    fn token_key(&self, url: &str) -> String {
+        url.split("/_trust/").next().unwrap_or(url).to_owned()
+    }
+
+    fn cached_token(&self, url: &str) -> Option<String> {
+        self.tokens.lock().ok()?.get(&self.token_key(url)).cloned()
+    }
+
+    async fn fetch_token(&self, challenge: &BearerChallenge) -> Result<String> {
+        let mut query = Vec::new();
+        if let Some(service) = &challenge.service {
+            query.push(("service", service.as_str()));
+        }
+        if let Some(scope) = &challenge.scope {
+            query.push(("scope", scope.as_str()));
+        }
+        let url = reqwest::Url::parse_with_params(&challenge.realm, &query).map_err(|e| {
+            Error::Server {
+                method: "GET",
+                url: challenge.realm.clone(),
+                status: 401,
+                message: format!("the challenge's realm is not a URL: {e}"),
+            }
+        })?;
+        let request = self.with_basic(self.client.get(url));
+        let response = request
+            .send()
+            .await
+            .map_err(|e| unreachable(&challenge.realm, e))?;
+        if !response.status().is_success() {
+            return Err(server_error("GET", &challenge.realm, response).await);
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| unreachable(&challenge.realm, e))?;
+        if body.len() > 64 * 1024 {
+            return Err(Error::TooLarge {
+                role: "auth token".to_owned(),
+                limit: 64 * 1024,
+            });
+        }
+        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| Error::Server {
+            method: "GET",
+            url: challenge.realm.clone(),
+            status: 200,
+            message: format!("token response is not JSON: {e}"),
+        })?;
+        json.get("token")
+            .or_else(|| json.get("access_token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Server {
+                method: "GET",
+                url: challenge.realm.clone(),
+                status: 200,
+                message: "token response has no token".to_owned(),
+            })
+    }
+
     /// GETs `<gun>/_trust/tuf/<file>`, reading at most `limit` bytes.
     pub async fn get(&self, gun: &str, file: &str, role: &str, limit: u64) -> Result<Fetched> {
         let url = self.url(gun, file);
-        let mut response = self
-            .request(reqwest::Method::GET, &url)
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, e))?;
+        let mut response = self.send(&url, || Ok(self.client.get(&url))).await?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(Fetched::NotFound);
@@ -185,11 +285,7 @@ impl Transport {
     /// key's JSON.
     pub async fn rotate_key(&self, gun: &str, role: &str) -> Result<Vec<u8>> {
         let url = self.url(gun, &format!("{role}.key"));
-        let response = self
-            .request(reqwest::Method::POST, &url)
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, e))?;
+        let response = self.send(&url, || Ok(self.client.post(&url))).await?;
         if !response.status().is_success() {
             return Err(server_error("POST", &url, response).await);
         }
@@ -206,22 +302,20 @@ impl Transport {
     /// POSTs metadata files as one multipart upload (one `files` part per role).
     pub async fn post(&self, gun: &str, files: Vec<(String, Vec<u8>)>) -> Result<()> {
         let url = self.url(gun, "");
-        let mut form = reqwest::multipart::Form::new();
-        for (role, bytes) in files {
-            let part = reqwest::multipart::Part::bytes(bytes)
-                .file_name(role)
-                .mime_str("application/octet-stream")
-                .map_err(|e| Error::Config {
-                    reason: e.to_string(),
-                })?;
-            form = form.part("files", part);
-        }
-        let response = self
-            .request(reqwest::Method::POST, &url)
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, e))?;
+        let make = || {
+            let mut form = reqwest::multipart::Form::new();
+            for (role, bytes) in &files {
+                let part = reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name(role.clone())
+                    .mime_str("application/octet-stream")
+                    .map_err(|e| Error::Config {
+                        reason: e.to_string(),
+                    })?;
+                form = form.part("files", part);
+            }
+            Ok(self.client.post(&url).multipart(form))
+        };
+        let response = self.send(&url, make).await?;
         if !response.status().is_success() {
             return Err(server_error("POST", &url, response).await);
         }
@@ -231,11 +325,7 @@ impl Transport {
     /// DELETEs the whole collection of `gun` on the server.
     pub async fn delete(&self, gun: &str) -> Result<()> {
         let url = self.url(gun, "");
-        let response = self
-            .request(reqwest::Method::DELETE, &url)
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, e))?;
+        let response = self.send(&url, || Ok(self.client.delete(&url))).await?;
         if !response.status().is_success() {
             return Err(server_error("DELETE", &url, response).await);
         }
@@ -278,5 +368,59 @@ async fn server_error(method: &'static str, url: &str, response: reqwest::Respon
         url: url.to_owned(),
         status,
         message,
+    }
+}
+
+/// A `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BearerChallenge {
+    realm: String,
+    service: Option<String>,
+    scope: Option<String>,
+}
+
+impl BearerChallenge {
+    fn parse(header: &str) -> Option<Self> {
+        let rest = header.trim().strip_prefix("Bearer ")?;
+        let mut params = std::collections::HashMap::new();
+        let mut remaining = rest.trim();
+        while !remaining.is_empty() {
+            let (key, after) = remaining.split_once('=')?;
+            let after = after.trim_start();
+            let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
+                let end = quoted.find('"')?;
+                (&quoted[..end], &quoted[end + 1..])
+            } else {
+                after.split_once(',').map_or((after, ""), |(v, t)| (v, t))
+            };
+            params.insert(key.trim().to_ascii_lowercase(), value.to_owned());
+            remaining = tail.trim_start().trim_start_matches(',').trim_start();
+        }
+        Some(Self {
+            realm: params.remove("realm")?,
+            service: params.remove("service"),
+            scope: params.remove("scope"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_challenges() {
+        let c = BearerChallenge::parse(
+            r#"Bearer realm="http://127.0.0.1:5001/token",service="notary-server",scope="repository:example.com/a:push,pull""#,
+        )
+        .unwrap();
+        assert_eq!(c.realm, "http://127.0.0.1:5001/token");
+        assert_eq!(c.service.as_deref(), Some("notary-server"));
+        assert_eq!(
+            c.scope.as_deref(),
+            Some("repository:example.com/a:push,pull")
+        );
+        assert!(BearerChallenge::parse("Basic realm=\"x\"").is_none());
+        assert!(BearerChallenge::parse("Bearer service=\"x\"").is_none());
     }
 }

@@ -540,3 +540,107 @@ async fn go_key_rotations_are_followed_by_us_holding_the_old_root() {
     );
     assert_eq!(repo.list().await.unwrap().len(), 2);
 }
+
+fn config_as(server: &NotaryServer, user: Option<(&str, &str)>) -> ServerConfig {
+    ServerConfig {
+        basic_auth: user.map(|(u, p)| (u.to_owned(), Passphrase::new(p))),
+        ..config(server)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_style_token_auth() {
+    use devstack::{Anonymous, TokenIssuer, TokenUser};
+    let users = || {
+        vec![
+            TokenUser::admin("alice", "alice-secret"),
+            TokenUser::reader("bob", "bob-secret"),
+        ]
+    };
+    let issuer = TokenIssuer::start(users(), Anonymous::Pull).unwrap();
+    let server = NotaryServer::start_with_token_auth(NotaryOptions::default(), &issuer).unwrap();
+    let gun = "registry.example.com/token/app";
+    let pass = || Fixed(Passphrase::new(DEFAULT_PASSPHRASE));
+    let as_user = |user: Option<(&str, &str)>, dir: &Path| {
+        Client::new(dir, &config_as(&server, user), pass()).unwrap()
+    };
+
+    let alice_dir = tempfile::tempdir().unwrap();
+    let alice = as_user(Some(("alice", "alice-secret")), alice_dir.path());
+    let repo = alice.repository(gun).unwrap();
+    repo.init(&InitOptions::default()).await.unwrap();
+    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+
+    // Anonymous and read-only users verify, but cannot publish; refused changes stay staged.
+    // (They use alice's trust dir, so they hold the keys: only the server can say no.)
+    for (staged, (user, name)) in [(None, "anonymous"), (Some(("bob", "bob-secret")), "bob")]
+        .into_iter()
+        .enumerate()
+    {
+        let client = as_user(user, alice_dir.path());
+        let r = client.repository(gun).unwrap();
+        assert_eq!(r.list().await.unwrap().len(), 1, "{name} can pull");
+        r.add_target("v2", FileMeta::of_bytes(b"v2"), &[]).unwrap();
+        let err = r.publish().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                notary_client::Error::Server {
+                    status: 401 | 403,
+                    ..
+                }
+            ),
+            "{name}: {err}"
+        );
+        assert_eq!(r.status().unwrap().len(), staged + 1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = as_user(Some(("alice", "wrong")), dir.path());
+    assert!(matches!(
+        wrong.repository(gun).unwrap().list().await,
+        Err(notary_client::Error::Server { status: 401, .. })
+    ));
+
+    // The Go client: anonymous reads, and pushes with NOTARY_AUTH, against the same issuer.
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:alice-secret");
+    let go = NotaryCli::with_trust_dir(&server, alice_dir.path())
+        .unwrap()
+        .env("NOTARY_AUTH", &auth);
+    let scratch = tempfile::tempdir().unwrap();
+    let f = write_file(scratch.path(), "go", b"go");
+    // Go publishes its change together with the two refused ones still staged.
+    go.run(&["add", gun, "go", &f, "-p"]).unwrap();
+    assert_eq!(go_list(&NotaryCli::new(&server).unwrap(), gun).len(), 3);
+    assert_eq!(repo.list().await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_auth_without_anonymous_access_refuses_anonymous_reads() {
+    use devstack::{Anonymous, TokenIssuer, TokenUser};
+    let issuer = TokenIssuer::start(
+        vec![TokenUser::admin("alice", "alice-secret")],
+        Anonymous::Refused,
+    )
+    .unwrap();
+    let server = NotaryServer::start_with_token_auth(NotaryOptions::default(), &issuer).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let anon = Client::new(
+        dir.path(),
+        &config_as(&server, None),
+        Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
+    )
+    .unwrap();
+    let err = anon
+        .repository("registry.example.com/token/private")
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, notary_client::Error::Server { status: 401, .. }),
+        "{err}"
+    );
+}
