@@ -58,7 +58,11 @@ fn trust_cli_publishes_and_prints_like_notary() {
 
     let rotated = ok(trust(&server, &ours, &["key", "rotate", gun, "root"]));
     assert!(rotated.contains("rotated root key"), "{rotated}");
-    ok(trust(&server, &ours, &["key", "rotate", gun, "snapshot", "-r"]));
+    ok(trust(
+        &server,
+        &ours,
+        &["key", "rotate", gun, "snapshot", "-r"],
+    ));
 
     // Same collection, same output as the Go client, byte for byte.
     let go = NotaryCli::new(&server).unwrap();

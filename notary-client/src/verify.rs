@@ -1,7 +1,7 @@
 //! The security checks of the client update flow, each written once.
 //!
 //! Every role goes through [`check_signatures`] (threshold of distinct valid keys listed by the
-//! role), [`check_expiry`] and [`check_version`]; roots also through [`check_root`] (certificate
+//! role), [`check_expiry`] and [`check_version`]; roots also through [`check_root_self`], [`check_pinning`] and [`check_root_rotation`] (certificate
 //! checks and trust pinning). The numbers in comments refer to the client update steps of
 //! `shared/spec/notary-v1.md`.
 

@@ -1,0 +1,185 @@
+//! The `oci` program end to end against docker-registry.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::process::Command;
+
+use devstack::{Registry, RegistryOptions};
+
+fn oci(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_oci"))
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("DOCKER_CONFIG", "/nonexistent-docker-config")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn last_line(text: &str) -> String {
+    text.lines().last().unwrap_or("").to_owned()
+}
+
+#[test]
+fn build_push_digest_pull_unpack() {
+    let registry = Registry::start(RegistryOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(ctx.join("bin")).unwrap();
+    std::fs::write(ctx.join("bin/app"), "#!/bin/sh\necho wallet\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nARG V=1\nENV V=$V\nCOPY bin /app/bin\nEXPOSE 8443\nENTRYPOINT [\"/app/bin/app\"]\n",
+    )
+    .unwrap();
+    let image = format!("{}/hpvs/wallet:1.0", registry.host());
+    let ctx_s = ctx.to_str().unwrap();
+    let (ok, out, err) = oci(&[
+        "build",
+        ctx_s,
+        "-t",
+        &image,
+        "--platform",
+        "linux/s390x",
+        "--build-arg",
+        "V=2",
+        "--label",
+        "org.opencontainers.image.revision=abc",
+        "--insecure",
+        "--push",
+    ]);
+    assert!(ok, "{err}");
+    let digest = last_line(&out);
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{out}");
+
+    // The same build into a layout gives the same digest.
+    let layout = dir.path().join("layout");
+    let layout_s = layout.to_str().unwrap();
+    let (ok, out, err) = oci(&[
+        "build",
+        ctx_s,
+        "-t",
+        &image,
+        "--platform",
+        "linux/s390x",
+        "--build-arg",
+        "V=2",
+        "--label",
+        "org.opencontainers.image.revision=abc",
+        "--output",
+        layout_s,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(last_line(&out), digest);
+
+    let (ok, out, err) = oci(&["digest", "--insecure", &image]);
+    assert!(ok, "{err}");
+    assert_eq!(last_line(&out), digest);
+
+    // Push the layout elsewhere: same digest.
+    let other = format!("{}/hpvs/copy:1.0", registry.host());
+    let (ok, out, err) = oci(&["push", "--insecure", &format!("{layout_s}:1.0"), &other]);
+    assert!(ok, "{err}");
+    assert_eq!(last_line(&out), digest);
+
+    let pulled = dir.path().join("pulled");
+    let (ok, out, err) = oci(&["pull", "--insecure", &other, pulled.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(last_line(&out), digest);
+
+    let rootfs = dir.path().join("rootfs");
+    let (ok, _, err) = oci(&[
+        "unpack",
+        &format!("{}:1.0", pulled.display()),
+        rootfs.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(rootfs.join("app/bin/app").exists());
+
+    // Errors: non-zero exit, the error on stderr.
+    let (ok, _, err) = oci(&["push", "--insecure", "/nonexistent-layout:1", &other]);
+    assert!(!ok);
+    assert!(err.contains("not a usable OCI image layout"), "{err}");
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nRUN make\n").unwrap();
+    let (ok, _, err) = oci(&["build", ctx_s, "-t", &image, "--output", layout_s]);
+    assert!(!ok);
+    assert!(err.contains("line 2") && err.contains("RUN"), "{err}");
+}
+
+/// docker's `config.json` with `credHelpers`: the `docker-credential-*` program answers, and
+/// basic auth against an htpasswd registry succeeds; a wrong answer is a clear error.
+#[test]
+fn credential_helper_from_docker_config() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let registry = Registry::start(RegistryOptions {
+        basic_auth: Some(("alice".into(), "helper-pw".into())),
+        tls: false,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let helper = |password: &str| {
+        let script = bin.join("docker-credential-fake");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nread host\necho '{{\"ServerURL\":\"'$host'\",\"Username\":\"alice\",\"Secret\":\"{password}\"}}'\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let config = dir.path().join("docker");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"fake"}}}}"#, registry.host()),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_oci"))
+            .args(args)
+            .env("DOCKER_CONFIG", &config)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    // Push a tiny built image with the helper's credentials.
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("f"), "x").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").unwrap();
+    let image = format!("{}/cred/app:1", registry.host());
+    helper("helper-pw");
+    let out = run(&[
+        "build",
+        ctx.to_str().unwrap(),
+        "-t",
+        &image,
+        "--insecure",
+        "--push",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = last_line(&String::from_utf8(out.stdout).unwrap());
+    let out = run(&["digest", "--insecure", &image]);
+    assert_eq!(last_line(&String::from_utf8(out.stdout).unwrap()), digest);
+    helper("wrong");
+    let out = run(&["digest", "--insecure", &image]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("refused access") && stderr.contains("check the credentials"),
+        "{stderr}"
+    );
+}

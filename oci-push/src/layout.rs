@@ -1,0 +1,334 @@
+//! OCI image layout directories (`oci-layout`, `index.json`, `blobs/sha256/`), the format
+//! skopeo, buildah and crane write.
+
+use std::io::{Read, Write as _};
+use std::path::{Path, PathBuf};
+
+use crate::digest::{HashingWriter, LimitedReader};
+use crate::spec::{
+    Descriptor, MAX_DOCUMENT_SIZE, OCI_INDEX, Parsed, Platform, is_index, parse_manifest,
+};
+use crate::{Digest, Error};
+
+/// The annotation holding a manifest's tag in `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// An OCI image layout directory.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// Opens an existing layout, checking its `oci-layout` marker.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Layout, Error> {
+        let root = dir.as_ref().to_owned();
+        let marker = root.join("oci-layout");
+        let text = std::fs::read_to_string(&marker).map_err(|e| Error::InvalidLayout {
+            path: root.clone(),
+            reason: format!("cannot read oci-layout: {e}"),
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Error::InvalidLayout {
+                path: root.clone(),
+                reason: format!("oci-layout is not JSON: {e}"),
+            })?;
+        if value.get("imageLayoutVersion").and_then(|v| v.as_str()) != Some("1.0.0") {
+            return Err(Error::InvalidLayout {
+                path: root,
+                reason: "oci-layout does not declare imageLayoutVersion 1.0.0".to_owned(),
+            });
+        }
+        Ok(Layout { root })
+    }
+
+    /// Opens the layout at `dir`, creating the directory, marker and an empty index when
+    /// they are missing.
+    pub fn create(dir: impl AsRef<Path>) -> Result<Layout, Error> {
+        let root = dir.as_ref().to_owned();
+        let blobs = root.join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs).map_err(Error::io("create directory", &blobs))?;
+        let marker = root.join("oci-layout");
+        if !marker.exists() {
+            write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        let index = root.join("index.json");
+        if !index.exists() {
+            let empty =
+                serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []});
+            write_atomic(&index, empty.to_string().as_bytes())?;
+        }
+        Layout::open(root)
+    }
+
+    /// The layout's directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob named `digest` lives.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs").join("sha256").join(digest.hex())
+    }
+
+    /// The directory blobs are written in.
+    pub(crate) fn blob_dir(&self) -> PathBuf {
+        self.root.join("blobs").join("sha256")
+    }
+
+    /// Whether a blob exists with the size expected.
+    pub fn has_blob(&self, descriptor: &Descriptor) -> bool {
+        std::fs::metadata(self.blob_path(&descriptor.digest))
+            .map(|m| m.is_file() && m.len() == descriptor.size)
+            .unwrap_or(false)
+    }
+
+    /// Reads a small blob (manifest, index, config) whole, checking size and digest.
+    pub fn read_document(&self, descriptor: &Descriptor) -> Result<Vec<u8>, Error> {
+        if descriptor.size > MAX_DOCUMENT_SIZE {
+            return Err(Error::TooLarge {
+                what: format!("document {}", descriptor.digest),
+                size: descriptor.size,
+                limit: MAX_DOCUMENT_SIZE,
+            });
+        }
+        let path = self.blob_path(&descriptor.digest);
+        let file = std::fs::File::open(&path).map_err(Error::io("open", &path))?;
+        let mut bytes = Vec::new();
+        LimitedReader::new(file, descriptor.size)
+            .read_to_end(&mut bytes)
+            .map_err(|_| Error::SizeMismatch {
+                what: format!("layout blob {}", descriptor.digest),
+                expected: descriptor.size,
+                actual: descriptor.size + 1,
+            })?;
+        if bytes.len() as u64 != descriptor.size {
+            return Err(Error::SizeMismatch {
+                what: format!("layout blob {}", descriptor.digest),
+                expected: descriptor.size,
+                actual: bytes.len() as u64,
+            });
+        }
+        descriptor
+            .digest
+            .verify(&format!("layout blob {}", descriptor.digest), &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Writes a small blob and returns its descriptor.
+    pub fn write_document(&self, media_type: &str, bytes: &[u8]) -> Result<Descriptor, Error> {
+        let digest = Digest::of(bytes);
+        let descriptor = Descriptor {
+            media_type: media_type.to_owned(),
+            digest,
+            size: bytes.len() as u64,
+        };
+        if !self.has_blob(&descriptor) {
+            write_atomic(&self.blob_path(&descriptor.digest), bytes)?;
+        }
+        Ok(descriptor)
+    }
+
+    /// Streams a blob of any size into the layout, hashing it on the way, and returns its
+    /// descriptor.
+    pub fn write_blob(&self, media_type: &str, mut reader: impl Read) -> Result<Descriptor, Error> {
+        let dir = self.blob_dir();
+        let tmp = tempfile::Builder::new()
+            .prefix(".blob-")
+            .tempfile_in(&dir)
+            .map_err(Error::io("create a temporary file in", &dir))?;
+        let file = tmp
+            .reopen()
+            .map_err(Error::io("open", tmp.path().to_owned()))?;
+        let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
+        std::io::copy(&mut reader, &mut writer)
+            .map_err(Error::io("write", tmp.path().to_owned()))?;
+        let (mut file, digest, size) = writer.finish();
+        file.flush()
+            .map_err(Error::io("write", tmp.path().to_owned()))?;
+        drop(file);
+        let path = self.blob_path(&digest);
+        tmp.persist(&path)
+            .map_err(|e| Error::io("rename into", &path)(e.error))?;
+        Ok(Descriptor {
+            media_type: media_type.to_owned(),
+            digest,
+            size,
+        })
+    }
+
+    /// The manifests listed in `index.json`, with their tags.
+    pub fn manifests(&self) -> Result<Vec<(Descriptor, Option<String>)>, Error> {
+        let index = self.read_index()?;
+        let entries = index
+            .get("manifests")
+            .and_then(|m| m.as_array())
+            .cloned()
+            .unwrap_or_default();
+        entries
+            .iter()
+            .map(|entry| {
+                let field = |name: &str| entry.get(name).and_then(|v| v.as_str()).unwrap_or("");
+                let size = entry.get("size").and_then(|v| v.as_i64()).unwrap_or(-1);
+                let descriptor = Descriptor::from_parts(field("mediaType"), field("digest"), size)?;
+                let tag = entry
+                    .get("annotations")
+                    .and_then(|a| a.get(REF_NAME))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                Ok((descriptor, tag))
+            })
+            .collect()
+    }
+
+    /// The manifest tagged `tag`, or the only manifest when `tag` is `None`.
+    pub fn resolve(&self, tag: Option<&str>) -> Result<Descriptor, Error> {
+        let manifests = self.manifests()?;
+        let available: Vec<String> = manifests.iter().filter_map(|(_, t)| t.clone()).collect();
+        match tag {
+            Some(tag) => manifests
+                .into_iter()
+                .find(|(_, t)| t.as_deref() == Some(tag))
+                .map(|(d, _)| d)
+                .ok_or_else(|| Error::TagNotFound {
+                    path: self.root.clone(),
+                    tag: tag.to_owned(),
+                    available,
+                }),
+            None => {
+                let only = (manifests.len() == 1).then(|| manifests.into_iter().next());
+                only.flatten()
+                    .map(|(d, _)| d)
+                    .ok_or_else(|| Error::TagNotFound {
+                        path: self.root.clone(),
+                        tag: String::new(),
+                        available,
+                    })
+            }
+        }
+    }
+
+    /// `descriptor` itself when it is an image manifest; for an index, the manifest of the
+    /// matching platform (a variant is compared only when `platform` has one).
+    pub fn select_platform(
+        &self,
+        descriptor: &Descriptor,
+        platform: &Platform,
+    ) -> Result<Descriptor, Error> {
+        let bytes = self.read_document(descriptor)?;
+        match parse_manifest(&descriptor.media_type, &bytes)? {
+            Parsed::Image { .. } => Ok(descriptor.clone()),
+            Parsed::Index { manifests } => {
+                let available = manifests
+                    .iter()
+                    .filter_map(|(_, p)| p.as_ref().map(ToString::to_string))
+                    .collect();
+                manifests
+                    .into_iter()
+                    .find(|(d, p)| {
+                        !is_index(&d.media_type)
+                            && p.as_ref().is_some_and(|p| {
+                                p.os == platform.os
+                                    && p.architecture == platform.architecture
+                                    && (platform.variant.is_none() || p.variant == platform.variant)
+                            })
+                    })
+                    .map(|(d, _)| d)
+                    .ok_or_else(|| Error::PlatformNotFound {
+                        reference: descriptor.digest.to_string(),
+                        platform: platform.to_string(),
+                        available,
+                    })
+            }
+        }
+    }
+
+    /// Records `descriptor` in `index.json` under `tag`, replacing an entry with that tag.
+    pub fn set_tag(&self, tag: &str, descriptor: &Descriptor) -> Result<(), Error> {
+        let mut index = self.read_index()?;
+        let mut entries = index
+            .get("manifests")
+            .and_then(|m| m.as_array())
+            .cloned()
+            .unwrap_or_default();
+        entries.retain(|e| {
+            e.get("annotations")
+                .and_then(|a| a.get(REF_NAME))
+                .and_then(|v| v.as_str())
+                != Some(tag)
+        });
+        entries.push(serde_json::json!({
+            "mediaType": descriptor.media_type,
+            "digest": descriptor.digest.as_str(),
+            "size": descriptor.size,
+            "annotations": { REF_NAME: tag },
+        }));
+        index["manifests"] = serde_json::Value::Array(entries);
+        let path = self.root.join("index.json");
+        write_atomic(&path, index.to_string().as_bytes())
+    }
+
+    fn read_index(&self) -> Result<serde_json::Value, Error> {
+        let path = self.root.join("index.json");
+        let file = std::fs::File::open(&path).map_err(Error::io("open", &path))?;
+        let mut text = Vec::new();
+        LimitedReader::new(file, MAX_DOCUMENT_SIZE)
+            .read_to_end(&mut text)
+            .map_err(Error::io("read", &path))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| Error::InvalidLayout {
+                path: self.root.clone(),
+                reason: format!("index.json is not JSON: {e}"),
+            })?;
+        if !value.get("manifests").is_some_and(|m| m.is_array()) {
+            return Err(Error::InvalidLayout {
+                path: self.root.clone(),
+                reason: "index.json has no manifests array".to_owned(),
+            });
+        }
+        Ok(value)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temporary file in", dir))?;
+    tmp.write_all(bytes)
+        .map_err(Error::io("write", tmp.path().to_owned()))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into", path)(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn create_write_tag_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path().join("l")).unwrap();
+        let d = layout.write_document("application/x", b"{}").unwrap();
+        assert_eq!(layout.read_document(&d).unwrap(), b"{}");
+        layout.set_tag("v1", &d).unwrap();
+        layout.set_tag("v1", &d).unwrap();
+        assert_eq!(layout.resolve(Some("v1")).unwrap(), d);
+        assert_eq!(layout.resolve(None).unwrap(), d);
+        assert!(matches!(
+            layout.resolve(Some("v2")),
+            Err(Error::TagNotFound { .. })
+        ));
+        std::fs::write(layout.blob_path(&d.digest), b"[]").unwrap();
+        assert!(matches!(
+            layout.read_document(&d),
+            Err(Error::DigestMismatch { .. })
+        ));
+        assert!(Layout::open(dir.path()).is_err());
+    }
+}

@@ -1,0 +1,327 @@
+//! Pull: manifests and blobs into a layout, each blob streamed to a temporary file while
+//! its size and digest are checked; a mismatch deletes it.
+
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use reqwest::{Method, StatusCode};
+use tokio::io::AsyncWriteExt as _;
+
+use crate::digest::Verifier;
+use crate::layout::Layout;
+use crate::progress::BlobOutcome;
+use crate::push::PushOptions;
+use crate::reference::ImageRef;
+use crate::spec::{
+    Descriptor, MANIFEST_ACCEPT, MAX_DOCUMENT_SIZE, Parsed, is_index, parse_manifest,
+    sniff_media_type,
+};
+use crate::transport::{Client, Target, error_body, headers};
+use crate::{Digest, Error};
+
+/// Bytes buffered before each write of a downloaded blob.
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+impl Client {
+    /// Resolves `reference` to its manifest descriptor (digest, size, media type) without
+    /// downloading blobs. The manifest is fetched and hashed; a digest reference is
+    /// verified.
+    pub async fn resolve(&self, reference: &ImageRef) -> Result<Descriptor, Error> {
+        let (descriptor, _) = self
+            .fetch_manifest(reference, &reference.reference())
+            .await?;
+        Ok(descriptor)
+    }
+
+    /// Pulls `reference` (every platform of an index) into `layout`, and tags it there as
+    /// `tag`. Returns the manifest's descriptor.
+    pub async fn pull(
+        &self,
+        reference: &ImageRef,
+        layout: &Layout,
+        tag: &str,
+        options: &PushOptions,
+    ) -> Result<Descriptor, Error> {
+        let root = self.pull_into(reference, layout, options).await?;
+        layout.set_tag(tag, &root)?;
+        Ok(root)
+    }
+
+    /// Pulls `reference` into `layout`'s blobs without tagging it (for base images).
+    pub async fn pull_into(
+        &self,
+        reference: &ImageRef,
+        layout: &Layout,
+        options: &PushOptions,
+    ) -> Result<Descriptor, Error> {
+        let (root, bytes) = self
+            .fetch_manifest(reference, &reference.reference())
+            .await?;
+        let mut blobs = Vec::new();
+        let mut documents = vec![(root.clone(), bytes.clone())];
+        match parse_manifest(&root.media_type, &bytes)? {
+            Parsed::Image { config, layers } => {
+                blobs.push(config);
+                blobs.extend(layers);
+            }
+            Parsed::Index { manifests } => {
+                for (child, _) in manifests {
+                    if is_index(&child.media_type) {
+                        return Err(Error::UnsupportedMediaType {
+                            what: format!("nested index {} in {reference}", child.digest),
+                            media_type: child.media_type,
+                        });
+                    }
+                    let (fetched, child_bytes) = self
+                        .fetch_manifest(reference, child.digest.as_str())
+                        .await?;
+                    if fetched.size != child.size {
+                        return Err(Error::SizeMismatch {
+                            what: format!("manifest {}", child.digest),
+                            expected: child.size,
+                            actual: fetched.size,
+                        });
+                    }
+                    if let Parsed::Image { config, layers } =
+                        parse_manifest(&child.media_type, &child_bytes)?
+                    {
+                        blobs.push(config);
+                        blobs.extend(layers);
+                    }
+                    documents.push((child, child_bytes));
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        blobs.retain(|b| seen.insert(b.digest.clone()));
+        futures_util::stream::iter(blobs.into_iter().map(|blob| async move {
+            self.download_blob(reference, &blob, layout, options).await
+        }))
+        .buffer_unordered(self.inner.options.parallelism)
+        .try_collect::<Vec<_>>()
+        .await?;
+        // Manifests last: a layout never lists an image whose blobs are missing.
+        for (descriptor, bytes) in documents.iter().rev() {
+            layout.write_document(&descriptor.media_type, bytes)?;
+        }
+        Ok(root)
+    }
+
+    /// Fetches a manifest by tag or digest, bounded in size; verifies it against a digest
+    /// reference and against the registry's `Docker-Content-Digest`.
+    pub(crate) async fn fetch_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<(Descriptor, Vec<u8>), Error> {
+        let url = self.url(
+            &image.registry,
+            &image.repository,
+            &format!("manifests/{reference}"),
+        );
+        let t = pull_target(image);
+        let response = self
+            .send(
+                &t,
+                Method::GET,
+                &url,
+                headers(&[("accept", MANIFEST_ACCEPT)])?,
+                &|| None,
+                self.inner.options.attempts,
+            )
+            .await?;
+        if response.status() != StatusCode::OK {
+            let status = response.status().as_u16();
+            return Err(Error::RegistryStatus {
+                method: "GET".to_owned(),
+                url,
+                status,
+                body: error_body(response).await,
+            });
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_owned());
+        let echoed = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut bytes = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::Http {
+                method: "GET".to_owned(),
+                url: url.clone(),
+                attempts: 1,
+                reason: crate::transport::error_chain(&e),
+            })?;
+            if (bytes.len() + chunk.len()) as u64 > MAX_DOCUMENT_SIZE {
+                return Err(Error::TooLarge {
+                    what: format!("manifest {url}"),
+                    size: (bytes.len() + chunk.len()) as u64,
+                    limit: MAX_DOCUMENT_SIZE,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let digest = Digest::of(&bytes);
+        let expected = Digest::parse(reference).ok().or(image
+            .digest
+            .clone()
+            .filter(|_| reference == image.reference()));
+        if let Some(expected) = expected
+            && expected != digest
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("manifest {url}"),
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        if let Some(echoed) = echoed
+            && echoed != digest.as_str()
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("manifest {url} (Docker-Content-Digest)"),
+                expected: echoed,
+                actual: digest.to_string(),
+            });
+        }
+        let media_type =
+            sniff_media_type(&bytes)
+                .or(content_type)
+                .ok_or_else(|| Error::InvalidDocument {
+                    what: format!("manifest {url}"),
+                    reason: "no media type in the document or the response".to_owned(),
+                })?;
+        Ok((
+            Descriptor {
+                media_type,
+                digest,
+                size: bytes.len() as u64,
+            },
+            bytes,
+        ))
+    }
+
+    /// Downloads a blob into the layout unless present there, verifying as it streams.
+    async fn download_blob(
+        &self,
+        image: &ImageRef,
+        blob: &Descriptor,
+        layout: &Layout,
+        options: &PushOptions,
+    ) -> Result<BlobOutcome, Error> {
+        let progress = &options.progress;
+        if layout.has_blob(blob) {
+            progress.blob_finished(&blob.digest, BlobOutcome::Skipped);
+            return Ok(BlobOutcome::Skipped);
+        }
+        progress.blob_started(&blob.digest, blob.size);
+        let attempts = self.inner.options.attempts;
+        let mut delay = self.inner.options.retry_delay;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.download_once(image, blob, layout, options).await {
+                Ok(()) => break,
+                Err(error) if error.is_transient() && attempt < attempts => {
+                    tracing::debug!(digest = %blob.digest, %error, "download failed, retrying");
+                    progress.blob_retry(&blob.digest, 0);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(4));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        progress.blob_finished(&blob.digest, BlobOutcome::Downloaded);
+        Ok(BlobOutcome::Downloaded)
+    }
+
+    async fn download_once(
+        &self,
+        image: &ImageRef,
+        blob: &Descriptor,
+        layout: &Layout,
+        options: &PushOptions,
+    ) -> Result<(), Error> {
+        let url = self.url(
+            &image.registry,
+            &image.repository,
+            &format!("blobs/{}", blob.digest),
+        );
+        let response = self
+            .send(
+                &pull_target(image),
+                Method::GET,
+                &url,
+                Default::default(),
+                &|| None,
+                self.inner.options.attempts,
+            )
+            .await?;
+        if response.status() != StatusCode::OK {
+            let status = response.status().as_u16();
+            return Err(Error::RegistryStatus {
+                method: "GET".to_owned(),
+                url,
+                status,
+                body: error_body(response).await,
+            });
+        }
+        let dir = layout.blob_dir();
+        // Deleted on drop unless persisted: a refused blob leaves nothing behind.
+        let tmp = tempfile::Builder::new()
+            .prefix(".partial-")
+            .tempfile_in(&dir)
+            .map_err(Error::io("create a temporary file in", &dir))?;
+        let file = tmp
+            .reopen()
+            .map_err(Error::io("open", tmp.path().to_owned()))?;
+        let mut writer =
+            tokio::io::BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file));
+        let mut verifier = Verifier::new(
+            format!("blob {} from {url}", blob.digest),
+            &blob.digest,
+            blob.size,
+        );
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::Http {
+                method: "GET".to_owned(),
+                url: url.clone(),
+                attempts: 1,
+                reason: crate::transport::error_chain(&e),
+            })?;
+            verifier.update(&chunk)?;
+            options
+                .progress
+                .blob_bytes(&blob.digest, chunk.len() as u64);
+            writer
+                .write_all(&chunk)
+                .await
+                .map_err(Error::io("write", tmp.path().to_owned()))?;
+        }
+        verifier.finish()?;
+        writer
+            .flush()
+            .await
+            .map_err(Error::io("write", tmp.path().to_owned()))?;
+        drop(writer);
+        let path = layout.blob_path(&blob.digest);
+        tmp.persist(&path)
+            .map_err(|e| Error::io("rename into", &path)(e.error))?;
+        tracing::debug!(digest = %blob.digest, "blob downloaded and verified");
+        Ok(())
+    }
+}
+
+fn pull_target(image: &ImageRef) -> Target<'_> {
+    Target {
+        registry: &image.registry,
+        repository: &image.repository,
+        actions: "pull",
+        mount_from: None,
+    }
+}

@@ -1,0 +1,569 @@
+//! Push: blobs stream from a layout, each hashed once on its way out, several at a time;
+//! existing blobs are skipped, mounts tried, failures retried; manifests go last, so a tag
+//! never points at an incomplete image.
+
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use reqwest::{Method, StatusCode};
+use sha2::{Digest as _, Sha256};
+
+use crate::layout::Layout;
+use crate::progress::{BlobOutcome, NoProgress, Progress};
+use crate::reference::ImageRef;
+use crate::spec::{Descriptor, Parsed, is_index, parse_manifest};
+use crate::transport::{Client, Target, UploadMode, error_body, headers};
+use crate::{Digest, Error};
+
+/// Bytes read from disk per chunk of an upload.
+const READ_CHUNK: usize = 256 * 1024;
+/// Chunks buffered between the reading thread and the connection, per blob.
+const CHANNEL_DEPTH: usize = 8;
+
+/// What a push produced: what Docker Content Trust signs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pushed {
+    /// The manifest's digest (the same as in the layout: its bytes are sent unchanged).
+    pub digest: Digest,
+    /// The manifest's size in bytes.
+    pub size: u64,
+    /// The manifest's media type.
+    pub media_type: String,
+}
+
+/// Options of one push.
+#[derive(Clone)]
+pub struct PushOptions {
+    /// A repository of the same registry to mount blobs from; a declined mount falls back
+    /// to an upload.
+    pub mount_from: Option<String>,
+    /// Progress events.
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            mount_from: None,
+            progress: Arc::new(NoProgress),
+        }
+    }
+}
+
+impl std::fmt::Debug for PushOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushOptions")
+            .field("mount_from", &self.mount_from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The running hash of one blob across upload attempts: bytes are hashed once, in order,
+/// even when an upload restarts or resumes.
+struct HashState {
+    hasher: Sha256,
+    hashed: u64,
+    result: Option<Digest>,
+}
+
+impl Client {
+    /// Pushes the manifest tagged `tag` in `layout` (or its only manifest) to `target`, with
+    /// every blob it references. Returns the manifest digest and size.
+    pub async fn push_layout(
+        &self,
+        layout: &Layout,
+        tag: Option<&str>,
+        target: &ImageRef,
+        options: &PushOptions,
+    ) -> Result<Pushed, Error> {
+        let root = layout.resolve(tag)?;
+        self.push_manifest(layout, &root, target, options).await
+    }
+
+    /// Pushes the manifest `root` (an image or an index) from `layout` to `target`.
+    pub async fn push_manifest(
+        &self,
+        layout: &Layout,
+        root: &Descriptor,
+        target: &ImageRef,
+        options: &PushOptions,
+    ) -> Result<Pushed, Error> {
+        let root_bytes = layout.read_document(root)?;
+        // Manifests to put, children first, and the blobs they need.
+        let mut manifests: Vec<(Descriptor, Vec<u8>)> = Vec::new();
+        let mut blobs: Vec<Descriptor> = Vec::new();
+        match parse_manifest(&root.media_type, &root_bytes)? {
+            Parsed::Image { config, layers } => {
+                blobs.push(config);
+                blobs.extend(layers);
+            }
+            Parsed::Index {
+                manifests: children,
+            } => {
+                for (child, _) in children {
+                    if is_index(&child.media_type) {
+                        return Err(Error::UnsupportedMediaType {
+                            what: format!("nested index {} in {}", child.digest, root.digest),
+                            media_type: child.media_type,
+                        });
+                    }
+                    let bytes = layout.read_document(&child)?;
+                    if let Parsed::Image { config, layers } =
+                        parse_manifest(&child.media_type, &bytes)?
+                    {
+                        blobs.push(config);
+                        blobs.extend(layers);
+                    }
+                    manifests.push((child, bytes));
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        blobs.retain(|b| seen.insert(b.digest.clone()));
+        let parallelism = self.inner.options.parallelism;
+        futures_util::stream::iter(blobs.into_iter().map(|blob| {
+            let path = layout.blob_path(&blob.digest);
+            async move { self.upload_blob(target, &blob, path, options).await }
+        }))
+        .buffer_unordered(parallelism)
+        .try_collect::<Vec<_>>()
+        .await?;
+        for (child, bytes) in manifests {
+            self.put_manifest(target, &child.digest.to_string(), &child, bytes)
+                .await?;
+        }
+        let reference = target.reference();
+        self.put_manifest(target, &reference, root, root_bytes)
+            .await?;
+        Ok(Pushed {
+            digest: root.digest.clone(),
+            size: root.size,
+            media_type: root.media_type.clone(),
+        })
+    }
+
+    async fn put_manifest(
+        &self,
+        target: &ImageRef,
+        reference: &str,
+        descriptor: &Descriptor,
+        bytes: Vec<u8>,
+    ) -> Result<(), Error> {
+        let url = self.url(
+            &target.registry,
+            &target.repository,
+            &format!("manifests/{reference}"),
+        );
+        let t = push_target(target, None);
+        let bytes = Bytes::from(bytes);
+        let response = self
+            .send(
+                &t,
+                Method::PUT,
+                &url,
+                headers(&[("content-type", &descriptor.media_type)])?,
+                &|| Some(reqwest::Body::from(bytes.clone())),
+                self.inner.options.attempts,
+            )
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            let status = response.status().as_u16();
+            return Err(Error::RegistryStatus {
+                method: "PUT".to_owned(),
+                url,
+                status,
+                body: error_body(response).await,
+            });
+        }
+        if let Some(echoed) = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            && echoed != descriptor.digest.as_str()
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("manifest stored by the registry at {url}"),
+                expected: descriptor.digest.to_string(),
+                actual: echoed.to_owned(),
+            });
+        }
+        tracing::debug!(%url, digest = %descriptor.digest, "manifest put");
+        Ok(())
+    }
+
+    /// Uploads one blob unless the registry has it, retrying transient failures.
+    async fn upload_blob(
+        &self,
+        target: &ImageRef,
+        blob: &Descriptor,
+        path: PathBuf,
+        options: &PushOptions,
+    ) -> Result<BlobOutcome, Error> {
+        let progress = &options.progress;
+        let size = std::fs::metadata(&path)
+            .map_err(Error::io("read the metadata of", &path))?
+            .len();
+        if size != blob.size {
+            return Err(Error::SizeMismatch {
+                what: format!("layout blob {}", path.display()),
+                expected: blob.size,
+                actual: size,
+            });
+        }
+        let t = push_target(target, None);
+        let url = self.url(
+            &target.registry,
+            &target.repository,
+            &format!("blobs/{}", blob.digest),
+        );
+        let attempts = self.inner.options.attempts;
+        let head = self
+            .send(
+                &t,
+                Method::HEAD,
+                &url,
+                Default::default(),
+                &|| None,
+                attempts,
+            )
+            .await?;
+        if head.status() == StatusCode::OK {
+            tracing::debug!(digest = %blob.digest, "blob exists, skipped");
+            progress.blob_finished(&blob.digest, BlobOutcome::Skipped);
+            return Ok(BlobOutcome::Skipped);
+        }
+        progress.blob_started(&blob.digest, blob.size);
+        let state = Arc::new(Mutex::new(HashState {
+            hasher: Sha256::new(),
+            hashed: 0,
+            result: None,
+        }));
+        let mut delay = self.inner.options.retry_delay;
+        let mut attempt = 0;
+        let mut resume: Option<String> = None;
+        loop {
+            attempt += 1;
+            let result = self
+                .upload_once(target, blob, &path, options, &state, &mut resume)
+                .await;
+            match result {
+                Ok(outcome) => {
+                    progress.blob_finished(&blob.digest, outcome);
+                    return Ok(outcome);
+                }
+                Err(error) if error.is_transient() && attempt < attempts => {
+                    tracing::debug!(digest = %blob.digest, %error, attempt, "upload failed, retrying");
+                    if resume.is_none() {
+                        progress.blob_retry(&blob.digest, 0);
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(4));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// One upload attempt: a new session (or the one in `resume`), then the data.
+    async fn upload_once(
+        &self,
+        target: &ImageRef,
+        blob: &Descriptor,
+        path: &std::path::Path,
+        options: &PushOptions,
+        state: &Arc<Mutex<HashState>>,
+        resume: &mut Option<String>,
+    ) -> Result<BlobOutcome, Error> {
+        let mount_from = options
+            .mount_from
+            .as_deref()
+            .filter(|from| *from != target.repository);
+        let t = push_target(target, mount_from);
+        let mut offset = 0;
+        let mut location = None;
+        if let Some(previous) = resume.take() {
+            // Ask where the interrupted session stands (chunked uploads only).
+            let status = self
+                .send(&t, Method::GET, &previous, Default::default(), &|| None, 1)
+                .await;
+            if let Ok(response) = status
+                && response.status() == StatusCode::NO_CONTENT
+                && let Some(end) = range_end(response.headers())
+            {
+                offset = end;
+                location = Some(
+                    response
+                        .headers()
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .map(|l| self.absolute(&target.registry, l))
+                        .unwrap_or(previous),
+                );
+                options.progress.blob_retry(&blob.digest, offset);
+            }
+        }
+        let mut location = match location {
+            Some(location) => location,
+            None => {
+                let mut url = self.url(&target.registry, &target.repository, "blobs/uploads/");
+                if let Some(from) = mount_from {
+                    url.push_str(&format!("?mount={}&from={from}", blob.digest));
+                }
+                let response = self
+                    .send(&t, Method::POST, &url, Default::default(), &|| None, 1)
+                    .await?;
+                match response.status() {
+                    StatusCode::CREATED if mount_from.is_some() => {
+                        tracing::debug!(digest = %blob.digest, "blob mounted");
+                        return Ok(BlobOutcome::Mounted);
+                    }
+                    StatusCode::ACCEPTED => {}
+                    status => {
+                        return Err(Error::RegistryStatus {
+                            method: "POST".to_owned(),
+                            url,
+                            status: status.as_u16(),
+                            body: error_body(response).await,
+                        });
+                    }
+                }
+                self.location(&target.registry, &response, "POST blobs/uploads/")?
+            }
+        };
+        let (chunk, final_body) = match self.inner.options.upload {
+            UploadMode::Monolithic => (blob.size.max(1), true),
+            UploadMode::Chunked { chunk_size } => (chunk_size, false),
+        };
+        let digest_param = format!("digest={}", blob.digest);
+        if final_body {
+            let url = with_query(&location, &digest_param);
+            let body = self.stream_body(path, blob, 0, blob.size, state, options)?;
+            let body = Mutex::new(Some(body));
+            let response = self
+                .send(
+                    &t,
+                    Method::PUT,
+                    &url,
+                    headers(&[
+                        ("content-type", "application/octet-stream"),
+                        ("content-length", &blob.size.to_string()),
+                    ])?,
+                    &|| body.lock().ok().and_then(|mut b| b.take()),
+                    1,
+                )
+                .await;
+            check_hash(state, blob)?;
+            return expect_created(response?, "PUT", url).await;
+        }
+        while offset < blob.size {
+            let end = (offset + chunk).min(blob.size);
+            let body = self.stream_body(path, blob, offset, end, state, options)?;
+            let body = Mutex::new(Some(body));
+            let sent = self
+                .send(
+                    &t,
+                    Method::PATCH,
+                    &location,
+                    headers(&[
+                        ("content-type", "application/octet-stream"),
+                        ("content-length", &(end - offset).to_string()),
+                        ("content-range", &format!("{offset}-{}", end - 1)),
+                    ])?,
+                    &|| body.lock().ok().and_then(|mut b| b.take()),
+                    1,
+                )
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(error) => {
+                    *resume = Some(location);
+                    return Err(error);
+                }
+            };
+            if response.status() != StatusCode::ACCEPTED {
+                let status = response.status().as_u16();
+                return Err(Error::RegistryStatus {
+                    method: "PATCH".to_owned(),
+                    url: location,
+                    status,
+                    body: error_body(response).await,
+                });
+            }
+            location = self.location(&target.registry, &response, "PATCH upload")?;
+            offset = end;
+        }
+        check_hash(state, blob)?;
+        let url = with_query(&location, &digest_param);
+        let response = self
+            .send(
+                &t,
+                Method::PUT,
+                &url,
+                headers(&[("content-length", "0")])?,
+                &|| None,
+                1,
+            )
+            .await?;
+        expect_created(response, "PUT", url).await
+    }
+
+    fn location(
+        &self,
+        registry: &str,
+        response: &reqwest::Response,
+        request: &str,
+    ) -> Result<String, Error> {
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::RegistryProtocol {
+                request: request.to_owned(),
+                reason: "no Location header".to_owned(),
+            })?;
+        Ok(self.absolute(registry, location))
+    }
+
+    fn absolute(&self, registry: &str, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_owned()
+        } else {
+            format!("{}{location}", self.base(registry))
+        }
+    }
+
+    /// A body streaming bytes `start..end` of the blob file, read on a blocking thread which
+    /// also hashes every byte not hashed before.
+    fn stream_body(
+        &self,
+        path: &std::path::Path,
+        blob: &Descriptor,
+        start: u64,
+        end: u64,
+        state: &Arc<Mutex<HashState>>,
+        options: &PushOptions,
+    ) -> Result<reqwest::Body, Error> {
+        let mut file = std::fs::File::open(path).map_err(Error::io("open", path))?;
+        file.seek(SeekFrom::Start(start))
+            .map_err(Error::io("seek in", path))?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_DEPTH);
+        let state = Arc::clone(state);
+        let expected = blob.digest.clone();
+        let total = blob.size;
+        tokio::task::spawn_blocking(move || {
+            let mut position = start;
+            while position < end {
+                let want = ((end - position) as usize).min(READ_CHUNK);
+                let mut buffer = vec![0u8; want];
+                if let Err(error) = file.read_exact(&mut buffer) {
+                    let _ = tx.blocking_send(Err(error));
+                    return;
+                }
+                let abort = match state.lock() {
+                    Ok(mut s) => {
+                        if s.hashed < position + want as u64 && s.hashed >= position {
+                            let from = (s.hashed - position) as usize;
+                            s.hasher.update(&buffer[from..]);
+                            s.hashed = position + want as u64;
+                            if s.hashed == total {
+                                let digest = Digest::from_hasher(s.hasher.clone());
+                                let bad = digest != expected;
+                                s.result = Some(digest);
+                                bad
+                            } else {
+                                false
+                            }
+                        } else {
+                            false
+                        }
+                    }
+                    Err(_) => true,
+                };
+                if abort {
+                    // Do not let the registry store content that is not what its name says.
+                    let _ = tx.blocking_send(Err(std::io::Error::other("blob digest mismatch")));
+                    return;
+                }
+                position += want as u64;
+                if tx.blocking_send(Ok(Bytes::from(buffer))).is_err() {
+                    return;
+                }
+            }
+        });
+        let progress = Arc::clone(&options.progress);
+        let digest = blob.digest.clone();
+        let stream = futures_util::stream::unfold(rx, move |mut rx| {
+            let progress = Arc::clone(&progress);
+            let digest = digest.clone();
+            async move {
+                let item = rx.recv().await?;
+                if let Ok(bytes) = &item {
+                    progress.blob_bytes(&digest, bytes.len() as u64);
+                }
+                Some((item, rx))
+            }
+        });
+        Ok(reqwest::Body::wrap_stream(stream))
+    }
+}
+
+/// The scope a push needs.
+fn push_target<'a>(target: &'a ImageRef, mount_from: Option<&'a str>) -> Target<'a> {
+    Target {
+        registry: &target.registry,
+        repository: &target.repository,
+        actions: "pull,push",
+        mount_from,
+    }
+}
+
+/// After the last byte: the hash computed on the way out must name the blob.
+fn check_hash(state: &Arc<Mutex<HashState>>, blob: &Descriptor) -> Result<(), Error> {
+    let result = state.lock().ok().and_then(|s| s.result.clone());
+    match result {
+        Some(actual) if actual != blob.digest => Err(Error::DigestMismatch {
+            what: format!("layout blob {}", blob.digest),
+            expected: blob.digest.to_string(),
+            actual: actual.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+async fn expect_created(
+    response: reqwest::Response,
+    method: &str,
+    url: String,
+) -> Result<BlobOutcome, Error> {
+    if response.status() == StatusCode::CREATED {
+        return Ok(BlobOutcome::Uploaded);
+    }
+    let status = response.status().as_u16();
+    Err(Error::RegistryStatus {
+        method: method.to_owned(),
+        url,
+        status,
+        body: error_body(response).await,
+    })
+}
+
+/// The offset after the last byte a `Range: 0-N` header acknowledges.
+fn range_end(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let range = headers.get("range")?.to_str().ok()?;
+    let (_, end) = range.trim_start_matches("bytes=").split_once('-')?;
+    // docker-registry answers `0-0` for an empty session too: resend from 0 then.
+    end.parse::<u64>()
+        .ok()
+        .map(|e| if e == 0 { 0 } else { e + 1 })
+}
+
+fn with_query(url: &str, param: &str) -> String {
+    if url.contains('?') {
+        format!("{url}&{param}")
+    } else {
+        format!("{url}?{param}")
+    }
+}

@@ -1,0 +1,90 @@
+//! Image references (`registry/repository[:tag][@digest]`), parsed with `oci-client`'s
+//! grammar.
+
+use std::fmt;
+
+use crate::{Digest, Error};
+
+/// A parsed image reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    /// `host[:port]` (Docker Hub is `index.docker.io`).
+    pub registry: String,
+    /// `namespace/name`.
+    pub repository: String,
+    /// The tag, when given.
+    pub tag: Option<String>,
+    /// The digest, when given (it wins over the tag).
+    pub digest: Option<Digest>,
+}
+
+impl ImageRef {
+    /// Parses a reference. A reference without tag or digest means `latest`.
+    pub fn parse(text: &str) -> Result<ImageRef, Error> {
+        let parsed: oci_client::Reference =
+            text.parse()
+                .map_err(|e: oci_client::ParseError| Error::InvalidReference {
+                    reference: text.to_owned(),
+                    reason: e.to_string(),
+                })?;
+        let digest = parsed.digest().map(Digest::parse).transpose()?;
+        let tag = parsed.tag().map(str::to_owned);
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_owned())
+        } else {
+            tag
+        };
+        Ok(ImageRef {
+            registry: parsed.resolve_registry().to_owned(),
+            repository: parsed.repository().to_owned(),
+            tag,
+            digest,
+        })
+    }
+
+    /// What to put after `/manifests/`: the digest when known, else the tag.
+    pub fn reference(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(digest), _) => digest.to_string(),
+            (None, Some(tag)) => tag.clone(),
+            (None, None) => "latest".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn parses_loopback_and_digest() {
+        let r = ImageRef::parse("127.0.0.1:5000/hpvs/app:1.0").unwrap();
+        assert_eq!(r.registry, "127.0.0.1:5000");
+        assert_eq!(r.repository, "hpvs/app");
+        assert_eq!(r.reference(), "1.0");
+        let d = Digest::of(b"x");
+        let r = ImageRef::parse(&format!("127.0.0.1:5000/app@{d}")).unwrap();
+        assert_eq!(r.reference(), d.to_string());
+        assert_eq!(r.tag, None);
+        assert_eq!(
+            ImageRef::parse("reg.example/a").unwrap().tag.as_deref(),
+            Some("latest")
+        );
+        assert!(ImageRef::parse("UPPER/Case:x").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! Bearer-token challenges and the token cache, against a minimal in-process registry
+//! front (docker-registry's token mode needs a token service this workspace does not run).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use oci_push::{
+    Client, ClientOptions, CredentialSource, Credentials, Digest, Error, ImageRef, Transport,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+
+/// Serves `/token` (basic auth alice:pw, counts requests) and one manifest that requires
+/// `Bearer tok-1`.
+async fn serve(listener: tokio::net::TcpListener, tokens: Arc<AtomicUsize>) {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let tokens = Arc::clone(&tokens);
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buffer = vec![0u8; 8192];
+            let mut read = 0;
+            loop {
+                let n = socket.read(&mut buffer[read..]).await.unwrap_or(0);
+                if n == 0 {
+                    return;
+                }
+                read += n;
+                let text = String::from_utf8_lossy(&buffer[..read]).to_string();
+                if !text.contains("\r\n\r\n") {
+                    continue;
+                }
+                read = 0;
+                let lower = text.to_ascii_lowercase();
+                let (status, headers, body) = if text.starts_with("GET /token?") {
+                    tokens.fetch_add(1, Ordering::SeqCst);
+                    // alice:pw
+                    if lower.contains("authorization: basic ywxpy2u6chc=")
+                        && text.contains("scope=repository%3Aapp%3Apull")
+                        && text.contains("service=test-registry")
+                    {
+                        (
+                            "200 OK",
+                            String::new(),
+                            r#"{"token":"tok-1","expires_in":300}"#.to_owned(),
+                        )
+                    } else {
+                        ("401 Unauthorized", String::new(), "{}".to_owned())
+                    }
+                } else if lower.contains("authorization: bearer tok-1") {
+                    let digest = Digest::of(MANIFEST.as_bytes());
+                    (
+                        "200 OK",
+                        format!(
+                            "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nDocker-Content-Digest: {digest}\r\n"
+                        ),
+                        MANIFEST.to_owned(),
+                    )
+                } else {
+                    (
+                        "401 Unauthorized",
+                        format!(
+                            "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"test-registry\",scope=\"repository:app:pull\"\r\n"
+                        ),
+                        "{}".to_owned(),
+                    )
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if socket.write_all(response.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn bearer_challenge_token_is_fetched_once_and_cached() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tokens = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(serve(listener, Arc::clone(&tokens)));
+    let reference = ImageRef::parse(&format!("127.0.0.1:{port}/app:1")).unwrap();
+    let client = |password: &str| {
+        Client::new(ClientOptions {
+            transport: Transport::InsecureHttp,
+            credentials: CredentialSource::Static(Credentials::basic("alice", password)),
+            attempts: 1,
+            ..ClientOptions::default()
+        })
+        .unwrap()
+    };
+    let good = client("pw");
+    let first = good.resolve(&reference).await.unwrap();
+    assert_eq!(first.digest, Digest::of(MANIFEST.as_bytes()));
+    good.resolve(&reference).await.unwrap();
+    assert_eq!(tokens.load(Ordering::SeqCst), 1, "the token is cached");
+
+    let error = client("wrong").resolve(&reference).await.unwrap_err();
+    assert!(matches!(error, Error::Unauthorized { .. }), "{error}");
+}

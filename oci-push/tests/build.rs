@@ -1,0 +1,378 @@
+//! Reproducible Dockerfile builds and safe unpacking.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use devstack::{Registry, RegistryOptions};
+use oci_push::dockerfile::{BuildOptions, build};
+use oci_push::{
+    Client, ClientOptions, Error, ImageRef, Layout, Platform, PushOptions, Transport,
+    UnpackOptions, UnpackStats, unpack_image, unpack_layer,
+};
+
+fn context(dir: &Path) {
+    std::fs::create_dir_all(dir.join("src/lib")).unwrap();
+    std::fs::write(dir.join("src/main.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::write(dir.join("src/lib/data.txt"), "data").unwrap();
+    std::fs::write(dir.join("README"), "readme").unwrap();
+    // A tar archive for ADD.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_mode(0o644);
+    tar.append_data(&mut header, "inner/file.txt", &b"inner"[..])
+        .unwrap();
+    std::fs::write(dir.join("bundle.tar"), tar.into_inner().unwrap()).unwrap();
+}
+
+const DOCKERFILE: &str = r#"
+ARG VERSION=1.0
+FROM scratch
+ARG VERSION
+ENV APP_VERSION=${VERSION} PATH=/app/bin
+LABEL org.opencontainers.image.source="https://example.invalid/app" version=$VERSION
+WORKDIR /app
+COPY src/ ./
+COPY README /doc/
+ADD bundle.tar /opt/
+USER 1000:1000
+EXPOSE 8443 53/udp
+VOLUME ["/data"]
+ENTRYPOINT ["/app/main.sh"]
+CMD ["--serve"]
+"#;
+
+fn options(version: &str) -> BuildOptions {
+    BuildOptions {
+        platform: Some(Platform::parse("linux/s390x").unwrap()),
+        build_args: BTreeMap::from([("VERSION".to_owned(), version.to_owned())]),
+        source_date_epoch: Some(1_700_000_000),
+        labels: BTreeMap::from([(
+            "org.opencontainers.image.revision".to_owned(),
+            "abc123".to_owned(),
+        )]),
+        ..BuildOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn same_context_twice_same_digest_and_config_is_complete() {
+    let ctx = tempfile::tempdir().unwrap();
+    context(ctx.path());
+    let out1 = tempfile::tempdir().unwrap();
+    let l1 = Layout::create(out1.path()).unwrap();
+    let first = build(None, ctx.path(), DOCKERFILE, &l1, "v1", &options("2.0"))
+        .await
+        .unwrap();
+    // Touch every file and change modes' non-exec bits: nothing changes.
+    for f in ["src/main.sh", "src/lib/data.txt", "README"] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(ctx.path().join(f))
+            .unwrap();
+        file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(99))
+            .unwrap();
+    }
+    let out2 = tempfile::tempdir().unwrap();
+    let l2 = Layout::create(out2.path()).unwrap();
+    let second = build(None, ctx.path(), DOCKERFILE, &l2, "v1", &options("2.0"))
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    let other = build(None, ctx.path(), DOCKERFILE, &l2, "v2", &options("3.0"))
+        .await
+        .unwrap();
+    assert_ne!(first.digest, other.digest);
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&l1.read_document(&first).unwrap()).unwrap();
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 3);
+    let config_desc = oci_push::Descriptor {
+        media_type: manifest["config"]["mediaType"].as_str().unwrap().into(),
+        digest: manifest["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+        size: manifest["config"]["size"].as_u64().unwrap(),
+    };
+    let config: serde_json::Value =
+        serde_json::from_slice(&l1.read_document(&config_desc).unwrap()).unwrap();
+    assert_eq!(config["architecture"], "s390x");
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    let c = &config["config"];
+    assert_eq!(
+        c["Env"],
+        serde_json::json!(["APP_VERSION=2.0", "PATH=/app/bin"])
+    );
+    assert_eq!(c["WorkingDir"], "/app");
+    assert_eq!(c["User"], "1000:1000");
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/app/main.sh"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["--serve"]));
+    assert!(c["ExposedPorts"]["8443/tcp"].is_object());
+    assert!(c["ExposedPorts"]["53/udp"].is_object());
+    assert!(c["Volumes"]["/data"].is_object());
+    assert_eq!(c["Labels"]["version"], "2.0");
+    assert_eq!(c["Labels"]["org.opencontainers.image.revision"], "abc123");
+    assert_eq!(
+        c["Labels"]["org.opencontainers.image.source"],
+        "https://example.invalid/app"
+    );
+
+    // Unpack it: the files are where COPY and ADD put them.
+    let root = tempfile::tempdir().unwrap();
+    unpack_image(&l1, &first, root.path(), &UnpackOptions::default()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("app/lib/data.txt")).unwrap(),
+        "data"
+    );
+    assert!(root.path().join("app/main.sh").exists());
+    assert!(root.path().join("doc/README").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("opt/inner/file.txt")).unwrap(),
+        "inner"
+    );
+}
+
+#[test]
+fn unsupported_and_escaping_instructions_are_refused() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let ctx = tempfile::tempdir().unwrap();
+    context(ctx.path());
+    let out = tempfile::tempdir().unwrap();
+    let layout = Layout::create(out.path()).unwrap();
+    let run = |text: &str| {
+        rt.block_on(build(
+            None,
+            ctx.path(),
+            text,
+            &layout,
+            "x",
+            &BuildOptions::default(),
+        ))
+    };
+    let error = run("FROM scratch\nCOPY README /\nRUN apt-get install x\n").unwrap_err();
+    assert!(
+        matches!(error, Error::DockerfileUnsupported { line: 3, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("container runtime"));
+    let error = run("FROM scratch\nCOPY ../../etc/passwd /\n").unwrap_err();
+    assert!(matches!(error, Error::BuildSource { .. }), "{error}");
+    let error = run("FROM scratch\nADD https://example.invalid/x /\n").unwrap_err();
+    assert!(
+        matches!(error, Error::DockerfileUnsupported { line: 2, .. }),
+        "{error}"
+    );
+    let error = run("FROM alpine\n").unwrap_err();
+    assert!(
+        matches!(error, Error::DockerfileUnsupported { .. }),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_a_registry_base_image() {
+    let registry = Registry::start(RegistryOptions::default()).unwrap();
+    let client = Client::new(ClientOptions {
+        transport: Transport::InsecureHttp,
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let ctx = tempfile::tempdir().unwrap();
+    context(ctx.path());
+    let base_out = tempfile::tempdir().unwrap();
+    let base_layout = Layout::create(base_out.path()).unwrap();
+    let base = build(
+        None,
+        ctx.path(),
+        "FROM scratch\nENV BASE=1\nCOPY README /base/\n",
+        &base_layout,
+        "base",
+        &BuildOptions::default(),
+    )
+    .await
+    .unwrap();
+    let base_ref = ImageRef::parse(&format!("{}/lib/base:1", registry.host())).unwrap();
+    client
+        .push_layout(
+            &base_layout,
+            Some("base"),
+            &base_ref,
+            &PushOptions::default(),
+        )
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let layout = Layout::create(out.path()).unwrap();
+    let text = format!("FROM {base_ref}\nENV APP=2\nCOPY src /app\n");
+    let image = build(
+        Some(&client),
+        ctx.path(),
+        &text,
+        &layout,
+        "app",
+        &BuildOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_ne!(image.digest, base.digest);
+    let target = ImageRef::parse(&format!("{}/lib/app:1", registry.host())).unwrap();
+    let pushed = client
+        .push_layout(
+            &layout,
+            Some("app"),
+            &target,
+            &PushOptions {
+                mount_from: Some("lib/base".into()),
+                ..PushOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pushed.digest, image.digest);
+    let root = tempfile::tempdir().unwrap();
+    unpack_image(&layout, &image, root.path(), &UnpackOptions::default()).unwrap();
+    assert!(root.path().join("base/README").exists());
+    assert!(root.path().join("app/main.sh").exists());
+}
+
+/// A tar with one crafted entry, written raw so that no builder sanitises it.
+fn crafted(path: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]) -> Vec<u8> {
+    let mut header = tar::Header::new_old();
+    {
+        let bytes = header.as_old_mut();
+        bytes.name[..path.len()].copy_from_slice(path.as_bytes());
+        if let Some(link) = link {
+            bytes.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+    }
+    header.set_entry_type(kind);
+    header.set_mode(0o644);
+    header.set_size(data.len() as u64);
+    header.set_cksum();
+    let mut out = header.as_bytes().to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512 + 1024, 0);
+    out
+}
+
+#[test]
+fn crafted_layers_write_nothing_outside_the_root() {
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "../escape.txt",
+            crafted("../escape.txt", tar::EntryType::Regular, None, b"x"),
+        ),
+        (
+            "/abs.txt",
+            crafted("/abs.txt", tar::EntryType::Regular, None, b"x"),
+        ),
+        (
+            "link",
+            crafted("link", tar::EntryType::Symlink, Some("../../.."), b""),
+        ),
+        (
+            "hard",
+            crafted("hard", tar::EntryType::Link, Some("../outside.txt"), b""),
+        ),
+        ("dev", crafted("dev", tar::EntryType::Char, None, b"")),
+        ("blk", crafted("blk", tar::EntryType::Block, None, b"")),
+    ];
+    for (name, layer) in cases {
+        let mut stats = UnpackStats::default();
+        let error =
+            unpack_layer(&layer[..], &root, &UnpackOptions::default(), &mut stats).unwrap_err();
+        match &error {
+            Error::UnsafeEntry { path, .. } => assert_eq!(path, name, "{error}"),
+            other => panic!("{name}: {other}"),
+        }
+        assert!(error.to_string().contains(name));
+    }
+    // A symlink to an absolute path is fine inside the image, but writing through it is not.
+    let mut stats = UnpackStats::default();
+    let mut layer = crafted("etc", tar::EntryType::Symlink, Some("/etc"), b"");
+    layer.truncate(512);
+    layer.extend(crafted(
+        "etc/passwd",
+        tar::EntryType::Regular,
+        None,
+        b"root::0:0",
+    ));
+    let error = unpack_layer(&layer[..], &root, &UnpackOptions::default(), &mut stats).unwrap_err();
+    assert!(
+        matches!(&error, Error::UnsafeEntry { path, .. } if path == "etc/passwd"),
+        "{error}"
+    );
+    // Oversized entries.
+    let big = crafted("big", tar::EntryType::Regular, None, &[0u8; 2048]);
+    let error = unpack_layer(
+        &big[..],
+        &root,
+        &UnpackOptions {
+            max_entry_size: 1024,
+            ..UnpackOptions::default()
+        },
+        &mut stats,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, Error::UnsafeEntry { path, .. } if path == "big"),
+        "{error}"
+    );
+    // Nothing was written outside the root.
+    let outside: Vec<_> = std::fs::read_dir(outer.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(outside, vec![std::ffi::OsString::from("root")]);
+    // Whiteouts remove lower-layer files.
+    let mut layer = crafted("keep.txt", tar::EntryType::Regular, None, b"k");
+    layer.truncate(1024);
+    layer.extend(crafted("gone.txt", tar::EntryType::Regular, None, b"g"));
+    unpack_layer(&layer[..], &root, &UnpackOptions::default(), &mut stats).unwrap();
+    assert!(root.join("gone.txt").exists());
+    let whiteout = crafted(".wh.gone.txt", tar::EntryType::Regular, None, b"");
+    unpack_layer(&whiteout[..], &root, &UnpackOptions::default(), &mut stats).unwrap();
+    assert!(!root.join("gone.txt").exists());
+    assert!(root.join("keep.txt").exists());
+}
+
+#[tokio::test]
+async fn args_before_from_are_visible_after_it_only_when_redeclared() {
+    let ctx = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let layout = Layout::create(out.path()).unwrap();
+    let text = "ARG A=1\nFROM scratch\nENV X=\"${A}\"\nARG A\nENV Y=${A}\n";
+    let image = build(
+        None,
+        ctx.path(),
+        text,
+        &layout,
+        "t",
+        &BuildOptions::default(),
+    )
+    .await
+    .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&layout.read_document(&image).unwrap()).unwrap();
+    let config = oci_push::Descriptor {
+        media_type: manifest["config"]["mediaType"].as_str().unwrap().into(),
+        digest: manifest["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+        size: manifest["config"]["size"].as_u64().unwrap(),
+    };
+    let config: serde_json::Value =
+        serde_json::from_slice(&layout.read_document(&config).unwrap()).unwrap();
+    assert_eq!(config["config"]["Env"], serde_json::json!(["X=", "Y=1"]));
+}
