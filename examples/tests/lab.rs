@@ -4,7 +4,7 @@
 use std::process::Command;
 
 #[test]
-fn lab_runs_the_key_setup_path_end_to_end() {
+fn lab_runs_steps_one_to_four_and_six_end_to_end() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_lab"))
         .arg("--out")
@@ -18,21 +18,27 @@ fn lab_runs_the_key_setup_path_end_to_end() {
         "lab failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("lab: done"), "{stdout}");
+    assert!(stdout.contains("witness: Go `notary lookup`"), "{stdout}");
     assert!(
-        stdout.contains("v1"),
-        "the fresh client lists the signed tag: {stdout}"
+        stdout.contains("a root other than the registered one is refused"),
+        "{stdout}"
     );
     // The outputs a user inspects afterwards are there.
     for file in [
-        "root.crt",
         "sbs-mtls/ca.pem",
         "sbs-mtls/server-key.pem",
         "sbs-mtls/client.pem",
+        "yaml.hpvs-lab-bitcoin-wallet.enc",
+        "rootfs/app/start.sh",
+        "deployed-image/index.json",
     ] {
         assert!(out.path().join(file).is_file(), "{file} missing");
     }
     assert!(out.path().join("trust/private").is_dir());
-    // The server key never reaches the terminal.
+    let sealed =
+        std::fs::read_to_string(out.path().join("yaml.hpvs-lab-bitcoin-wallet.enc")).unwrap();
+    assert!(sealed.starts_with("-----BEGIN PGP MESSAGE-----"));
+    // No secret reaches the terminal.
     assert!(!stdout.contains("PRIVATE KEY"), "{stdout}");
 }
 

@@ -1,23 +1,60 @@
 //! The HPVS secure build lab on the embedded default stack.
 //!
-//! Usage: `lab [--out DIR]`. Outputs (trust dir, certificates, mTLS files) are kept in DIR,
-//! a fresh directory by default, so that they can be inspected afterwards.
+//! Usage: `lab [--out DIR]`. Outputs (trust dir, image layout, registration file, unpacked
+//! root filesystem, mTLS files) are kept in DIR, a fresh directory by default.
+//!
+//! What runs: lab steps 1-4 with the workspace's crates against the real notary-server and
+//! docker-registry (devstack), with the Go `notary` client as a witness. Step 5 (running and
+//! reaching the workload) needs the appliance emulator, which does not exist yet; step 6 cleans
+//! up what the earlier steps created.
 
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use devstack::{DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer, Transport};
+use devstack::{
+    DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer, Registry, RegistryOptions,
+    Transport,
+};
 use examples::{detail, stage};
+use keymgmt::PrivateKey;
 use keymgmt::keystore::KeyStore;
 use keymgmt::mtls::{MtlsMaterial, SubjectAltName};
 use keymgmt::passphrase::{Fixed, Passphrase};
-use keymgmt::{PrivateKey, x509};
+use notary_client::metadata::FileMeta;
+use notary_client::repository::{Client as NotaryClient, InitOptions};
+use notary_client::transport::{Security, ServerConfig};
+use notary_client::verify::TrustPinning;
+use oci_push::{ImageRef, Layout, Platform, PushOptions, UnpackOptions};
+use ssc_register::{KeyKind, OpenOptions, Registration, RootKey, Secret, SecretKey};
 
-const GUN: &str = "registry.example.com/hpvs-lab/bitcoin-wallet";
-const STAGES: usize = 5;
+const REPOSITORY: &str = "hpvs-lab/bitcoin-wallet";
+const TAG: &str = "v1";
+const STAGES: usize = 6;
+
+const DOCKERFILE: &str = "\
+FROM scratch
+ARG VERSION=1.0
+LABEL org.opencontainers.image.title=\"electrum-wallet-demo\" org.opencontainers.image.version=\"${VERSION}\"
+COPY wallet /app/
+ENV WALLET_PORT=443
+EXPOSE 443
+WORKDIR /app
+ENTRYPOINT [\"/app/start.sh\"]
+";
 
 fn main() {
-    if let Err(e) = run() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lab: error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run()) {
         eprintln!("lab: error: {e}");
         let mut source = e.source();
         while let Some(cause) = source {
@@ -28,7 +65,9 @@ fn main() {
     }
 }
 
-fn output_dir() -> Result<PathBuf, Box<dyn Error>> {
+type AnyResult<T> = Result<T, Box<dyn Error>>;
+
+fn output_dir() -> AnyResult<PathBuf> {
     let mut args = std::env::args().skip(1);
     match (args.next().as_deref(), args.next()) {
         (None, _) => Ok(tempfile::Builder::new()
@@ -43,109 +82,31 @@ fn output_dir() -> Result<PathBuf, Box<dyn Error>> {
     }
 }
 
-fn run() -> Result<(), Box<dyn Error>> {
+async fn run() -> AnyResult<()> {
     let out = output_dir()?;
     println!("HPVS secure build lab, on the embedded default stack (devstack)");
     println!(
-        "What runs today: the key set-up of lab steps 1-2 (DCT keys, root certificate, Secure Build\n\
-         Server mTLS material) end to end with the real notary-server and Go notary client.\n\
-         Not yet: secure build, registration, deploy, access and clean-up (they need notary-client,\n\
-         oci-push, ssc-register, hpvs-api and the appliance emulator, which are still to come)."
+        "Runs lab steps 1-4 and 6 with this workspace's crates against a real notary-server and\n\
+         docker-registry on loopback. Not yet: step 5 (running and reaching the workload) and the\n\
+         appliance API calls, which need the appliance emulator (hpvs-sim), still to come; step 4\n\
+         performs the appliance's verification in this process."
     );
     println!("Outputs are kept in {}", out.display());
 
-    stage(1, STAGES, "notary-server over HTTPS with a devstack CA");
-    let server = NotaryServer::start(NotaryOptions::with_transport(Transport::Tls))?;
-    detail(format!("listening at {}", server.url()));
-
-    stage(2, STAGES, format!("DCT keys for {GUN} made by keymgmt"));
-    let trust_dir = out.join("trust");
-    let store = KeyStore::open(&trust_dir)?;
-    let passphrase = Fixed(Passphrase::new(DEFAULT_PASSPHRASE));
-    let root_key = PrivateKey::generate_ecdsa();
-    store.add(&root_key, "root", None, &passphrase)?;
-    let root_cert = x509::generate_root_certificate(GUN, &root_key)?;
-    let cert_path = out.join("root.crt");
-    std::fs::write(&cert_path, root_cert.public_bytes())?;
-    let targets_key = PrivateKey::generate_ecdsa();
-    let targets_id = store.add(&targets_key, "targets", Some(GUN), &passphrase)?;
-    let targets_pem = out.join("targets-key.pem");
-    std::fs::write(&targets_pem, store.export_pem(&targets_id)?)?;
-    detail(format!("trust dir        {}", trust_dir.display()));
-    detail(format!(
-        "root key         {} (file private/{}.key)",
-        root_key.key_id(),
-        root_key.key_id()
-    ));
-    detail(format!(
-        "root certificate {} ({})",
-        root_cert.key_id(),
-        cert_path.display()
-    ));
-    detail(format!("targets key      {targets_id}"));
-
     stage(
-        3,
+        1,
         STAGES,
-        "the Go notary client publishes with exactly these keys",
+        "set up: notary-server (HTTPS), registry, SBS mutual-TLS material",
     );
-    let go = NotaryCli::with_trust_dir(&server, &trust_dir)?;
-    go.run(&["init", GUN, "--rootcert", path_str(&cert_path)?, "-p"])?;
-    detail("notary init --rootcert root.crt -p: accepted by notary-server");
-    go.run(&[
-        "key",
-        "rotate",
-        GUN,
-        "targets",
-        "-k",
-        path_str(&targets_pem)?,
-    ])?;
-    detail("notary key rotate targets -k targets-key.pem: targets role now uses our key");
-    let payload = out.join("build-manifest.json");
-    std::fs::write(&payload, b"{\"lab\":\"hpvs secure build\"}\n")?;
-    go.run(&["add", GUN, "v1", path_str(&payload)?, "-p"])?;
-    detail("notary add v1 -p: signed with our targets key and published");
-
-    stage(
-        4,
-        STAGES,
-        "verified from an empty trust dir (trust on first use)",
-    );
-    let fresh = NotaryCli::new(&server)?;
-    let listing = fresh.run(&["list", GUN])?;
-    for line in listing.lines() {
-        detail(line);
-    }
-    let root_json = std::fs::read_to_string(
-        fresh
-            .trust_dir()
-            .join("tuf")
-            .join(GUN)
-            .join("metadata/root.json"),
-    )?;
-    for (what, id) in [
-        ("root certificate", root_cert.key_id()),
-        ("targets key", targets_key.key_id()),
-    ] {
-        if !root_json.contains(id.as_str()) {
-            return Err(format!("the verified root.json does not list our {what} {id}").into());
-        }
-        detail(format!("root.json lists our {what} {id}"));
-    }
-
-    stage(5, STAGES, "mutual-TLS material for the Secure Build Server");
+    let notary = NotaryServer::start(NotaryOptions::with_transport(Transport::Tls))?;
+    let registry = Registry::start(RegistryOptions::default())?;
+    detail(format!("notary-server {}", notary.url()));
+    detail(format!("registry      {}", registry.url()));
     let material = MtlsMaterial::generate("sbs.hpvs-lab.example", &SubjectAltName::loopback())?;
     let paths = material.write_pem_files(&out.join("sbs-mtls"))?;
-    detail(format!("CA {}", paths.ca_cert.display()));
     detail(format!(
-        "server {} + {}",
-        paths.server_cert.display(),
-        paths.server_key.display()
-    ));
-    detail(format!(
-        "client {} + {}",
-        paths.client_cert.display(),
-        paths.client_key.display()
+        "SBS CA, server and client certificates in {}",
+        paths.ca_cert.parent().unwrap_or(&out).display()
     ));
     for (name, value) in material.lab_env().vars() {
         let shown = if name == "SERVER_KEY" {
@@ -156,11 +117,234 @@ fn run() -> Result<(), Box<dyn Error>> {
         detail(format!("{name}={shown} ({} characters)", value.len()));
     }
 
-    println!("\nlab: done (key set-up path); later lab steps are not implemented yet.");
+    stage(
+        2,
+        STAGES,
+        "secure build: reproducible image, push, Docker Content Trust signature",
+    );
+    let gun = format!("{}/{REPOSITORY}", registry.host());
+    let trust_dir = out.join("trust");
+    let passphrase = Fixed(Passphrase::new(DEFAULT_PASSPHRASE));
+    let store = KeyStore::open(&trust_dir)?;
+    let root_key = PrivateKey::generate_ecdsa();
+    let root_id = store.add(&root_key, "root", None, &passphrase)?;
+    detail(format!(
+        "DCT root key {root_id} (init wraps it in a certificate for {gun})"
+    ));
+
+    let context = out.join("src");
+    std::fs::create_dir_all(context.join("wallet"))?;
+    std::fs::write(
+        context.join("wallet/start.sh"),
+        "#!/bin/sh\necho \"electrum wallet on :$WALLET_PORT\"\n",
+    )?;
+    std::fs::write(context.join("wallet/wallet.conf"), "network=testnet\n")?;
+    let registry_client = oci_push::Client::new(oci_push::ClientOptions {
+        transport: oci_push::Transport::InsecureHttp,
+        ..Default::default()
+    })?;
+    let mut digests = Vec::new();
+    for attempt in ["a", "b"] {
+        let layout = Layout::create(out.join(format!("image-{attempt}")))?;
+        let options = oci_push::dockerfile::BuildOptions {
+            platform: Some(Platform::parse("linux/s390x")?),
+            source_date_epoch: Some(1_700_000_000),
+            ..Default::default()
+        };
+        let built =
+            oci_push::dockerfile::build(None, &context, DOCKERFILE, &layout, TAG, &options).await?;
+        digests.push((layout, built));
+        // Touch the sources between the two builds: mtimes must not matter.
+        std::fs::write(context.join("wallet/wallet.conf"), "network=testnet\n")?;
+    }
+    if digests[0].1.digest != digests[1].1.digest {
+        return Err("the two builds of the same sources differ".into());
+    }
+    let (layout, built) = &digests[0];
+    detail(format!(
+        "built linux/s390x image {} twice: identical",
+        built.digest
+    ));
+    let target = ImageRef::parse(&format!("{gun}:{TAG}"))?;
+    let pushed = registry_client
+        .push_layout(layout, Some(TAG), &target, &PushOptions::default())
+        .await?;
+    detail(format!(
+        "pushed {target} ({} bytes of manifest)",
+        pushed.size
+    ));
+
+    let notary_config = ServerConfig {
+        url: notary.url().to_owned(),
+        security: Security::Https,
+        ca_pem: Some(std::fs::read(
+            &notary
+                .tls()
+                .ok_or("notary-server has no TLS files")?
+                .ca_cert,
+        )?),
+        ..Default::default()
+    };
+    let signer = NotaryClient::new(&trust_dir, &notary_config, passphrase)?;
+    let repo = signer.repository(&gun)?;
+    repo.init(&InitOptions {
+        root_key: Some(root_id.clone()),
+        server_managed_snapshot: true,
+    })
+    .await?;
+    let manifest_sha: [u8; 32] = hex::decode(pushed.digest.hex())?
+        .try_into()
+        .map_err(|_| "manifest digest is not 32 bytes")?;
+    repo.add_target(TAG, FileMeta::from_sha256(manifest_sha, pushed.size), &[])?;
+    repo.publish().await?;
+    detail(format!("signed {TAG} -> {} in {gun}", pushed.digest));
+    let go = NotaryCli::new(&notary)?;
+    let go_lookup = go.run(&["lookup", &gun, TAG])?;
+    if !go_lookup.contains(pushed.digest.hex()) {
+        return Err(format!("the Go notary client sees another digest: {go_lookup}").into());
+    }
+    detail(format!(
+        "witness: Go `notary lookup` from an empty trust dir: {}",
+        go_lookup.trim()
+    ));
+
+    stage(
+        3,
+        STAGES,
+        "register: a signed, encrypted repository registration file",
+    );
+    let vendor = SecretKey::generate(
+        KeyKind::Ed25519,
+        "HPVS lab vendor <vendor@hpvs-lab.example>",
+        Secret::default(),
+    )?;
+    let appliance = SecretKey::generate(KeyKind::Ed25519, "HPVS lab appliance", Secret::default())?;
+    let root_json = std::fs::read(trust_dir.join("tuf").join(&gun).join("metadata/root.json"))?;
+    let registration = Registration::builder(gun.clone(), RootKey::from_root_json(&root_json)?)
+        .env_whitelist(["WALLET_NETWORK"])
+        .build(&vendor.public_key())?;
+    let sealed = ssc_register::seal::seal(&registration, &vendor, &appliance.public_key())?;
+    let regfile = out.join(format!("yaml.{}.enc", REPOSITORY.replace('/', "-")));
+    std::fs::write(&regfile, &sealed)?;
+    detail(format!(
+        "vendor key {} (Ed25519; the lab's RSA 4096 works the same)",
+        vendor.fingerprint()
+    ));
+    detail(format!("registration file {}", regfile.display()));
+    let opened = ssc_register::seal::open(
+        sealed.as_bytes(),
+        &appliance,
+        &OpenOptions {
+            expected_vendor: Some(&vendor.public_key()),
+            registered: None,
+        },
+    )?;
+    detail(format!(
+        "appliance opened it: repository {}, signed by {}, pins DCT root key {}",
+        opened.registration.repository_name,
+        opened.signer_fingerprint,
+        opened.registration.public_key_id
+    ));
+
+    stage(
+        4,
+        STAGES,
+        "deploy: resolve the tag pinned to the registered root, pull by digest, verify, unpack",
+    );
+    let deployer_dir = tempfile::tempdir()?;
+    let pinned = TrustPinning::default().pin_cert(&gun, opened.registration.public_key_id.clone());
+    let deployer = NotaryClient::new(
+        deployer_dir.path(),
+        &notary_config,
+        Fixed(Passphrase::new("unused")),
+    )?
+    .with_pinning(pinned);
+    let resolved = deployer.repository(&gun)?.lookup(TAG).await?;
+    let resolved_digest = format!(
+        "sha256:{}",
+        hex::encode(resolved.sha256.ok_or("the signed tag has no sha256")?)
+    );
+    if resolved_digest != pushed.digest.as_str() {
+        return Err(format!(
+            "notary resolves {TAG} to {resolved_digest}, pushed {}",
+            pushed.digest
+        )
+        .into());
+    }
+    detail(format!(
+        "{TAG} resolves to {resolved_digest}, signed by {}",
+        resolved.role
+    ));
+    let wrong_pin = TrustPinning::default().pin_cert(&gun, "0".repeat(64));
+    let refused = NotaryClient::new(
+        tempfile::tempdir()?.path(),
+        &notary_config,
+        Fixed(Passphrase::new("unused")),
+    )?
+    .with_pinning(wrong_pin)
+    .repository(&gun)?
+    .lookup(TAG)
+    .await;
+    match refused {
+        Err(notary_client::Error::RootNotPinned { .. }) => {
+            detail("a root other than the registered one is refused")
+        }
+        other => return Err(format!("a wrongly pinned deploy was not refused: {other:?}").into()),
+    }
+    let pulled_layout = Layout::create(out.join("deployed-image"))?;
+    let by_digest = ImageRef::parse(&format!("{gun}@{resolved_digest}"))?;
+    let manifest = registry_client
+        .pull(&by_digest, &pulled_layout, TAG, &PushOptions::default())
+        .await?;
+    let rootfs = out.join("rootfs");
+    let stats = oci_push::unpack_image(
+        &pulled_layout,
+        &manifest,
+        &rootfs,
+        &UnpackOptions::default(),
+    )?;
+    detail(format!(
+        "pulled {by_digest}: every blob's size and digest verified"
+    ));
+    detail(format!(
+        "unpacked {} entries ({} bytes) into {}",
+        stats.entries,
+        stats.bytes,
+        rootfs.display()
+    ));
+    let mut files = BTreeMap::new();
+    collect_files(&rootfs, &rootfs, &mut files)?;
+    for (path, size) in &files {
+        detail(format!("  /{path} ({size} bytes)"));
+    }
+
+    stage(
+        5,
+        STAGES,
+        "access the workload: not yet (needs the appliance emulator, hpvs-sim)",
+    );
+
+    stage(6, STAGES, "clean up");
+    repo.delete_remote().await?;
+    detail(format!("deleted the trust data of {gun} on notary-server"));
+    detail("stopping notary-server and the registry (their temporary directories go with them)");
+    drop(registry);
+    drop(notary);
+
+    println!("\nlab: done (steps 1-4 and 6; step 5 needs the appliance emulator).");
     Ok(())
 }
 
-fn path_str(path: &Path) -> Result<&str, Box<dyn Error>> {
-    path.to_str()
-        .ok_or_else(|| format!("path is not UTF-8: {}", path.display()).into())
+fn collect_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, u64>) -> AnyResult<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect_files(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root)?.display().to_string();
+            out.insert(rel, entry.metadata()?.len());
+        }
+    }
+    Ok(())
 }
