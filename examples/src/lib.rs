@@ -2,9 +2,12 @@
 //!
 //! The binaries live in `src/bin/`:
 //!
-//! - `lab`: the HPVS secure build lab on the embedded default stack (`./scripts/lab.sh`). Today
-//!   it runs the key set-up path end to end against the real notary-server and Go `notary`
-//!   client; the later lab steps arrive with the crates that implement them.
+//! - `lab`: the HPVS secure build lab on the embedded default stack (`./scripts/lab.sh`): steps
+//!   1-4 and 6 against the real notary-server and docker-registry; step 5 waits for the
+//!   appliance emulator.
+//! - `trust`: a Docker Content Trust client with the Go `notary` client's commands and output.
+//! - `oci`: push, pull, build, digest and unpack of OCI images.
+//! - `regfile`: repository registration files and HPCR contracts.
 //!
 //! This library part holds only what the binaries share.
 

@@ -121,6 +121,18 @@ pub struct Root {
     pub version: i64,
 }
 
+impl Root {
+    /// The keys and threshold of base role `role`, or an error naming the missing role.
+    pub fn role(&self, role: &str) -> Result<&RootRole> {
+        self.roles
+            .get(role)
+            .ok_or_else(|| Error::MalformedMetadata {
+                role: "root".to_owned(),
+                reason: format!("no {role} role"),
+            })
+    }
+}
+
 /// A target's (or a metadata file's) length and hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -395,12 +395,13 @@ impl Repository<'_> {
         root.keys.retain(|id, _| used.contains(id));
 
         // Signed by the current root key, and for a root rotation also by the new one.
+        let old_root_ids = old_root.role("root")?.keyids.clone();
         let current = self
-            .signing_key(&old_root.roles["root"].keyids, &old_root.keys, "root", true)?
+            .signing_key(&old_root_ids, &old_root.keys, "root", true)?
             .ok_or_else(|| Error::MissingSigningKey {
                 gun: self.gun.clone(),
                 role: "root".to_owned(),
-                key_ids: old_root.roles["root"].keyids.clone(),
+                key_ids: old_root_ids.clone(),
             })?;
         let mut signers = vec![current.as_signing()];
         if let Some(key) = &new_root_key {
@@ -430,7 +431,7 @@ impl Repository<'_> {
             changed.push(("targets".to_owned(), bytes));
         }
         if let Some(snapshot_key) = self.signing_key(
-            &root.roles["snapshot"].keyids,
+            &root.role("snapshot")?.keyids,
             &root.keys,
             "snapshot",
             false,
@@ -570,7 +571,7 @@ impl Repository<'_> {
             }
             targets.expires = metadata::expires_in(metadata::TARGETS_EXPIRY);
             let (keyids, keys) = if role == "targets" {
-                (root.roles["targets"].keyids.clone(), root.keys.clone())
+                (root.role("targets")?.keyids.clone(), root.keys.clone())
             } else {
                 let parent = parent_of(&role);
                 let delegations = edited
@@ -598,7 +599,7 @@ impl Repository<'_> {
             return Ok(upload);
         }
         if let Some(snapshot_key) = self.signing_key(
-            &root.roles["snapshot"].keyids,
+            &root.role("snapshot")?.keyids,
             &root.keys,
             "snapshot",
             false,

@@ -131,6 +131,7 @@ pub async fn update(
     let mut root = match cache.read("root")? {
         Some(bytes) => {
             let file = metadata::parse::<Root>("root", RoleType::Root, &bytes)?;
+            verify::check_root_shape(&file)?;
             Verified { file, bytes }
         }
         None => {
@@ -213,7 +214,7 @@ pub async fn update(
     let root_signed = &root.file.signed;
 
     let check_base = |role: &str, file: &SignedFile<MetaFile>, cached: Option<i64>| -> Result<()> {
-        let entry = &root_signed.roles[role];
+        let entry = root_signed.role(role)?;
         verify::check_signatures(
             role,
             file,
@@ -242,7 +243,7 @@ pub async fn update(
     let targets_meta = meta_for(&snapshot.signed, "snapshot", "targets")?;
     let targets_bytes = fetch_by_meta(transport, gun, "targets", targets_meta).await?;
     let targets_file = metadata::parse::<Targets>("targets", RoleType::Targets, &targets_bytes)?;
-    let entry = &root_signed.roles["targets"];
+    let entry = &root_signed.role("targets")?;
     verify::check_signatures(
         "targets",
         &targets_file,

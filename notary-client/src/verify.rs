@@ -167,6 +167,39 @@ pub fn check_version(role: &str, cached: Option<i64>, received: i64) -> Result<(
 /// Checks a root on its own terms: the four base roles are present, every root key is a
 /// certificate acceptable for `gun`, and a threshold of root keys signed it.
 pub fn check_root_self(gun: &str, file: &SignedFile<Root>, now: OffsetDateTime) -> Result<()> {
+    check_root_shape(file)?;
+    let root = &file.signed;
+    let root_role = &root.role("root")?;
+    for key_id in &root_role.keyids {
+        let key = root
+            .keys
+            .get(key_id)
+            .ok_or_else(|| Error::MalformedMetadata {
+                role: "root".to_owned(),
+                reason: format!("root key {key_id} is not in keys"),
+            })?
+            .to_public()?;
+        if !key.algorithm().is_x509() {
+            return Err(Error::RootKeyNotCertificate {
+                gun: gun.to_owned(),
+                key_id: key_id.clone(),
+                keytype: key.algorithm().as_str().to_owned(),
+            });
+        }
+        keymgmt::x509::validate_root_certificate(key.public_bytes(), gun, now).map_err(
+            |source| Error::RootCertificate {
+                gun: gun.to_owned(),
+                key_id: key_id.clone(),
+                source: Box::new(source),
+            },
+        )?;
+    }
+    check_expiry("root", &root.expires, now)
+}
+
+/// Checks a root's structure and that a threshold of its own root keys signed it; what a
+/// cached root must still pass when it is loaded (a tampered cache is refused).
+pub fn check_root_shape(file: &SignedFile<Root>) -> Result<()> {
     let root = &file.signed;
     for role in ["root", "targets", "snapshot", "timestamp"] {
         let entry = root
@@ -183,38 +216,20 @@ pub fn check_root_self(gun: &str, file: &SignedFile<Root>, now: OffsetDateTime) 
             });
         }
     }
-    let root_role = &root.roles["root"];
-    for key_id in &root_role.keyids {
-        let key = root.keys[key_id].to_public()?;
-        if !key.algorithm().is_x509() {
-            return Err(Error::RootKeyNotCertificate {
-                gun: gun.to_owned(),
-                key_id: key_id.clone(),
-                keytype: key.algorithm().as_str().to_owned(),
-            });
-        }
-        keymgmt::x509::validate_root_certificate(key.public_bytes(), gun, now).map_err(
-            |source| Error::RootCertificate {
-                gun: gun.to_owned(),
-                key_id: key_id.clone(),
-                source: Box::new(source),
-            },
-        )?;
-    }
+    let root_role = root.role("root")?;
     check_signatures(
         "root",
         file,
         &root_role.keyids,
         root_role.threshold,
         &root.keys,
-    )?;
-    check_expiry("root", &root.expires, now)
+    )
 }
 
 /// Step 1: trust pinning for a root seen for the first time: pinned certificate IDs for the GUN
 /// (or a `prefix*`), then a pinned CA, then trust on first use unless disabled.
 pub fn check_pinning(gun: &str, root: &Root, pinning: &TrustPinning) -> Result<()> {
-    let root_ids = &root.roles["root"].keyids;
+    let root_ids = &root.role("root")?.keyids;
     let not_pinned = |reason: String| Error::RootNotPinned {
         gun: gun.to_owned(),
         reason,
@@ -240,7 +255,10 @@ pub fn check_pinning(gun: &str, root: &Root, pinning: &TrustPinning) -> Result<(
         .collect();
     if !cas.is_empty() {
         for id in root_ids {
-            let cert = root.keys[id].to_public()?;
+            let Some(cert) = root.keys.get(id) else {
+                continue;
+            };
+            let cert = cert.to_public()?;
             if cas.iter().any(|ca| issued_by(cert.public_bytes(), ca)) {
                 return Ok(());
             }
@@ -278,7 +296,7 @@ pub fn check_root_rotation(
     now: OffsetDateTime,
 ) -> Result<()> {
     check_version("root", Some(previous.version + 1), next.signed.version)?;
-    let old = &previous.roles["root"];
+    let old = &previous.role("root")?;
     check_signatures("root", next, &old.keyids, old.threshold, &previous.keys).map_err(
         |source| Error::RootRotationUnsigned {
             version: next.signed.version,

@@ -863,3 +863,30 @@ async fn a_valid_delegation_wins_in_dockers_order() {
         sha2::Sha256::digest(b"released v1").as_slice()
     );
 }
+
+#[tokio::test]
+async fn tampered_local_root_is_refused_not_trusted() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    mock.serve(&publication(&keys, &root, &Spec::version(3)));
+    let cached = victim
+        .dir
+        .path()
+        .join("tuf")
+        .join(GUN)
+        .join("metadata/root.json");
+    // A cached root with a role removed, and one edited after signing: both are refused
+    // instead of trusted (or panicking).
+    let mut rogue = root_meta(&Keys::new(), 1, &future());
+    rogue.roles.remove("timestamp");
+    std::fs::write(&cached, sign_root(&keys, &rogue)).unwrap();
+    let err = victim.update().await.unwrap_err();
+    assert!(
+        matches!(err, Error::MalformedMetadata { ref role, .. } if role == "root"),
+        "{err}"
+    );
+    let mut edited: serde_json::Value = serde_json::from_slice(&root).unwrap();
+    edited["signed"]["version"] = 7.into();
+    std::fs::write(&cached, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let err = victim.update().await.unwrap_err();
+    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+}
