@@ -197,3 +197,69 @@ fn trust_cli_delegations_with_a_key_imported_by_go() {
     assert_eq!(inspect[0]["SignedTags"][0]["SignedTag"], "rel");
     assert_eq!(inspect[0]["AdministrativeKeys"][0]["Name"], "Root");
 }
+
+#[test]
+fn trust_cli_init_with_a_root_key_file() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("trust");
+    let gun = "registry.example.com/cli/rootkey";
+    let key = dir.path().join("root.key");
+    let out = Command::new("openssl")
+        .args([
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+        ])
+        .arg(&key)
+        .output()
+        .expect("openssl: run ./scripts/test.sh");
+    assert!(out.status.success());
+    ok(trust(
+        &server,
+        &ours,
+        &["init", gun, "--rootkey", key.to_str().unwrap(), "-p"],
+    ));
+    let expected = keymgmt::keyfile::decode(&std::fs::read(&key).unwrap(), None, None)
+        .unwrap()
+        .key
+        .key_id();
+    assert!(
+        ours.join("private")
+            .join(format!("{expected}.key"))
+            .is_file()
+    );
+    // The published root certificate wraps exactly that key.
+    let go = NotaryCli::new(&server).unwrap();
+    go.run(&["list", gun]).unwrap();
+    let root: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            go.trust_dir()
+                .join("tuf")
+                .join(gun)
+                .join("metadata/root.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let id = root["signed"]["roles"]["root"]["keyids"][0]
+        .as_str()
+        .unwrap();
+    let key = &root["signed"]["keys"][id];
+    let cert = keymgmt::PublicKey::from_json_fields(
+        key["keytype"].as_str().unwrap(),
+        key["keyval"]["public"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cert.canonical_key_id(), expected);
+    let bad = trust(
+        &server,
+        &ours,
+        &["init", "registry.example.com/cli/x", "--rootkey", "nope"],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("neither a key file nor"));
+}

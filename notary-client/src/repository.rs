@@ -269,6 +269,23 @@ impl Repository<'_> {
         Ok(())
     }
 
+    /// Stages a change to an existing delegation: keys and paths to add or remove, a new
+    /// threshold, or clearing its paths.
+    pub fn update_delegation(&self, role: &str, change: DelegationChange) -> Result<()> {
+        if !metadata::is_delegation_name(role) {
+            return Err(Error::InvalidRole {
+                role: role.to_owned(),
+            });
+        }
+        self.changelist.add(&Change {
+            action: Action::Update,
+            role: role.to_owned(),
+            path: String::new(),
+            content: ChangeContent::Delegation(change),
+        })?;
+        Ok(())
+    }
+
     /// Stages the removal of delegation `role` and its file.
     pub fn remove_delegation(&self, role: &str) -> Result<()> {
         if !metadata::is_delegation_name(role) {

@@ -890,3 +890,61 @@ async fn tampered_local_root_is_refused_not_trusted() {
     let err = victim.update().await.unwrap_err();
     assert!(matches!(err, Error::BadSignature { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn pinned_ca_and_pinned_key_ids() {
+    // A root certificate issued by a CA (with CN = GUN) instead of self-signed.
+    let ca = keymgmt::mtls::CertificateAuthority::generate("root CA").unwrap();
+    let issued = ca.issue_server(GUN, &[]).unwrap();
+    let mut keys = Keys::new();
+    keys.root = keymgmt::keyfile::decode(issued.private_key_pem().as_bytes(), None, None)
+        .unwrap()
+        .key;
+    keys.root_cert = PublicKey::from_certificate_pem(issued.certificate_pem().as_bytes()).unwrap();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    mock.serve(&publication(&keys, &root, &Spec::version(1)));
+
+    let pinned = |pinning: notary_client::verify::TrustPinning| {
+        let victim = Victim::new(&mock);
+        let client = victim.client.clone().with_pinning(pinning);
+        (victim, client)
+    };
+    // The issuing CA is pinned for a prefix covering the GUN: accepted.
+    let (_v, client) = pinned(notary_client::verify::TrustPinning::default().pin_ca(
+        "registry.example.com/*",
+        ca.certificate_pem().as_bytes().to_vec(),
+    ));
+    client.repository(GUN).unwrap().update().await.unwrap();
+    // Another CA: refused.
+    let other = keymgmt::mtls::CertificateAuthority::generate("root CA").unwrap();
+    let (_v, client) = pinned(
+        notary_client::verify::TrustPinning::default()
+            .pin_ca(GUN, other.certificate_pem().as_bytes().to_vec()),
+    );
+    let err = client.repository(GUN).unwrap().update().await.unwrap_err();
+    assert!(matches!(err, Error::RootNotPinned { .. }), "{err}");
+    // Pinned key IDs: the right one passes, another is refused, and TOFU can be turned off.
+    let (_v, client) = pinned(
+        notary_client::verify::TrustPinning::default()
+            .pin_cert(GUN, keys.root_cert.key_id().to_string()),
+    );
+    client.repository(GUN).unwrap().update().await.unwrap();
+    let (_v, client) = pinned(
+        notary_client::verify::TrustPinning::default()
+            .pin_cert("registry.example.com/*", "0".repeat(64)),
+    );
+    assert!(matches!(
+        client.repository(GUN).unwrap().update().await,
+        Err(Error::RootNotPinned { .. })
+    ));
+    let no_tofu = notary_client::verify::TrustPinning {
+        disable_tofu: true,
+        ..Default::default()
+    };
+    let (_v, client) = pinned(no_tofu);
+    assert!(matches!(
+        client.repository(GUN).unwrap().update().await,
+        Err(Error::RootNotPinned { .. })
+    ));
+}

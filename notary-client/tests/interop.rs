@@ -432,6 +432,30 @@ async fn our_delegations_are_verified_by_go_and_inspected_like_docker() {
     assert_eq!(json[0]["AdministrativeKeys"][0]["Name"], "Root");
     assert_eq!(json[0]["AdministrativeKeys"][1]["Name"], "Repository");
 
+    // Narrowing a delegation's paths: Go and we still verify what it signs within them.
+    repo.update_delegation(
+        "targets/releases",
+        notary_client::changelist::DelegationChange {
+            add_paths: vec!["v".into()],
+            remove_paths: vec![String::new()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    repo.publish().await.unwrap();
+    let go = NotaryCli::new(&server).unwrap();
+    assert_eq!(go_list(&go, gun)[0].3, "targets/releases");
+    let state = repo.update().await.unwrap();
+    let releases = &state.role("targets").unwrap().file.signed.delegations.roles;
+    assert_eq!(
+        releases
+            .iter()
+            .find(|r| r.name == "targets/releases")
+            .unwrap()
+            .paths,
+        ["v"]
+    );
+
     // Removing a delegation removes its file from the snapshot too; Go still verifies.
     repo.remove_delegation("targets/alice").unwrap();
     repo.publish().await.unwrap();
@@ -641,6 +665,79 @@ async fn token_auth_without_anonymous_access_refuses_anonymous_reads() {
         .unwrap_err();
     assert!(
         matches!(err, notary_client::Error::Server { status: 401, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutual_tls_with_a_custom_ca() {
+    let server = NotaryServer::start(NotaryOptions::with_transport(
+        devstack::Transport::MutualTls,
+    ))
+    .unwrap();
+    let tls = server.tls().unwrap();
+    let ca = std::fs::read(&tls.ca_cert).unwrap();
+    let identity = [
+        std::fs::read(tls.client_cert.as_ref().unwrap()).unwrap(),
+        std::fs::read(tls.client_key.as_ref().unwrap()).unwrap(),
+    ]
+    .concat();
+    let gun = "registry.example.com/mtls/app";
+    let https = |identity: Option<Vec<u8>>| ServerConfig {
+        url: server.url().to_owned(),
+        security: Security::Https,
+        ca_pem: Some(ca.clone()),
+        client_identity_pem: identity,
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ours = Client::new(
+        dir.path(),
+        &https(Some(identity.clone())),
+        Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
+    )
+    .unwrap();
+    let repo = ours.repository(gun).unwrap();
+    repo.init(&InitOptions::default()).await.unwrap();
+    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+    assert_eq!(repo.list().await.unwrap().len(), 1);
+    assert_eq!(go_list(&NotaryCli::new(&server).unwrap(), gun).len(), 1);
+
+    // Without a client certificate the handshake is refused.
+    let anon_dir = tempfile::tempdir().unwrap();
+    let anon = Client::new(
+        anon_dir.path(),
+        &https(None),
+        Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
+    )
+    .unwrap();
+    let err = anon.repository(gun).unwrap().list().await.unwrap_err();
+    assert!(
+        matches!(err, notary_client::Error::Unreachable { .. }),
+        "{err}"
+    );
+    // Nor is a server certificate from another CA accepted.
+    let other = keymgmt::mtls::CertificateAuthority::generate("another CA").unwrap();
+    let wrong = ServerConfig {
+        ca_pem: Some(other.certificate_pem().as_bytes().to_vec()),
+        ..https(Some(identity))
+    };
+    let other_dir = tempfile::tempdir().unwrap();
+    let err = Client::new(
+        other_dir.path(),
+        &wrong,
+        Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
+    )
+    .unwrap()
+    .repository(gun)
+    .unwrap()
+    .list()
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, notary_client::Error::Unreachable { .. }),
         "{err}"
     );
 }

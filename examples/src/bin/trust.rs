@@ -65,7 +65,8 @@ enum Command {
         /// Let the server manage the snapshot key (as docker does).
         #[arg(long)]
         server_managed_snapshot: bool,
-        /// Use this root key (a key ID in the trust dir's key store).
+        /// Use this root key: a PEM key file (imported into the trust dir, decrypted with the
+        /// root passphrase) or the ID of a key already in the trust dir.
         #[arg(long)]
         rootkey: Option<String>,
     },
@@ -353,10 +354,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
             ..
         } => {
             let root_key = match rootkey {
-                Some(id) => Some(
-                    keymgmt::KeyId::parse(id)
-                        .ok_or_else(|| format!("--rootkey {id:?} is not a 64-hex key ID"))?,
-                ),
+                Some(value) => Some(root_key_from(&client, value)?),
                 None => None,
             };
             repo.init(&InitOptions {
@@ -560,6 +558,21 @@ async fn run(cli: Cli) -> AnyResult<()> {
         println!("Successfully published changes for repository {gun}");
     }
     Ok(())
+}
+
+/// `--rootkey`: a key file to import as the root key, or a key ID in the trust dir.
+fn root_key_from(client: &Client, value: &str) -> AnyResult<keymgmt::KeyId> {
+    let path = PathBuf::from(value);
+    if path.is_file() {
+        let pem = read(&path)?;
+        let passphrases = Chain::new().with(NotaryEnv::new()).with(DockerEnv::new());
+        return Ok(client
+            .keystore()
+            .import_pem(&pem, "root", None, &passphrases, &passphrases)?);
+    }
+    keymgmt::KeyId::parse(value).ok_or_else(|| {
+        format!("--rootkey {value:?} is neither a key file nor a 64-hex key ID").into()
+    })
 }
 
 /// A PEM certificate (`ecdsa-x509`/`rsa-x509`) or `PUBLIC KEY` (`ecdsa`/`rsa`).
