@@ -741,3 +741,119 @@ async fn mutual_tls_with_a_custom_ca() {
         "{err}"
     );
 }
+
+/// A TCP proxy in front of the real server that can cut a POST in half (fault injection a
+/// real server cannot be asked for).
+struct Proxy {
+    url: String,
+    cut_posts: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn proxy_to(upstream: &str) -> Proxy {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let cut_posts = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = cut_posts.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let flag = flag.clone();
+            tokio::spawn(async move {
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let back = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match client_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let chunk = &buf[..n];
+                    if flag.load(Ordering::SeqCst) && chunk.windows(5).any(|w| w == b"POST ") {
+                        // Half the request reaches the server, then the connection dies.
+                        let _ = server_write.write_all(&chunk[..n / 2]).await;
+                        back.abort();
+                        return;
+                    }
+                    if server_write.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = back.await;
+            });
+        }
+    });
+    Proxy { url, cut_posts }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publish_cut_mid_upload_keeps_its_changes_and_completes_once() {
+    use std::sync::atomic::Ordering;
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let proxy = proxy_to(server.url()).await;
+    let gun = "registry.example.com/outage/midway";
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        url: proxy.url.clone(),
+        security: Security::InsecureHttp,
+        ..Default::default()
+    };
+    let ours = Client::new(
+        dir.path(),
+        &config,
+        Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
+    )
+    .unwrap();
+    let repo = ours.repository(gun).unwrap();
+    repo.init(&InitOptions::default()).await.unwrap();
+    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+    let before = repo
+        .update()
+        .await
+        .unwrap()
+        .role("targets")
+        .unwrap()
+        .file
+        .signed
+        .version;
+
+    repo.add_target("v2", FileMeta::of_bytes(b"v2"), &[])
+        .unwrap();
+    proxy.cut_posts.store(true, Ordering::SeqCst);
+    let err = repo.publish().await.unwrap_err();
+    assert!(
+        matches!(err, notary_client::Error::Unreachable { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        repo.status().unwrap().len(),
+        1,
+        "the change is still staged"
+    );
+    let go = NotaryCli::new(&server).unwrap();
+    assert_eq!(go_list(&go, gun).len(), 1, "nothing half-published");
+
+    proxy.cut_posts.store(false, Ordering::SeqCst);
+    repo.publish().await.unwrap();
+    assert!(repo.status().unwrap().is_empty());
+    let state = repo.update().await.unwrap();
+    assert_eq!(
+        state.role("targets").unwrap().file.signed.version,
+        before + 1,
+        "applied once"
+    );
+    let names: Vec<String> = go_list(&NotaryCli::new(&server).unwrap(), gun)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(names, ["v1", "v2"]);
+}
