@@ -52,7 +52,7 @@ mod token;
 pub use cli::NotaryCli;
 pub use error::Error;
 pub use notary::{NotaryOptions, NotaryServer, TlsFiles, Transport};
-pub use registry::{Registry, RegistryOptions};
+pub use registry::{REGISTRY_SERVICE, Registry, RegistryOptions};
 pub use token::{Anonymous, TokenIssuer, TokenUser};
 
 /// The passphrase [`NotaryCli`] gives every key role unless told otherwise.

@@ -14,6 +14,9 @@ use crate::{Error, require_binary};
 /// bcrypt cost of the htpasswd entries: the minimum, since these are throwaway test users.
 const BCRYPT_COST: u32 = 4;
 
+/// The `service` a token-auth registry names in its challenges.
+pub const REGISTRY_SERVICE: &str = "docker-registry";
+
 /// How to start a [`Registry`].
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct RegistryOptions {
@@ -56,6 +59,28 @@ impl Registry {
     /// Starts docker-registry on a free loopback port and waits until `GET /v2/` answers (200,
     /// or 401 when basic auth is on).
     pub fn start(options: RegistryOptions) -> Result<Registry, Error> {
+        Self::start_with_auth(options, None)
+    }
+
+    /// Starts docker-registry requiring registry-style bearer tokens from `issuer`
+    /// (`auth.token`, service `docker-registry`) instead of basic auth.
+    pub fn start_with_token_auth(
+        options: RegistryOptions,
+        issuer: &crate::TokenIssuer,
+    ) -> Result<Registry, Error> {
+        Self::start_with_auth(
+            options,
+            Some((
+                issuer.realm().to_owned(),
+                issuer.root_cert_bundle().to_owned(),
+            )),
+        )
+    }
+
+    fn start_with_auth(
+        options: RegistryOptions,
+        token: Option<(String, PathBuf)>,
+    ) -> Result<Registry, Error> {
         let program = require_binary("docker-registry", "docker-registry")?;
         let dir = tempfile::Builder::new()
             .prefix("devstack-registry-")
@@ -105,6 +130,9 @@ impl Registry {
                         (paths.server_cert.as_path(), paths.server_key.as_path())
                     }),
                     htpasswd: htpasswd.as_deref(),
+                    token: token
+                        .as_ref()
+                        .map(|(realm, bundle)| (realm.as_str(), bundle.as_path())),
                 }
                 .render();
                 process::write_private(&config_path, config.as_bytes())?;
@@ -239,6 +267,8 @@ struct ConfigInput<'a> {
     secret: &'a str,
     tls: Option<(&'a Path, &'a Path)>,
     htpasswd: Option<&'a Path>,
+    /// Token realm and the certificate bundle that signs tokens.
+    token: Option<(&'a str, &'a Path)>,
 }
 
 impl ConfigInput<'_> {
@@ -276,6 +306,15 @@ impl ConfigInput<'_> {
                 "auth:\n  htpasswd:\n    realm: devstack\n    path: {}",
                 p(htpasswd)
             );
+        } else if let Some((realm, bundle)) = self.token {
+            let _ = writeln!(
+                yaml,
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}",
+                q(realm),
+                q(REGISTRY_SERVICE),
+                q(crate::token::ISSUER),
+                p(bundle)
+            );
         }
         yaml
     }
@@ -304,6 +343,7 @@ mod tests {
             secret: "abc",
             tls: Some((Path::new("/t/s.pem"), Path::new("/t/k.pem"))),
             htpasswd: Some(Path::new("/t/htpasswd")),
+            token: None,
         }
         .render();
         assert!(

@@ -1,5 +1,6 @@
-//! Bearer-token challenges and the token cache, against a minimal in-process registry
-//! front (docker-registry's token mode needs a token service this workspace does not run).
+//! Bearer-token challenges and the token cache, counted against a minimal in-process registry
+//! front (how many token requests are made cannot be observed on docker-registry;
+//! `tests/token.rs` runs the same flow against docker-registry's token mode).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
