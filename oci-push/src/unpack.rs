@@ -1,6 +1,6 @@
 //! Safe unpacking of layers to a root filesystem: whiteouts honoured; absolute paths, `..`,
-//! symlink and hardlink escapes, writes through symlinks, device nodes and oversized entries
-//! refused with the entry named. Every check lives in [`safe_path`] or [`check_entry`].
+//! symlink and hardlink escapes, device nodes and oversized entries refused with the entry
+//! named; symlinked directories of the image are followed inside the root, never out of it. Every check lives in [`safe_path`] or [`check_entry`].
 
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
@@ -305,32 +305,68 @@ fn safe_path(path: &str) -> Result<Option<PathBuf>, String> {
     Ok((!out.as_os_str().is_empty()).then_some(out))
 }
 
-/// Creates the parent directories of `relative` under `root`, refusing to pass through a
-/// symlink or a non-directory (which would let a later entry write outside the root).
+/// Most symlinks followed while resolving one path (the kernel's ELOOP limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Resolves the parent directories of `relative` inside `root` and creates the missing ones.
+///
+/// Symlinks met on the way are followed *inside the root*, as they would be in a container:
+/// an absolute target starts again at the root, and `..` stops at the root. So an image's
+/// `lib -> usr/lib` works for a later `lib/x`, and no link, however crafted, leads out of the
+/// root. Every step is checked with `lstat`, never by letting the OS follow a link.
 fn ensure_parent(root: &Path, relative: &Path) -> Result<PathBuf, String> {
-    let mut dir = root.to_owned();
-    if let Some(parent) = relative.parent() {
-        for part in parent.components() {
-            dir.push(part);
-            match std::fs::symlink_metadata(&dir) {
-                Ok(m) if m.file_type().is_symlink() => {
+    let mut queue: std::collections::VecDeque<std::ffi::OsString> = relative
+        .parent()
+        .map(|p| p.components().map(|c| c.as_os_str().to_owned()).collect())
+        .unwrap_or_default();
+    let mut resolved: Vec<std::ffi::OsString> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = queue.pop_front() {
+        if part == "." || part.is_empty() || part == "/" {
+            continue;
+        }
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        let mut dir = root.to_owned();
+        dir.extend(&resolved);
+        dir.push(&part);
+        let shown = || {
+            let mut p = PathBuf::new();
+            p.extend(&resolved);
+            p.push(&part);
+            p.display().to_string()
+        };
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
                     return Err(format!(
-                        "its parent {} is a symlink; writing through it could escape the root",
-                        dir.strip_prefix(root).unwrap_or(&dir).display()
+                        "its parent {} loops through more than {MAX_SYMLINK_HOPS} symlinks",
+                        shown()
                     ));
                 }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    return Err(format!(
-                        "its parent {} is not a directory",
-                        dir.strip_prefix(root).unwrap_or(&dir).display()
-                    ));
+                let target = std::fs::read_link(&dir)
+                    .map_err(|e| format!("cannot read the symlink {}: {e}", shown()))?;
+                if target.is_absolute() {
+                    resolved.clear();
                 }
-                Err(_) => std::fs::create_dir(&dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?,
+                for component in target.components().rev() {
+                    queue.push_front(component.as_os_str().to_owned());
+                }
+            }
+            Ok(m) if m.is_dir() => resolved.push(part),
+            Ok(_) => return Err(format!("its parent {} is not a directory", shown())),
+            Err(_) => {
+                std::fs::create_dir(&dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                resolved.push(part);
             }
         }
     }
+    let mut dir = root.to_owned();
+    dir.extend(&resolved);
     Ok(dir)
 }
 

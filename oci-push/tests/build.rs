@@ -296,19 +296,60 @@ fn crafted_layers_write_nothing_outside_the_root() {
         }
         assert!(error.to_string().contains(name));
     }
-    // A symlink to an absolute path is fine inside the image, but writing through it is not.
+    // Symlinked directories are followed inside the root, as in a container: merged-/usr
+    // images (`lib -> usr/lib`) unpack, and a link to `/` or a self-loop cannot lead out.
     let mut stats = UnpackStats::default();
-    let mut layer = crafted("etc", tar::EntryType::Symlink, Some("/etc"), b"");
+    let mut layer = crafted("usr/lib/", tar::EntryType::Directory, None, b"");
     layer.truncate(512);
-    layer.extend(crafted(
-        "etc/passwd",
-        tar::EntryType::Regular,
-        None,
-        b"root::0:0",
-    ));
+    for (path, kind, link, data) in [
+        ("lib", tar::EntryType::Symlink, Some("usr/lib"), &b""[..]),
+        ("lib/libfoo.so", tar::EntryType::Regular, None, b"elf"),
+        ("top", tar::EntryType::Symlink, Some("/"), b""),
+        (
+            "top/etc/passwd",
+            tar::EntryType::Regular,
+            None,
+            b"root::0:0",
+        ),
+        ("deep/up", tar::EntryType::Symlink, Some(".."), b""),
+        ("deep/up/deep/up/x", tar::EntryType::Regular, None, b"x"),
+    ] {
+        let mut entry = crafted(path, kind, link, data);
+        entry.truncate(512 + data.len().div_ceil(512) * 512);
+        layer.extend(entry);
+    }
+    layer.extend([0u8; 1024]);
+    unpack_layer(&layer[..], &root, &UnpackOptions::default(), &mut stats).unwrap();
+    assert_eq!(
+        std::fs::read(root.join("usr/lib/libfoo.so")).unwrap(),
+        b"elf"
+    );
+    assert_eq!(
+        std::fs::read(root.join("etc/passwd")).unwrap(),
+        b"root::0:0"
+    );
+    assert_eq!(
+        std::fs::read(root.join("x")).unwrap(),
+        b"x",
+        "deep/up is the root, twice"
+    );
+    // Even a link planted in the root by other means (escaping targets the layer checks would
+    // refuse) cannot lead a later entry out: resolution starts and stops at the root.
+    std::os::unix::fs::symlink(outer.path(), root.join("planted-abs")).unwrap();
+    std::os::unix::fs::symlink("../../..", root.join("planted-up")).unwrap();
+    for path in ["planted-abs/escaped", "planted-up/escaped"] {
+        let layer = crafted(path, tar::EntryType::Regular, None, b"no");
+        unpack_layer(&layer[..], &root, &UnpackOptions::default(), &mut stats).unwrap();
+    }
+    assert!(root.join("escaped").is_file());
+    std::fs::remove_file(root.join("planted-abs")).unwrap();
+    std::fs::remove_file(root.join("planted-up")).unwrap();
+    let mut layer = crafted("loop", tar::EntryType::Symlink, Some("/loop"), b"");
+    layer.truncate(512);
+    layer.extend(crafted("loop/file", tar::EntryType::Regular, None, b"x"));
     let error = unpack_layer(&layer[..], &root, &UnpackOptions::default(), &mut stats).unwrap_err();
     assert!(
-        matches!(&error, Error::UnsafeEntry { path, .. } if path == "etc/passwd"),
+        matches!(&error, Error::UnsafeEntry { path, .. } if path == "loop/file"),
         "{error}"
     );
     // Oversized entries.
