@@ -764,15 +764,14 @@ async fn gun_path_traversal() {
     assert!(victim.cache().is_empty());
 }
 
-#[tokio::test]
-async fn delegation_signing_outside_its_paths() {
-    let keys = Keys::new();
-    let mock = Mock::start().await;
-    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+/// Version 1 of the repository with a `targets/releases` delegation (a fresh key) that may
+/// sign `paths` and signs `targets`.
+fn with_releases_delegation(targets: &[(&str, &[u8])], paths: &[&str]) -> Spec {
     let releases = PrivateKey::generate_ecdsa();
-    let mut delegated = BTreeMap::new();
-    delegated.insert("release-1".to_owned(), FileMeta::of_bytes(b"ok"));
-    delegated.insert("evil".to_owned(), FileMeta::of_bytes(b"evil"));
+    let delegated = targets
+        .iter()
+        .map(|(name, content)| ((*name).to_owned(), FileMeta::of_bytes(content)))
+        .collect();
     let file = metadata::sign(
         &Targets {
             type_name: "Targets".into(),
@@ -792,11 +791,23 @@ async fn delegation_signing_outside_its_paths() {
     spec.delegations.roles.push(DelegationRole {
         keyids: vec![releases.key_id().to_string()],
         name: "targets/releases".into(),
-        paths: vec!["release-".into()],
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
         threshold: 1,
     });
     spec.delegation_files
         .push(("targets/releases".into(), file));
+    spec
+}
+
+#[tokio::test]
+async fn delegation_signing_outside_its_paths() {
+    let keys = Keys::new();
+    let mock = Mock::start().await;
+    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
+    let spec = with_releases_delegation(
+        &[("release-1", &b"ok"[..]), ("evil", b"evil")],
+        &["release-"],
+    );
     mock.serve(&publication(&keys, &root, &spec));
     let victim = Victim::new(&mock);
     let state = victim.update().await.unwrap();
@@ -821,33 +832,7 @@ async fn a_valid_delegation_wins_in_dockers_order() {
     let keys = Keys::new();
     let mock = Mock::start().await;
     let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
-    let releases = PrivateKey::generate_ecdsa();
-    let mut delegated = BTreeMap::new();
-    delegated.insert("v1".to_owned(), FileMeta::of_bytes(b"released v1"));
-    let file = metadata::sign(
-        &Targets {
-            type_name: "Targets".into(),
-            delegations: Delegations::default(),
-            expires: future(),
-            targets: delegated,
-            version: 1,
-        },
-        &[signer(&releases)],
-    )
-    .unwrap();
-    let mut spec = Spec::version(1);
-    spec.delegations.keys.insert(
-        releases.key_id().to_string(),
-        KeyJson::from_public(&releases.public_key()),
-    );
-    spec.delegations.roles.push(DelegationRole {
-        keyids: vec![releases.key_id().to_string()],
-        name: "targets/releases".into(),
-        paths: vec![String::new()],
-        threshold: 1,
-    });
-    spec.delegation_files
-        .push(("targets/releases".into(), file));
+    let spec = with_releases_delegation(&[("v1", &b"released v1"[..])], &[""]);
     mock.serve(&publication(&keys, &root, &spec));
     let repo_client = Victim::new(&mock);
     let found = repo_client
