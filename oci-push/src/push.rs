@@ -16,6 +16,16 @@ use crate::progress::{BlobOutcome, NoProgress, Progress};
 use crate::reference::ImageRef;
 use crate::spec::{Descriptor, Parsed, is_index, parse_manifest};
 use crate::transport::{Client, Target, UploadMode, error_body, headers};
+
+/// How one blob is being uploaded: the mode (which can change to chunks when the registry
+/// refuses a monolithic upload) and the session to resume, if any.
+struct Session {
+    resume: Option<String>,
+    mode: UploadMode,
+}
+
+/// Chunk size used when a registry refuses a monolithic upload.
+const FALLBACK_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
 use crate::{Digest, Error};
 
 /// Bytes read from disk per chunk of an upload.
@@ -243,20 +253,37 @@ impl Client {
         }));
         let mut delay = self.inner.options.retry_delay;
         let mut attempt = 0;
-        let mut resume: Option<String> = None;
+        let mut session = Session {
+            resume: None,
+            mode: self.inner.options.upload,
+        };
         loop {
             attempt += 1;
             let result = self
-                .upload_once(target, blob, &path, options, &state, &mut resume)
+                .upload_once(target, blob, &path, options, &state, &mut session)
                 .await;
             match result {
                 Ok(outcome) => {
                     progress.blob_finished(&blob.digest, outcome);
                     return Ok(outcome);
                 }
+                // A registry that will not take the blob in one request says 413: send it in
+                // chunks instead (what the registry needs, not what was configured).
+                Err(Error::RegistryStatus { status: 413, .. })
+                    if session.mode == UploadMode::Monolithic =>
+                {
+                    tracing::debug!(digest = %blob.digest, "monolithic upload refused (413), switching to chunks");
+                    session = Session {
+                        resume: None,
+                        mode: UploadMode::Chunked {
+                            chunk_size: FALLBACK_CHUNK_SIZE,
+                        },
+                    };
+                    progress.blob_retry(&blob.digest, 0);
+                }
                 Err(error) if error.is_transient() && attempt < attempts => {
                     tracing::debug!(digest = %blob.digest, %error, attempt, "upload failed, retrying");
-                    if resume.is_none() {
+                    if session.resume.is_none() {
                         progress.blob_retry(&blob.digest, 0);
                     }
                     tokio::time::sleep(delay).await;
@@ -275,8 +302,10 @@ impl Client {
         path: &std::path::Path,
         options: &PushOptions,
         state: &Arc<Mutex<HashState>>,
-        resume: &mut Option<String>,
+        session: &mut Session,
     ) -> Result<BlobOutcome, Error> {
+        let mode = session.mode;
+        let resume = &mut session.resume;
         let mount_from = options
             .mount_from
             .as_deref()
@@ -284,6 +313,7 @@ impl Client {
         let t = push_target(target, mount_from);
         let mut offset = 0;
         let mut location = None;
+        let mut min_chunk = 0;
         if let Some(previous) = resume.take() {
             // Ask where the interrupted session stands (chunked uploads only).
             let status = self
@@ -330,12 +360,19 @@ impl Client {
                         });
                     }
                 }
+                min_chunk = response
+                    .headers()
+                    .get("oci-chunk-min-length")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
                 self.location(&target.registry, &response, "POST blobs/uploads/")?
             }
         };
-        let (chunk, final_body) = match self.inner.options.upload {
+        let (chunk, final_body) = match mode {
             UploadMode::Monolithic => (blob.size.max(1), true),
-            UploadMode::Chunked { chunk_size } => (chunk_size, false),
+            // The registry's minimum chunk size, when it states one, wins.
+            UploadMode::Chunked { chunk_size } => (chunk_size.max(min_chunk).max(1), false),
         };
         let digest_param = format!("digest={}", blob.digest);
         if final_body {

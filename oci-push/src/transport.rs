@@ -25,11 +25,13 @@ pub enum Transport {
 /// How blobs are uploaded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum UploadMode {
-    /// One streamed `PUT` per blob (fastest; an interrupted upload restarts).
+    /// One streamed `PUT` per blob (fastest; an interrupted upload restarts). A registry
+    /// that refuses it with 413 gets the blob in chunks instead.
     #[default]
     Monolithic,
-    /// `PATCH` chunks of this many bytes then a closing `PUT`; an interrupted upload
-    /// resumes from the offset the registry reports.
+    /// `PATCH` chunks of this many bytes (or the registry's `OCI-Chunk-Min-Length`, if
+    /// larger) then a closing `PUT`; an interrupted upload resumes from the offset the
+    /// registry reports.
     Chunked {
         /// Bytes per chunk.
         chunk_size: u64,
