@@ -14,7 +14,7 @@ use crate::spec::{
     Descriptor, MANIFEST_ACCEPT, MAX_DOCUMENT_SIZE, Parsed, is_index, parse_manifest,
     sniff_media_type,
 };
-use crate::transport::{Client, Target, error_body, headers};
+use crate::transport::{Client, Target, expect_status, headers};
 use crate::{Digest, Error};
 
 /// Bytes buffered before each write of a downloaded blob.
@@ -128,15 +128,7 @@ impl Client {
                 self.inner.options.attempts,
             )
             .await?;
-        if response.status() != StatusCode::OK {
-            let status = response.status().as_u16();
-            return Err(Error::RegistryStatus {
-                method: "GET".to_owned(),
-                url,
-                status,
-                body: error_body(response).await,
-            });
-        }
+        let response = expect_status(response, StatusCode::OK, "GET", &url).await?;
         let content_type = response
             .headers()
             .get("content-type")
@@ -261,15 +253,7 @@ impl Client {
                 self.inner.options.attempts,
             )
             .await?;
-        if response.status() != StatusCode::OK {
-            let status = response.status().as_u16();
-            return Err(Error::RegistryStatus {
-                method: "GET".to_owned(),
-                url,
-                status,
-                body: error_body(response).await,
-            });
-        }
+        let response = expect_status(response, StatusCode::OK, "GET", &url).await?;
         let dir = layout.blob_dir();
         // Deleted on drop unless persisted: a refused blob leaves nothing behind.
         let tmp = tempfile::Builder::new()

@@ -15,7 +15,7 @@ use crate::layout::Layout;
 use crate::progress::{BlobOutcome, NoProgress, Progress};
 use crate::reference::ImageRef;
 use crate::spec::{Descriptor, Parsed, is_index, parse_manifest};
-use crate::transport::{Client, Target, UploadMode, error_body, headers};
+use crate::transport::{Client, Target, UploadMode, error_body, expect_status, headers};
 
 /// How one blob is being uploaded: the mode (which can change to chunks when the registry
 /// refuses a monolithic upload) and the session to resume, if any.
@@ -575,16 +575,8 @@ async fn expect_created(
     method: &str,
     url: String,
 ) -> Result<BlobOutcome, Error> {
-    if response.status() == StatusCode::CREATED {
-        return Ok(BlobOutcome::Uploaded);
-    }
-    let status = response.status().as_u16();
-    Err(Error::RegistryStatus {
-        method: method.to_owned(),
-        url,
-        status,
-        body: error_body(response).await,
-    })
+    expect_status(response, StatusCode::CREATED, method, &url).await?;
+    Ok(BlobOutcome::Uploaded)
 }
 
 /// The offset after the last byte a `Range: 0-N` header acknowledges.

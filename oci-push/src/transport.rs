@@ -402,6 +402,25 @@ impl Client {
 }
 
 /// The start of an error response body, for messages.
+/// `response` if it has `expected` status, else [`Error::RegistryStatus`] with its body.
+pub(crate) async fn expect_status(
+    response: reqwest::Response,
+    expected: reqwest::StatusCode,
+    method: &str,
+    url: &str,
+) -> Result<reqwest::Response, Error> {
+    if response.status() == expected {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    Err(Error::RegistryStatus {
+        method: method.to_owned(),
+        url: url.to_owned(),
+        status,
+        body: error_body(response).await,
+    })
+}
+
 pub(crate) async fn error_body(response: Response) -> String {
     match response.bytes().await {
         Ok(bytes) => {
