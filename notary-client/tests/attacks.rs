@@ -635,24 +635,28 @@ async fn root_rotation_without_the_old_roots_signature() {
     );
 }
 
+/// Serves a first publication whose root certificate is `keys.root_cert` to a new client and
+/// returns why the certificate was refused.
+async fn first_root_certificate_refusal(keys: &Keys) -> Box<keymgmt::Error> {
+    let mock = Mock::start().await;
+    let root = sign_root(keys, &root_meta(keys, 1, &future()));
+    mock.serve(&publication(keys, &root, &Spec::version(1)));
+    match Victim::new(&mock).refused().await {
+        Error::RootCertificate { source, .. } => source,
+        other => panic!("expected RootCertificate, got {other}"),
+    }
+}
+
 #[tokio::test]
 async fn root_certificate_for_another_gun() {
     let mut keys = Keys::new();
     keys.root_cert =
         keymgmt::x509::generate_root_certificate("registry.example.com/other", &keys.root).unwrap();
-    let mock = Mock::start().await;
-    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
-    mock.serve(&publication(&keys, &root, &Spec::version(1)));
-    let err = Victim::new(&mock).refused().await;
-    match err {
-        Error::RootCertificate { ref source, .. } => {
-            assert!(
-                matches!(**source, keymgmt::Error::CertificateNameMismatch { .. }),
-                "{source}"
-            )
-        }
-        other => panic!("expected RootCertificate, got {other}"),
-    }
+    let source = first_root_certificate_refusal(&keys).await;
+    assert!(
+        matches!(*source, keymgmt::Error::CertificateNameMismatch { .. }),
+        "{source}"
+    );
 }
 
 #[tokio::test]
@@ -699,19 +703,11 @@ async fn sha1_root_certificate() {
     let mut keys = Keys::new();
     keys.root = root_key;
     keys.root_cert = PublicKey::from_certificate_pem(&std::fs::read(&cert_path).unwrap()).unwrap();
-    let mock = Mock::start().await;
-    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
-    mock.serve(&publication(&keys, &root, &Spec::version(1)));
-    let err = Victim::new(&mock).refused().await;
-    match err {
-        Error::RootCertificate { ref source, .. } => {
-            assert!(
-                matches!(**source, keymgmt::Error::WeakCertificateSignature { .. }),
-                "{source}"
-            )
-        }
-        other => panic!("expected RootCertificate, got {other}"),
-    }
+    let source = first_root_certificate_refusal(&keys).await;
+    assert!(
+        matches!(*source, keymgmt::Error::WeakCertificateSignature { .. }),
+        "{source}"
+    );
 }
 
 #[tokio::test]
