@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests, the lab and the benches run against, only where missing:
-# the Debian packages notary (notary, notary-server), docker-registry, skopeo, gnupg, openssl.
+# the Debian packages notary (notary, notary-server), docker-registry, skopeo, gnupg, openssl,
+# and curl (the raw-transfer ceiling of the oci bench).
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ peers=(
   "skopeo:skopeo"
   "gpg:gnupg"
   "openssl:openssl"
+  "curl:curl"
 )
 
 missing=()
@@ -24,7 +26,7 @@ for pair in "${peers[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-peers: all peers present (notary, notary-server, docker-registry, skopeo, gpg, openssl)"
+  echo "install-peers: all peers present (notary, notary-server, docker-registry, skopeo, gpg, openssl, curl)"
   exit 0
 fi
 

@@ -105,6 +105,15 @@ impl Verifier {
         }
     }
 
+    /// The same check from the first byte again (for a transfer that starts over).
+    pub(crate) fn restart(self) -> Verifier {
+        Verifier {
+            hasher: Sha256::new(),
+            seen: 0,
+            ..self
+        }
+    }
+
     /// Feeds a chunk; fails as soon as the stream is longer than expected.
     pub(crate) fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
         self.seen += chunk.len() as u64;

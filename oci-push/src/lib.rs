@@ -27,7 +27,8 @@
 //! ```text
 //! push:  layout blob --read thread (hash once)--> channel --> streamed PUT   (N blobs at once)
 //!        HEAD first (skip), mount when asked, retry/restart or resume, manifests last
-//! pull:  GET --> size+digest check while streaming --> temp file --> rename (or delete)
+//! pull:  GET --> channel --> write thread (size+digest check) --> temp file --> rename
+//!        (or delete); a transfer cut mid-blob resumes with `Range` (N blobs at once)
 //! build: directory tree --> sorted tar (mtime, 0:0, modes) --> gzip/zstd --> blob,
 //!        hashing the tar (diff ID) and the compressed bytes (digest) in the same pass
 //! ```
@@ -38,8 +39,9 @@
 //! ([`ImageRef::parse`]), the manifest and index spec types used to parse and to write
 //! manifests, and the media type constants. Its `Client` is not used: it buffers whole
 //! blobs in memory, and has no resumable or parallel uploads, progress or mutual TLS. The
-//! blob path (streamed uploads and downloads, retries, chunked resume), authentication and
-//! TLS are written here on `reqwest` with rustls and the ring provider. The image config
+//! blob path (streamed uploads and downloads, retries, resumed uploads and downloads),
+//! authentication and TLS are written here on `reqwest` with rustls and the ring provider.
+//! The image config
 //! is written as JSON with sorted maps rather than with `oci-client`'s `ConfigFile`, whose
 //! hash sets would make the bytes, and so the digest, vary between runs.
 //!
@@ -47,8 +49,8 @@
 //!
 //! It runs nothing: `RUN` and other instructions that need a container runtime are refused.
 //! It does not sign (see `notary-client`), does not follow `.dockerignore`, handles only
-//! sha256 digests, and does not write through symlinked directories when unpacking (such
-//! entries are refused rather than resolved).
+//! sha256 digests, and when unpacking follows an image's symlinked directories only while
+//! they stay inside the root.
 //!
 //! # Example
 //!

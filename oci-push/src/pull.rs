@@ -3,7 +3,7 @@
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use reqwest::{Method, StatusCode};
-use tokio::io::AsyncWriteExt as _;
+use std::io::{Seek as _, Write as _};
 
 use crate::digest::Verifier;
 use crate::layout::Layout;
@@ -19,6 +19,8 @@ use crate::{Digest, Error};
 
 /// Bytes buffered before each write of a downloaded blob.
 const WRITE_BUFFER: usize = 1024 * 1024;
+/// Network chunks queued between a download and the thread that hashes and writes it.
+const WRITE_QUEUE: usize = 64;
 
 impl Client {
     /// Resolves `reference` to its manifest descriptor (digest, size, media type) without
@@ -197,7 +199,9 @@ impl Client {
         ))
     }
 
-    /// Downloads a blob into the layout unless present there, verifying as it streams.
+    /// Downloads a blob into the layout unless present there, verifying as it streams. A
+    /// transfer cut by a transient failure resumes where it stopped (`Range`) when the
+    /// registry serves ranges, and restarts from the first byte otherwise.
     async fn download_blob(
         &self,
         image: &ImageRef,
@@ -211,49 +215,11 @@ impl Client {
             return Ok(BlobOutcome::Skipped);
         }
         progress.blob_started(&blob.digest, blob.size);
-        let attempts = self.inner.options.attempts;
-        let mut delay = self.inner.options.retry_delay;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.download_once(image, blob, layout, options).await {
-                Ok(()) => break,
-                Err(error) if error.is_transient() && attempt < attempts => {
-                    tracing::debug!(digest = %blob.digest, %error, "download failed, retrying");
-                    progress.blob_retry(&blob.digest, 0);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(4));
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        progress.blob_finished(&blob.digest, BlobOutcome::Downloaded);
-        Ok(BlobOutcome::Downloaded)
-    }
-
-    async fn download_once(
-        &self,
-        image: &ImageRef,
-        blob: &Descriptor,
-        layout: &Layout,
-        options: &PushOptions,
-    ) -> Result<(), Error> {
         let url = self.url(
             &image.registry,
             &image.repository,
             &format!("blobs/{}", blob.digest),
         );
-        let response = self
-            .send(
-                &pull_target(image),
-                Method::GET,
-                &url,
-                Default::default(),
-                &|| None,
-                self.inner.options.attempts,
-            )
-            .await?;
-        let response = expect_status(response, StatusCode::OK, "GET", &url).await?;
         let dir = layout.blob_dir();
         // Deleted on drop unless persisted: a refused blob leaves nothing behind.
         let tmp = tempfile::Builder::new()
@@ -263,42 +229,209 @@ impl Client {
         let file = tmp
             .reopen()
             .map_err(Error::io("open", tmp.path().to_owned()))?;
-        let mut writer =
-            tokio::io::BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file));
-        let mut verifier = Verifier::new(
-            format!("blob {} from {url}", blob.digest),
-            &blob.digest,
-            blob.size,
-        );
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Error::Http {
-                method: "GET".to_owned(),
-                url: url.clone(),
-                attempts: 1,
-                reason: crate::transport::error_chain(&e),
-            })?;
-            verifier.update(&chunk)?;
-            options
-                .progress
-                .blob_bytes(&blob.digest, chunk.len() as u64);
-            writer
-                .write_all(&chunk)
-                .await
-                .map_err(Error::io("write", tmp.path().to_owned()))?;
+        let mut partial = Partial {
+            file: std::io::BufWriter::with_capacity(WRITE_BUFFER, file),
+            path: tmp.path().to_owned(),
+            verifier: Verifier::new(
+                format!("blob {} from {url}", blob.digest),
+                &blob.digest,
+                blob.size,
+            ),
+            written: 0,
+        };
+        let attempts = self.inner.options.attempts;
+        let mut delay = self.inner.options.retry_delay;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .download_attempt(image, blob, &url, partial, options)
+                .await?
+            {
+                Attempt::Complete(done) => {
+                    partial = done;
+                    break;
+                }
+                // Every byte arrived before the connection failed: the checks below decide.
+                Attempt::Interrupted(kept, _) if kept.written == blob.size => {
+                    partial = kept;
+                    break;
+                }
+                Attempt::Interrupted(kept, error) if error.is_transient() && attempt < attempts => {
+                    tracing::debug!(digest = %blob.digest, %error, offset = kept.written, "download interrupted, retrying");
+                    progress.blob_retry(&blob.digest, kept.written);
+                    partial = kept;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(4));
+                }
+                Attempt::Interrupted(_, error) => return Err(error),
+            }
         }
-        verifier.finish()?;
-        writer
-            .flush()
-            .await
-            .map_err(Error::io("write", tmp.path().to_owned()))?;
-        drop(writer);
+        partial.verifier.finish()?;
         let path = layout.blob_path(&blob.digest);
         tmp.persist(&path)
             .map_err(|e| Error::io("rename into", &path)(e.error))?;
         tracing::debug!(digest = %blob.digest, "blob downloaded and verified");
-        Ok(())
+        progress.blob_finished(&blob.digest, BlobOutcome::Downloaded);
+        Ok(BlobOutcome::Downloaded)
     }
+
+    /// One GET of a blob, from where `partial` stands. The body is hashed and written on a
+    /// blocking thread, so that the runtime's workers only move bytes off the network.
+    /// Returns `Err` for what a retry cannot fix (a local write failed, the content is
+    /// longer than its descriptor says).
+    async fn download_attempt(
+        &self,
+        image: &ImageRef,
+        blob: &Descriptor,
+        url: &str,
+        mut partial: Partial,
+        options: &PushOptions,
+    ) -> Result<Attempt, Error> {
+        let offset = partial.written;
+        let request_headers = if offset > 0 {
+            headers(&[("range", &format!("bytes={offset}-"))])?
+        } else {
+            Default::default()
+        };
+        let sent = self
+            .send(
+                &pull_target(image),
+                Method::GET,
+                url,
+                request_headers,
+                &|| None,
+                self.inner.options.attempts,
+            )
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Ok(Attempt::Interrupted(partial, error)),
+        };
+        let resumed = offset > 0
+            && response.status() == StatusCode::PARTIAL_CONTENT
+            && content_range_start(response.headers()) == Some(offset);
+        if !resumed {
+            let response = match expect_status(response, StatusCode::OK, "GET", url).await {
+                Ok(response) => response,
+                Err(error) => return Ok(Attempt::Interrupted(partial, error)),
+            };
+            if offset > 0 {
+                // The registry sent the whole blob again: start over.
+                partial = partial.restart()?;
+                options.progress.blob_retry(&blob.digest, 0);
+            }
+            return self
+                .stream_into(response, blob, url, partial, options)
+                .await;
+        }
+        self.stream_into(response, blob, url, partial, options)
+            .await
+    }
+
+    async fn stream_into(
+        &self,
+        response: reqwest::Response,
+        blob: &Descriptor,
+        url: &str,
+        mut partial: Partial,
+        options: &PushOptions,
+    ) -> Result<Attempt, Error> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut outcome = Ok(());
+            while let Some(chunk) = rx.blocking_recv() {
+                if let Err(error) = partial.verifier.update(&chunk) {
+                    outcome = Err(error);
+                    break;
+                }
+                if let Err(error) = partial.file.write_all(&chunk) {
+                    outcome = Err(Error::io("write", partial.path.clone())(error));
+                    break;
+                }
+                partial.written += chunk.len() as u64;
+            }
+            if outcome.is_ok()
+                && let Err(error) = partial.file.flush()
+            {
+                outcome = Err(Error::io("write", partial.path.clone())(error));
+            }
+            (partial, outcome)
+        });
+        let mut network = None;
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    let length = chunk.len() as u64;
+                    // A closed channel means the writer stopped; its outcome says why.
+                    if tx.send(chunk).await.is_err() {
+                        break;
+                    }
+                    options.progress.blob_bytes(&blob.digest, length);
+                }
+                Err(error) => {
+                    network = Some(Error::Http {
+                        method: "GET".to_owned(),
+                        url: url.to_owned(),
+                        attempts: 1,
+                        reason: crate::transport::error_chain(&error),
+                    });
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let (partial, written) = writer.await.map_err(|error| Error::Io {
+            action: "write",
+            path: blob.digest.to_string().into(),
+            source: std::io::Error::other(error.to_string()),
+        })?;
+        written?;
+        Ok(match network {
+            Some(error) => Attempt::Interrupted(partial, error),
+            None => Attempt::Complete(partial),
+        })
+    }
+}
+
+/// A blob being downloaded: its temporary file, the running hash, and the bytes written.
+struct Partial {
+    file: std::io::BufWriter<std::fs::File>,
+    path: std::path::PathBuf,
+    verifier: Verifier,
+    written: u64,
+}
+
+impl Partial {
+    /// Empties the file and the hash, for a registry that answers a range with the whole blob.
+    fn restart(mut self) -> Result<Partial, Error> {
+        let emptied = self.file.flush().and_then(|()| {
+            let file = self.file.get_mut();
+            file.set_len(0)?;
+            file.seek(std::io::SeekFrom::Start(0)).map(drop)
+        });
+        emptied.map_err(Error::io("truncate", self.path.clone()))?;
+        self.verifier = self.verifier.restart();
+        self.written = 0;
+        Ok(self)
+    }
+}
+
+/// How one GET of a blob ended.
+enum Attempt {
+    /// Every byte arrived (size and digest are checked next).
+    Complete(Partial),
+    /// The transfer stopped early; what arrived is kept for a retry.
+    Interrupted(Partial, Error),
+}
+
+/// The first byte a `Content-Range: bytes START-END/TOTAL` header covers.
+fn content_range_start(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let value = headers.get("content-range")?.to_str().ok()?;
+    let range = value.trim().strip_prefix("bytes")?.trim_start();
+    let (start, _) = range.split_once('-')?;
+    start.trim().parse().ok()
 }
 
 fn pull_target(image: &ImageRef) -> Target<'_> {
