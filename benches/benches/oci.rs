@@ -13,7 +13,8 @@
 //!
 //! `OCI_BENCH_MIB` sets the image size in MiB (default 1024, i.e. 4 x 256 MiB),
 //! `OCI_BENCH_ROUNDS` the number of rounds (default 3; the order of the tools alternates
-//! between rounds) and `OCI_BENCH_PARALLEL` our client's parallelism (default: the library's).
+//! between rounds), `OCI_BENCH_PARALLEL` our client's parallelism and `OCI_BENCH_CHUNK_MIB`
+//! chunked uploads of that many MiB (default: the library's defaults, monolithic uploads).
 //! E.g. `OCI_BENCH_MIB=64 OCI_BENCH_ROUNDS=1 cargo bench -p benches --bench oci` for a quick
 //! run. Each side runs in a child process whose peak RSS (`VmHWM`) is sampled from `/proc`;
 //! `sync` runs before each measurement so that one run's disk writeback does not land on the
@@ -309,6 +310,15 @@ fn child(role: &str) {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(defaults.parallelism),
+        upload: match std::env::var("OCI_BENCH_CHUNK_MIB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            Some(mib) => oci_push::UploadMode::Chunked {
+                chunk_size: mib << 20,
+            },
+            None => defaults.upload,
+        },
         ..defaults
     })
     .unwrap();

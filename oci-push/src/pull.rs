@@ -18,9 +18,10 @@ use crate::transport::{Client, Target, expect_status, headers};
 use crate::{Digest, Error};
 
 /// Bytes buffered before each write of a downloaded blob.
-const WRITE_BUFFER: usize = 1024 * 1024;
-/// Network chunks queued between a download and the thread that hashes and writes it.
-const WRITE_QUEUE: usize = 64;
+const WRITE_BUFFER: usize = 256 * 1024;
+/// Bytes queued between a download and the thread that hashes and writes it, at most (this
+/// and the write buffer bound a download's memory, whatever the blob's size).
+const QUEUE_BYTES: usize = 2 * 1024 * 1024;
 
 impl Client {
     /// Resolves `reference` to its manifest descriptor (digest, size, media type) without
@@ -337,7 +338,10 @@ impl Client {
         mut partial: Partial,
         options: &PushOptions,
     ) -> Result<Attempt, Error> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
+        // The channel is unbounded; the byte budget is what holds the network back.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<bytes::Bytes>();
+        let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(QUEUE_BYTES));
+        let released = budget.clone();
         let writer = tokio::task::spawn_blocking(move || {
             let mut outcome = Ok(());
             while let Some(chunk) = rx.blocking_recv() {
@@ -350,7 +354,10 @@ impl Client {
                     break;
                 }
                 partial.written += chunk.len() as u64;
+                released.add_permits(chunk.len().min(QUEUE_BYTES));
             }
+            // Wakes a download waiting for room that will never come.
+            released.close();
             if outcome.is_ok()
                 && let Err(error) = partial.file.flush()
             {
@@ -364,8 +371,13 @@ impl Client {
             match chunk {
                 Ok(chunk) => {
                     let length = chunk.len() as u64;
+                    let cost = chunk.len().min(QUEUE_BYTES) as u32;
                     // A closed channel means the writer stopped; its outcome says why.
-                    if tx.send(chunk).await.is_err() {
+                    let Ok(permit) = budget.acquire_many(cost).await else {
+                        break;
+                    };
+                    permit.forget();
+                    if tx.send(chunk).is_err() {
                         break;
                     }
                     options.progress.blob_bytes(&blob.digest, length);
