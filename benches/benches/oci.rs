@@ -76,43 +76,50 @@ fn main() {
                     .env(ROLE, "push")
                     .arg(&src)
                     .arg(&ours_ref),
+                &ours_registry,
             )
         };
         let push_skopeo = || {
-            measure(Command::new("skopeo").args([
-                "copy",
-                "--quiet",
-                "--preserve-digests",
-                "--dest-tls-verify=false",
-                &format!("oci:{}:v1", src.display()),
-                &format!("docker://{skopeo_ref}"),
-            ]))
+            measure(
+                Command::new("skopeo").args([
+                    "copy",
+                    "--quiet",
+                    "--preserve-digests",
+                    "--dest-tls-verify=false",
+                    &format!("oci:{}:v1", src.display()),
+                    &format!("docker://{skopeo_ref}"),
+                ]),
+                &skopeo_registry,
+            )
         };
-        let push_curl = || measure(&mut curl_upload(&curl_registry, &blobs));
+        let push_curl = || measure(&mut curl_upload(&curl_registry, &blobs), &curl_registry);
         let pull_ours = || {
             measure(
                 Command::new(&exe)
                     .env(ROLE, "pull")
                     .arg(&ours_ref)
                     .arg(out.join("ours")),
+                &ours_registry,
             )
         };
         let pull_skopeo = || {
-            measure(Command::new("skopeo").args([
-                "copy",
-                "--quiet",
-                "--preserve-digests",
-                "--src-tls-verify=false",
-                &format!("docker://{skopeo_ref}"),
-                &format!("oci:{}:v1", out.join("skopeo").display()),
-            ]))
+            measure(
+                Command::new("skopeo").args([
+                    "copy",
+                    "--quiet",
+                    "--preserve-digests",
+                    "--src-tls-verify=false",
+                    &format!("docker://{skopeo_ref}"),
+                    &format!("oci:{}:v1", out.join("skopeo").display()),
+                ]),
+                &skopeo_registry,
+            )
         };
         let pull_curl = || {
-            measure(&mut curl_download(
+            measure(
+                &mut curl_download(&curl_registry, &blobs, &out.join("curl")),
                 &curl_registry,
-                &blobs,
-                &out.join("curl"),
-            ))
+            )
         };
         // Alternate the order so that neither tool always runs on a warmer machine.
         if round % 2 == 0 {
@@ -148,28 +155,32 @@ fn main() {
         "oci-push vs skopeo copy --preserve-digests, {mib} MiB image (4 layers), loopback docker-registry, median of {rounds} round(s)"
     );
     println!(
-        "{:<6} {:<22} {:>9} {:>10} {:>12}",
-        "op", "tool", "wall s", "MiB/s", "peak RSS MiB"
+        "{:<6} {:<18} {:>8} {:>9} {:>13} {:>13} {:>14}",
+        "op", "tool", "wall s", "MiB/s", "peak RSS MiB", "client CPU s", "registry CPU s"
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for (op, ours, skopeo, ceiling) in [
         ("push", &ours_push, &skopeo_push, &curl_push),
         ("pull", &ours_pull, &skopeo_pull, &curl_pull),
     ] {
-        for (tool, m) in [("oci-push", ours), ("skopeo", skopeo)] {
+        for (tool, m) in [
+            ("oci-push", ours),
+            ("skopeo", skopeo),
+            ("curl, no hashing", ceiling),
+        ] {
+            let rss = if tool == "curl, no hashing" {
+                "-".to_owned()
+            } else {
+                format!("{:.1}", m.peak_rss_kib as f64 / 1024.0)
+            };
             println!(
-                "{op:<6} {tool:<22} {:>9.2} {:>10.1} {:>12.1}",
+                "{op:<6} {tool:<18} {:>8.2} {:>9.1} {rss:>13} {:>13.2} {:>14.2}",
                 m.wall.as_secs_f64(),
                 mibs(m.wall),
-                m.peak_rss_kib as f64 / 1024.0
+                m.cpu_s,
+                m.registry_cpu_s,
             );
         }
-        println!(
-            "{op:<6} {:<22} {:>9.2} {:>10.1} {:>12}",
-            "curl, no hashing",
-            ceiling.wall.as_secs_f64(),
-            mibs(ceiling.wall),
-            "-"
-        );
         println!(
             "{op:<6} ratio    throughput ours/skopeo = {:.2}x (the registry's ceiling, curl/skopeo = {:.2}x), peak RSS ours/skopeo = {:.2}",
             skopeo.wall.as_secs_f64() / ours.wall.as_secs_f64(),
@@ -177,8 +188,9 @@ fn main() {
             ours.peak_rss_kib as f64 / skopeo.peak_rss_kib.max(1) as f64
         );
         println!(
-            "{op:<6} ours reaches {:.0}% of the registry's ceiling",
-            100.0 * ceiling.wall.as_secs_f64() / ours.wall.as_secs_f64()
+            "{op:<6} ours reaches {:.0}% of the registry's ceiling; client + registry used {:.0}% of the {cores} cores during ours",
+            100.0 * ceiling.wall.as_secs_f64() / ours.wall.as_secs_f64(),
+            100.0 * (ours.cpu_s + ours.registry_cpu_s) / (cores as f64 * ours.wall.as_secs_f64()),
         );
     }
     match sha {
@@ -191,13 +203,14 @@ fn main() {
     }
 }
 
-/// The median run (by wall time); its peak RSS is the largest seen in any run.
+/// The median run (by wall time), with the largest peak RSS seen in any run.
 fn median(mut runs: Vec<Measured>) -> Measured {
     let peak_rss_kib = runs.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0);
     runs.sort_by_key(|m| m.wall);
+    let middle = runs.swap_remove(runs.len() / 2);
     Measured {
-        wall: runs[runs.len() / 2].wall,
         peak_rss_kib,
+        ..middle
     }
 }
 
@@ -250,12 +263,19 @@ fn curl_download(registry: &Registry, blobs: &[Blob], dir: &Path) -> Command {
 struct Measured {
     wall: Duration,
     peak_rss_kib: u64,
+    /// CPU seconds of the client (its children included).
+    cpu_s: f64,
+    /// CPU seconds the registry spent while the client ran.
+    registry_cpu_s: f64,
 }
 
-/// Runs a command after `sync`, sampling its `VmHWM` until it exits.
-fn measure(command: &mut Command) -> Measured {
+/// Runs a command after `sync`, sampling its `VmHWM` and CPU time until it exits, and
+/// reading the CPU time `registry` spent meanwhile.
+fn measure(command: &mut Command, registry: &Registry) -> Measured {
     let synced = Command::new("sync").status().unwrap();
     assert!(synced.success(), "sync failed: {synced}");
+    let registry_pid = registry.pid().unwrap();
+    let registry_before = cpu_seconds(registry_pid, false).unwrap();
     let start = Instant::now();
     let mut child = command
         .stdout(Stdio::null())
@@ -264,6 +284,7 @@ fn measure(command: &mut Command) -> Measured {
         .unwrap();
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak = 0;
+    let mut cpu = 0.0f64;
     let status = loop {
         if let Some(kib) = std::fs::read_to_string(&status_path)
             .ok()
@@ -280,6 +301,9 @@ fn measure(command: &mut Command) -> Measured {
         {
             peak = peak.max(kib);
         }
+        if let Some(seconds) = cpu_seconds(child.id(), true) {
+            cpu = cpu.max(seconds);
+        }
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
@@ -290,7 +314,33 @@ fn measure(command: &mut Command) -> Measured {
     Measured {
         wall,
         peak_rss_kib: peak,
+        cpu_s: cpu,
+        registry_cpu_s: cpu_seconds(registry_pid, false).unwrap() - registry_before,
     }
+}
+
+/// User + system CPU seconds of a process (and of its reaped children, if asked), from
+/// `/proc/PID/stat`.
+fn cpu_seconds(pid: u32, with_children: bool) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: the
+    // state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3)?.parse::<f64>().ok();
+    let mut ticks = field(14)? + field(15)?;
+    if with_children {
+        ticks += field(16)? + field(17)?;
+    }
+    Some(ticks / clock_ticks_per_second())
+}
+
+/// `getconf CLK_TCK`, the unit of `/proc/PID/stat` times.
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    })
 }
 
 /// The child side: one push or pull with oci-push.
