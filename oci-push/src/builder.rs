@@ -54,6 +54,18 @@ enum Source {
     Symlink { target: String },
 }
 
+/// What [`LayerBuilder::add_tree`] does with one entry of a source tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visit {
+    /// Take the entry (a directory with its contents, subject to the same question).
+    Add,
+    /// Leave the entry out (a directory with everything below it).
+    Skip,
+    /// Leave a directory out but look inside: entries taken below it bring their parent
+    /// directories with them. A file is left out.
+    Descend,
+}
+
 /// The entries of one layer, sorted by path, with sources on disk.
 #[derive(Clone, Debug, Default)]
 pub struct LayerBuilder {
@@ -84,13 +96,37 @@ impl LayerBuilder {
     /// Adds the file, symlink or directory tree at `src` as `dest`: a directory's contents
     /// go under `dest`.
     pub fn add_path(&mut self, src: &Path, dest: &str) -> Result<(), Error> {
+        self.add_tree(src, dest, &|_, _| Visit::Add)
+    }
+
+    /// Like [`add_path`](LayerBuilder::add_path), asking `visit` about every entry below
+    /// `src` (its path on disk and whether it is a directory) whether to take it; this is
+    /// how `.dockerignore` applies ([`crate::DockerIgnore`]). `src` itself is always taken.
+    pub fn add_tree(
+        &mut self,
+        src: &Path,
+        dest: &str,
+        visit: &dyn Fn(&Path, bool) -> Visit,
+    ) -> Result<(), Error> {
         let dest = image_path(dest)?;
+        self.add_entry(src, dest, Visit::Add, visit)
+    }
+
+    fn add_entry(
+        &mut self,
+        src: &Path,
+        dest: String,
+        how: Visit,
+        visit: &dyn Fn(&Path, bool) -> Visit,
+    ) -> Result<(), Error> {
         let meta =
             std::fs::symlink_metadata(src).map_err(Error::io("read the metadata of", src))?;
-        self.add_parents(&dest);
         if meta.is_dir() {
-            if !dest.is_empty() {
-                self.entries.insert(dest.clone(), Source::Dir);
+            if how == Visit::Add {
+                self.add_parents(&dest);
+                if !dest.is_empty() {
+                    self.entries.insert(dest.clone(), Source::Dir);
+                }
             }
             let mut children: Vec<_> = std::fs::read_dir(src)
                 .map_err(Error::io("read directory", src))?
@@ -103,14 +139,26 @@ impl LayerBuilder {
                     source_path: child.path().display().to_string(),
                     reason: "file names must be UTF-8".to_owned(),
                 })?;
+                let child_path = child.path();
+                let is_dir = child
+                    .file_type()
+                    .map_err(Error::io("read the metadata of", &child_path))?
+                    .is_dir();
+                let child_how = visit(&child_path, is_dir);
+                if child_how == Visit::Skip || (child_how == Visit::Descend && !is_dir) {
+                    continue;
+                }
                 let child_dest = if dest.is_empty() {
                     name.to_owned()
                 } else {
                     format!("{dest}/{name}")
                 };
-                self.add_path(&child.path(), &child_dest)?;
+                self.add_entry(&child_path, child_dest, child_how, visit)?;
             }
-        } else if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        self.add_parents(&dest);
+        if meta.file_type().is_symlink() {
             let target = std::fs::read_link(src).map_err(Error::io("read link", src))?;
             self.entries.insert(
                 dest,

@@ -1,12 +1,15 @@
 //! A Dockerfile subset, built without a daemon: `FROM` (scratch or a registry image),
 //! `COPY`, `ADD` (local files and tar archives), `ENV`, `ARG`, `LABEL`, `WORKDIR`, `USER`,
 //! `EXPOSE`, `ENTRYPOINT`, `CMD`, `VOLUME`. `RUN` and anything else needing a container
-//! runtime is refused with the line named.
+//! runtime is refused with the line named. The context's `.dockerignore` applies to `COPY`
+//! and `ADD` as in Docker ([`crate::DockerIgnore`]): excluded files are not copied, and
+//! naming an excluded source is an error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::builder::{Compression, ImageBuilder, LayerBuilder, source_date_epoch};
+use crate::builder::{Compression, ImageBuilder, LayerBuilder, Visit, source_date_epoch};
+use crate::dockerignore::DockerIgnore;
 use crate::layout::Layout;
 use crate::reference::ImageRef;
 use crate::spec::{Descriptor, Platform};
@@ -123,6 +126,17 @@ pub async fn build(
     let context = context
         .canonicalize()
         .map_err(Error::io("open the build context", context))?;
+    let ignore = DockerIgnore::load(&context)?;
+    let visit = |path: &Path, is_dir: bool| {
+        let relative = relative_to(&context, path);
+        if !ignore.is_excluded(&relative) {
+            Visit::Add
+        } else if is_dir && ignore.has_exceptions() {
+            Visit::Descend
+        } else {
+            Visit::Skip
+        }
+    };
     let mut args: BTreeMap<String, String> = BTreeMap::new();
     let mut global_args: BTreeMap<String, String> = BTreeMap::new();
     let mut builder: Option<ImageBuilder> = None;
@@ -248,6 +262,17 @@ pub async fn build(
                         });
                     }
                     let path = context_path(&context, source)?;
+                    if let Some(excluded) = ignore.excluded_by(&relative_to(&context, &path))
+                        && !(path.is_dir() && ignore.has_exceptions())
+                    {
+                        return Err(Error::BuildSource {
+                            source_path: source.clone(),
+                            reason: format!(
+                                "it is excluded by .dockerignore (line {}: {})",
+                                excluded.line, excluded.pattern
+                            ),
+                        });
+                    }
                     if ins.keyword == "ADD" && is_archive(&path) {
                         let dir = tempfile::tempdir().map_err(Error::io(
                             "create a temporary directory in",
@@ -270,7 +295,7 @@ pub async fn build(
                             .unwrap_or_default();
                         format!("{}/{name}", dest.trim_end_matches('/'))
                     };
-                    layer.add_path(&path, &target)?;
+                    layer.add_tree(&path, &target, &visit)?;
                 }
                 image.add_layer(layout, &layer, &created_by)?;
                 drop(extracted);
@@ -347,6 +372,13 @@ pub async fn build(
         image.config.labels.insert(k.clone(), v.clone());
     }
     image.finish(layout, tag)
+}
+
+/// `path` (inside `context`) relative to it, `/`-separated, as `.dockerignore` sees it.
+fn relative_to(context: &Path, path: &Path) -> String {
+    path.strip_prefix(context)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A source inside the context: no wildcards, no escape (symlinks resolved first).

@@ -211,6 +211,16 @@ pub enum Error {
         /// Why, and what to do instead.
         reason: String,
     },
+    /// A `.dockerignore` pattern cannot be used.
+    #[error(".dockerignore line {line}: the pattern {pattern:?} is invalid: {reason}")]
+    DockerIgnore {
+        /// The 1-based line number.
+        line: usize,
+        /// The pattern, as cleaned.
+        pattern: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A build source lies outside the build context or does not exist.
     #[error("build source {source_path:?}: {reason}")]
     BuildSource {
@@ -359,6 +369,11 @@ mod tests {
             Error::DockerfileUnsupported {
                 line: 1,
                 instruction: s(),
+                reason: s(),
+            },
+            Error::DockerIgnore {
+                line: 1,
+                pattern: s(),
                 reason: s(),
             },
             Error::BuildSource {

@@ -16,7 +16,8 @@
 //!   [`Layout::select_platform`] picks one platform's manifest from an index. An image
 //!   assembled in memory is pushed by writing it into a (temporary) layout first.
 //! - [`ImageBuilder`], [`LayerBuilder`]: deterministic image assembly;
-//!   [`dockerfile::build`] drives them from a Dockerfile.
+//!   [`dockerfile::build`] drives them from a Dockerfile, leaving out what the context's
+//!   `.dockerignore` excludes ([`DockerIgnore`]).
 //! - [`unpack_image`]: layers to a root filesystem, refusing anything that could escape it.
 //! - [`Credentials`], [`CredentialSource`], [`DockerConfig`], [`Secret`]: authentication;
 //!   [`Progress`]: per-blob progress events (the library never prints).
@@ -48,9 +49,9 @@
 //! # What it does not do
 //!
 //! It runs nothing: `RUN` and other instructions that need a container runtime are refused.
-//! It does not sign (see `notary-client`), does not follow `.dockerignore`, handles only
-//! sha256 digests, and when unpacking follows an image's symlinked directories only while
-//! they stay inside the root.
+//! It does not sign (see `notary-client`), handles only sha256 digests, does not support
+//! `COPY --chown`/`--chmod` (files are owned by 0:0 with normalised modes), and when
+//! unpacking follows an image's symlinked directories only while they stay inside the root.
 //!
 //! # Example
 //!
@@ -91,6 +92,7 @@ mod auth;
 mod builder;
 mod digest;
 pub mod dockerfile;
+pub mod dockerignore;
 mod error;
 mod layout;
 mod progress;
@@ -102,8 +104,9 @@ mod transport;
 mod unpack;
 
 pub use auth::{CredentialSource, Credentials, DockerConfig, Secret};
-pub use builder::{Compression, ImageBuilder, ImageConfig, LayerBuilder, source_date_epoch};
+pub use builder::{Compression, ImageBuilder, ImageConfig, LayerBuilder, Visit, source_date_epoch};
 pub use digest::Digest;
+pub use dockerignore::DockerIgnore;
 pub use error::Error;
 pub use layout::{Layout, REF_NAME};
 pub use progress::{BlobOutcome, NoProgress, Progress};

@@ -417,3 +417,126 @@ async fn args_before_from_are_visible_after_it_only_when_redeclared() {
         serde_json::from_slice(&layout.read_document(&config).unwrap()).unwrap();
     assert_eq!(config["config"]["Env"], serde_json::json!(["X=", "Y=1"]));
 }
+
+/// Every path (files, dirs, symlinks) under `root`, relative, sorted.
+fn tree(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            out.push(path.strip_prefix(root).unwrap().display().to_string());
+            if path.is_dir() && !path.is_symlink() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn dockerignore_leaves_files_out_and_naming_one_is_an_error() {
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    for dir in [
+        ".git/objects",
+        "node_modules/pad",
+        "src/gen",
+        "logs/old",
+        "build",
+    ] {
+        std::fs::create_dir_all(c.join(dir)).unwrap();
+    }
+    for (file, text) in [
+        (".git/HEAD", "ref"),
+        (".git/objects/ab", "obj"),
+        ("node_modules/pad/index.js", "js"),
+        ("src/main.rs", "fn main() {}"),
+        ("src/gen/out.log", "log"),
+        ("src/gen/table.rs", "table"),
+        ("logs/old/a.log", "log"),
+        ("build/out.o", "obj"),
+        ("build/keep.txt", "kept"),
+        ("secret.env", "TOKEN=1"),
+        ("README.md", "readme"),
+        ("NOTES.md", "notes"),
+        ("Dockerfile", "FROM scratch"),
+    ] {
+        std::fs::write(c.join(file), text).unwrap();
+    }
+    std::fs::write(
+        c.join(".dockerignore"),
+        "# version control and dependencies\n.git\nnode_modules/\n**/*.log\n/secret.env\n\
+         build\n!build/keep.txt\n*.md\n!README.md\nDockerfile\n.dockerignore\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let layout = Layout::create(out.path()).unwrap();
+    let image = build(
+        None,
+        c,
+        "FROM scratch\nCOPY . /app/\n",
+        &layout,
+        "v1",
+        &options("1"),
+    )
+    .await
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    unpack_image(&layout, &image, root.path(), &UnpackOptions::default()).unwrap();
+    assert_eq!(
+        tree(&root.path().join("app")),
+        [
+            "README.md",
+            "build",
+            "build/keep.txt",
+            "logs",
+            "logs/old",
+            "src",
+            "src/gen",
+            "src/gen/table.rs",
+            "src/main.rs",
+        ]
+    );
+
+    // Naming an excluded source is refused with the pattern that excludes it.
+    let error = build(
+        None,
+        c,
+        "FROM scratch\nCOPY secret.env /etc/\n",
+        &layout,
+        "v2",
+        &options("1"),
+    )
+    .await
+    .unwrap_err();
+    match &error {
+        Error::BuildSource {
+            source_path,
+            reason,
+        } => {
+            assert_eq!(source_path, "secret.env");
+            assert!(reason.contains("line 5: secret.env"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+
+    // A bad pattern stops the build before anything is written.
+    std::fs::write(c.join(".dockerignore"), "ok\n[z-a]\n").unwrap();
+    let error = build(
+        None,
+        c,
+        "FROM scratch\nCOPY . /\n",
+        &layout,
+        "v3",
+        &options("1"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, Error::DockerIgnore { line: 2, .. }),
+        "{error}"
+    );
+    assert!(layout.resolve(Some("v3")).is_err());
+}
