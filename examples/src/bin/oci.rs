@@ -84,7 +84,7 @@ enum Command {
     Build {
         #[command(flatten)]
         net: Net,
-        /// The build context.
+        /// The build context (its `.dockerignore` applies to COPY and ADD).
         context: PathBuf,
         /// The Dockerfile (default CONTEXT_DIR/Dockerfile).
         #[arg(short = 'f', long = "file")]
