@@ -66,16 +66,40 @@ pub enum Visit {
     Descend,
 }
 
-/// The entries of one layer, sorted by path, with sources on disk.
+/// The entries of one layer, sorted by path, with sources on disk. Entries are owned by
+/// 0:0 with modes 0755 (directories, executables) or 0644, unless
+/// [`set_owner`](LayerBuilder::set_owner) and [`set_mode`](LayerBuilder::set_mode) say
+/// otherwise (what `COPY --chown` and `--chmod` do).
 #[derive(Clone, Debug, Default)]
 pub struct LayerBuilder {
     entries: BTreeMap<String, Source>,
+    owner: (u64, u64),
+    mode: Option<u32>,
 }
 
 impl LayerBuilder {
     /// An empty layer.
     pub fn new() -> LayerBuilder {
         LayerBuilder::default()
+    }
+
+    /// Owns every entry of the layer by `uid`:`gid` (default 0:0).
+    pub fn set_owner(&mut self, uid: u64, gid: u64) -> &mut LayerBuilder {
+        self.owner = (uid, gid);
+        self
+    }
+
+    /// Gives every file and directory of the layer the permission bits `mode` (at most
+    /// `0o7777`) instead of the normalised ones; symlinks stay `0777`.
+    pub fn set_mode(&mut self, mode: u32) -> Result<&mut LayerBuilder, Error> {
+        if mode > 0o7777 {
+            return Err(Error::InvalidOption {
+                option: "mode".to_owned(),
+                reason: format!("{mode:o} is not a permission mode (at most 7777 in octal)"),
+            });
+        }
+        self.mode = Some(mode);
+        Ok(self)
     }
 
     /// Whether nothing was added.
@@ -261,13 +285,13 @@ impl LayerBuilder {
         let terr = |path: &str| Error::io("add to layer", PathBuf::from(path.to_owned()));
         for (path, source) in &self.entries {
             let mut header = tar::Header::new_gnu();
-            header.set_uid(0);
-            header.set_gid(0);
+            header.set_uid(self.owner.0);
+            header.set_gid(self.owner.1);
             header.set_mtime(mtime);
             match source {
                 Source::Dir => {
                     header.set_entry_type(tar::EntryType::Directory);
-                    header.set_mode(0o755);
+                    header.set_mode(self.mode.unwrap_or(0o755));
                     header.set_size(0);
                     tar.append_data(&mut header, format!("{path}/"), std::io::empty())
                         .map_err(terr(path))?;
@@ -282,7 +306,7 @@ impl LayerBuilder {
                         .map_err(Error::io("read the metadata of", src))?
                         .len();
                     header.set_entry_type(tar::EntryType::Regular);
-                    header.set_mode(if *executable { 0o755 } else { 0o644 });
+                    header.set_mode(self.mode.unwrap_or(if *executable { 0o755 } else { 0o644 }));
                     header.set_size(size);
                     tar.append_data(&mut header, path, file.take(size))
                         .map_err(terr(path))?;

@@ -3,7 +3,10 @@
 //! `EXPOSE`, `ENTRYPOINT`, `CMD`, `VOLUME`. `RUN` and anything else needing a container
 //! runtime is refused with the line named. The context's `.dockerignore` applies to `COPY`
 //! and `ADD` as in Docker ([`crate::DockerIgnore`]): excluded files are not copied, and
-//! naming an excluded source is an error.
+//! naming an excluded source is an error. `COPY`/`ADD` take `--chown=UID[:GID]` (numeric; a
+//! lone UID is also the GID) and `--chmod=OCTAL`, applied to every entry of their layer,
+//! created destination directories included; other entries are owned by 0:0 with
+//! normalised modes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -234,22 +237,45 @@ pub async fn build(
                     .map(|w| expand(w, &vars))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(&syntax)?;
-                if let Some(flag) = words.iter().find(|w| w.starts_with("--")) {
-                    return Err(Error::DockerfileUnsupported {
+                let flags = words.iter().take_while(|w| w.starts_with("--")).count();
+                let mut layer = LayerBuilder::new();
+                for flag in &words[..flags] {
+                    let unsupported = |reason: String| Error::DockerfileUnsupported {
                         line: ins.line,
                         instruction: ins.keyword.clone(),
-                        reason: format!(
-                            "the flag {flag} is not supported (files are owned by 0:0 with normalised modes)"
-                        ),
-                    });
+                        reason,
+                    };
+                    if let Some(owner) = flag.strip_prefix("--chown=") {
+                        let (uid, gid) = numeric_owner(owner).ok_or_else(|| {
+                            unsupported(format!(
+                                "--chown={owner}: only numeric IDs (UID or UID:GID) can be set \
+                                 without reading the image's /etc/passwd; e.g. --chown=1000:1000"
+                            ))
+                        })?;
+                        layer.set_owner(uid, gid);
+                    } else if let Some(mode) = flag.strip_prefix("--chmod=") {
+                        let parsed = u32::from_str_radix(mode, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o7777)
+                            .ok_or_else(|| {
+                                syntax(format!(
+                                    "--chmod={mode}: expected an octal mode such as 0755"
+                                ))
+                            })?;
+                        layer.set_mode(parsed)?;
+                    } else {
+                        return Err(unsupported(format!(
+                            "the flag {flag} is not supported (--chown=UID[:GID] and --chmod=OCTAL are)"
+                        )));
+                    }
                 }
+                let words = &words[flags..];
                 let Some((dest, sources)) = words.split_last().filter(|(_, s)| !s.is_empty())
                 else {
                     return Err(syntax(format!("{} needs SOURCE... DEST", ins.keyword)));
                 };
                 let dest = absolute(dest, image.config.working_dir.as_deref());
                 let as_dir = dest.ends_with('/') || sources.len() > 1;
-                let mut layer = LayerBuilder::new();
                 let mut extracted = Vec::new();
                 for source in sources {
                     if ins.keyword == "ADD"
@@ -372,6 +398,12 @@ pub async fn build(
         image.config.labels.insert(k.clone(), v.clone());
     }
     image.finish(layout, tag)
+}
+
+/// `UID` or `UID:GID` (a lone UID is also the GID, as in Docker); names are not resolved.
+fn numeric_owner(owner: &str) -> Option<(u64, u64)> {
+    let (uid, gid) = owner.split_once(':').unwrap_or((owner, owner));
+    Some((uid.parse().ok()?, gid.parse().ok()?))
 }
 
 /// `path` (inside `context`) relative to it, `/`-separated, as `.dockerignore` sees it.

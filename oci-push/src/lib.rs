@@ -49,9 +49,9 @@
 //! # What it does not do
 //!
 //! It runs nothing: `RUN` and other instructions that need a container runtime are refused.
-//! It does not sign (see `notary-client`), handles only sha256 digests, does not support
-//! `COPY --chown`/`--chmod` (files are owned by 0:0 with normalised modes), and when
-//! unpacking follows an image's symlinked directories only while they stay inside the root.
+//! It does not sign (see `notary-client`), handles only sha256 digests, takes only numeric
+//! IDs in `COPY --chown` (names would need the image's `/etc/passwd`), and when unpacking
+//! follows an image's symlinked directories only while they stay inside the root.
 //!
 //! # Example
 //!

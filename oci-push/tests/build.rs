@@ -540,3 +540,109 @@ async fn dockerignore_leaves_files_out_and_naming_one_is_an_error() {
     );
     assert!(layout.resolve(Some("v3")).is_err());
 }
+
+/// `(path, uid, gid, mode)` of every entry of the image's layers, in order.
+fn layer_entries(
+    layout: &Layout,
+    image: &oci_push::Descriptor,
+) -> Vec<Vec<(String, u64, u64, u32)>> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&layout.read_document(image).unwrap()).unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            let digest: oci_push::Digest = layer["digest"].as_str().unwrap().parse().unwrap();
+            let file = std::fs::File::open(layout.blob_path(&digest)).unwrap();
+            let mut archive = tar::Archive::new(file);
+            archive
+                .entries()
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    let h = e.header();
+                    (
+                        e.path().unwrap().display().to_string(),
+                        h.uid().unwrap(),
+                        h.gid().unwrap(),
+                        h.mode().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn copy_chown_and_chmod_set_numeric_owners_and_modes() {
+    let ctx = tempfile::tempdir().unwrap();
+    context(ctx.path());
+    let out = tempfile::tempdir().unwrap();
+    let layout = Layout::create(out.path()).unwrap();
+    let options = BuildOptions {
+        compression: oci_push::Compression::None,
+        ..options("1")
+    };
+    let image = build(
+        None,
+        ctx.path(),
+        "FROM scratch\nCOPY --chown=1000:1001 --chmod=0750 src/ /app/\nCOPY --chown=42 README /doc/\nCOPY README /plain/\n",
+        &layout,
+        "v1",
+        &options,
+    )
+    .await
+    .unwrap();
+    let layers = layer_entries(&layout, &image);
+    assert_eq!(
+        layers[0],
+        [
+            ("app/".to_owned(), 1000, 1001, 0o750),
+            ("app/lib/".to_owned(), 1000, 1001, 0o750),
+            ("app/lib/data.txt".to_owned(), 1000, 1001, 0o750),
+            ("app/main.sh".to_owned(), 1000, 1001, 0o750),
+        ]
+    );
+    assert_eq!(
+        layers[1],
+        [
+            ("doc/".to_owned(), 42, 42, 0o755),
+            ("doc/README".to_owned(), 42, 42, 0o644),
+        ]
+    );
+    assert_eq!(
+        layers[2],
+        [
+            ("plain/".to_owned(), 0, 0, 0o755),
+            ("plain/README".to_owned(), 0, 0, 0o644),
+        ]
+    );
+
+    for (dockerfile, line) in [
+        ("FROM scratch\nCOPY --chown=app:app README /\n", 2),
+        ("FROM scratch\n\nCOPY --link README /\n", 3),
+    ] {
+        let error = build(None, ctx.path(), dockerfile, &layout, "x", &options)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::DockerfileUnsupported { line: l, .. } if *l == line),
+            "{error}"
+        );
+    }
+    let error = build(
+        None,
+        ctx.path(),
+        "FROM scratch\nCOPY --chmod=999 README /\n",
+        &layout,
+        "x",
+        &options,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, Error::DockerfileSyntax { line: 2, .. }),
+        "{error}"
+    );
+}
