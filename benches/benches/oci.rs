@@ -51,15 +51,9 @@ fn main() {
     let bytes = mib * 1024 * 1024;
     let exe = std::env::current_exe().unwrap();
 
-    let mut results: [Vec<Measured>; 6] = Default::default();
-    let [
-        ours_push,
-        skopeo_push,
-        curl_push,
-        ours_pull,
-        skopeo_pull,
-        curl_pull,
-    ] = &mut results;
+    // Runs of (push, pull) for each tool.
+    let [mut ours_runs, mut skopeo_runs, mut curl_runs]: [(Vec<Measured>, Vec<Measured>); 3] =
+        Default::default();
     for round in 0..rounds {
         eprintln!("round {}/{rounds} ...", round + 1);
         let ours_registry = Registry::start(RegistryOptions::default()).unwrap();
@@ -70,49 +64,41 @@ fn main() {
         let out = work.path().join(format!("round-{round}"));
         std::fs::create_dir_all(&out).unwrap();
 
-        let push_ours = || {
-            measure(
-                Command::new(&exe)
-                    .env(ROLE, "push")
-                    .arg(&src)
-                    .arg(&ours_ref),
-                &ours_registry,
-            )
-        };
-        let push_skopeo = || {
+        let ours =
+            |role: &str, from: &dyn AsRef<std::ffi::OsStr>, to: &dyn AsRef<std::ffi::OsStr>| {
+                measure(
+                    Command::new(&exe).env(ROLE, role).arg(from).arg(to),
+                    &ours_registry,
+                )
+            };
+        let skopeo = |tls_flag: &str, from: String, to: String| {
             measure(
                 Command::new("skopeo").args([
                     "copy",
                     "--quiet",
                     "--preserve-digests",
-                    "--dest-tls-verify=false",
-                    &format!("oci:{}:v1", src.display()),
-                    &format!("docker://{skopeo_ref}"),
+                    tls_flag,
+                    &from,
+                    &to,
                 ]),
                 &skopeo_registry,
+            )
+        };
+        let push_ours = || ours("push", &src, &ours_ref);
+        let push_skopeo = || {
+            skopeo(
+                "--dest-tls-verify=false",
+                format!("oci:{}:v1", src.display()),
+                format!("docker://{skopeo_ref}"),
             )
         };
         let push_curl = || measure(&mut curl_upload(&curl_registry, &blobs), &curl_registry);
-        let pull_ours = || {
-            measure(
-                Command::new(&exe)
-                    .env(ROLE, "pull")
-                    .arg(&ours_ref)
-                    .arg(out.join("ours")),
-                &ours_registry,
-            )
-        };
+        let pull_ours = || ours("pull", &ours_ref, &out.join("ours"));
         let pull_skopeo = || {
-            measure(
-                Command::new("skopeo").args([
-                    "copy",
-                    "--quiet",
-                    "--preserve-digests",
-                    "--src-tls-verify=false",
-                    &format!("docker://{skopeo_ref}"),
-                    &format!("oci:{}:v1", out.join("skopeo").display()),
-                ]),
-                &skopeo_registry,
+            skopeo(
+                "--src-tls-verify=false",
+                format!("docker://{skopeo_ref}"),
+                format!("oci:{}:v1", out.join("skopeo").display()),
             )
         };
         let pull_curl = || {
@@ -123,19 +109,19 @@ fn main() {
         };
         // Alternate the order so that neither tool always runs on a warmer machine.
         if round % 2 == 0 {
-            ours_push.push(push_ours());
-            skopeo_push.push(push_skopeo());
-            curl_push.push(push_curl());
-            ours_pull.push(pull_ours());
-            skopeo_pull.push(pull_skopeo());
-            curl_pull.push(pull_curl());
+            ours_runs.0.push(push_ours());
+            skopeo_runs.0.push(push_skopeo());
+            curl_runs.0.push(push_curl());
+            ours_runs.1.push(pull_ours());
+            skopeo_runs.1.push(pull_skopeo());
+            curl_runs.1.push(pull_curl());
         } else {
-            curl_push.push(push_curl());
-            skopeo_push.push(push_skopeo());
-            ours_push.push(push_ours());
-            curl_pull.push(pull_curl());
-            skopeo_pull.push(pull_skopeo());
-            ours_pull.push(pull_ours());
+            curl_runs.0.push(push_curl());
+            skopeo_runs.0.push(push_skopeo());
+            ours_runs.0.push(push_ours());
+            curl_runs.1.push(pull_curl());
+            skopeo_runs.1.push(pull_skopeo());
+            ours_runs.1.push(pull_ours());
         }
         std::fs::remove_dir_all(&out).unwrap();
     }
@@ -143,12 +129,20 @@ fn main() {
     let sha = sha256_rate();
     let [
         ours_push,
-        skopeo_push,
-        curl_push,
         ours_pull,
+        skopeo_push,
         skopeo_pull,
+        curl_push,
         curl_pull,
-    ] = results.map(median);
+    ] = [
+        ours_runs.0,
+        ours_runs.1,
+        skopeo_runs.0,
+        skopeo_runs.1,
+        curl_runs.0,
+        curl_runs.1,
+    ]
+    .map(median);
     let mibs = |d: Duration| bytes as f64 / 1048576.0 / d.as_secs_f64();
     println!();
     println!(

@@ -187,20 +187,60 @@ fn partial_files(layout: &Layout) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pull_cut_mid_blob_resumes_from_where_it_stopped() {
+/// One pull through a proxy applying `cuts` cuts (and hiding ranges if asked) to the
+/// layer's GETs.
+struct Pulled {
+    result: Result<oci_push::Descriptor, Error>,
+    faults: Arc<Faults>,
+    out: Layout,
+    layer: Digest,
+    bytes: Vec<u8>,
+    _dir: tempfile::TempDir,
+    _registry: Registry,
+}
+
+async fn pull_with_faults(cuts: usize, hide_range: bool, attempts: u32) -> Pulled {
     let dir = tempfile::tempdir().unwrap();
     let (registry, layer, bytes) = registry_with_image(dir.path());
-    let faults = faults(&layer, 1, false);
+    let faults = faults(&layer, cuts, hide_range);
     let host = proxy(registry.host(), faults.clone()).await;
     let out = Layout::create(dir.path().join("pulled")).unwrap();
     let image = ImageRef::parse(&format!("{host}/resume/app:v1")).unwrap();
-    client(3)
+    let result = client(attempts)
         .pull(&image, &out, "v1", &PushOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(std::fs::read(out.blob_path(&layer)).unwrap(), bytes);
-    let gets = faults.gets.lock().unwrap().clone();
+        .await;
+    Pulled {
+        result,
+        faults,
+        out,
+        layer,
+        bytes,
+        _dir: dir,
+        _registry: registry,
+    }
+}
+
+impl Pulled {
+    fn gets(&self) -> Vec<Option<String>> {
+        self.faults.gets.lock().unwrap().clone()
+    }
+
+    /// Checks the pull succeeded with the layer's exact bytes and no temporary file left;
+    /// returns the `range` headers of the layer's GETs.
+    fn complete(&self) -> Vec<Option<String>> {
+        self.result.as_ref().unwrap();
+        assert_eq!(
+            std::fs::read(self.out.blob_path(&self.layer)).unwrap(),
+            self.bytes
+        );
+        assert!(partial_files(&self.out).is_empty());
+        self.gets()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_cut_mid_blob_resumes_from_where_it_stopped() {
+    let gets = pull_with_faults(1, false, 3).await.complete();
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert_eq!(gets[0], None);
     // The second GET asks only for what the cut one did not deliver.
@@ -214,44 +254,24 @@ async fn a_pull_cut_mid_blob_resumes_from_where_it_stopped() {
         resumed_at > 0 && resumed_at <= CUT_AFTER,
         "resumed at {resumed_at}"
     );
-    assert!(partial_files(&out).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_that_ignores_the_range_gets_the_blob_again_from_the_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let (registry, layer, bytes) = registry_with_image(dir.path());
-    let faults = faults(&layer, 1, true);
-    let host = proxy(registry.host(), faults.clone()).await;
-    let out = Layout::create(dir.path().join("pulled")).unwrap();
-    let image = ImageRef::parse(&format!("{host}/resume/app:v1")).unwrap();
-    client(3)
-        .pull(&image, &out, "v1", &PushOptions::default())
-        .await
-        .unwrap();
     // The whole blob came twice; what was kept from the cut answer was dropped, not doubled.
-    assert_eq!(std::fs::read(out.blob_path(&layer)).unwrap(), bytes);
-    let gets = faults.gets.lock().unwrap().clone();
+    let gets = pull_with_faults(1, true, 3).await.complete();
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert!(gets[1].is_some(), "{gets:?}");
-    assert!(partial_files(&out).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_cut_on_every_attempt_fails_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (registry, layer, _) = registry_with_image(dir.path());
-    let faults = faults(&layer, usize::MAX, false);
-    let host = proxy(registry.host(), faults.clone()).await;
-    let out = Layout::create(dir.path().join("pulled")).unwrap();
-    let image = ImageRef::parse(&format!("{host}/resume/app:v1")).unwrap();
-    let error = client(3)
-        .pull(&image, &out, "v1", &PushOptions::default())
-        .await
-        .unwrap_err();
+    let pulled = pull_with_faults(usize::MAX, false, 3).await;
+    let error = pulled.result.as_ref().unwrap_err();
     assert!(matches!(error, Error::Http { .. }), "{error}");
-    assert_eq!(faults.gets.lock().unwrap().len(), 3);
-    assert!(!out.blob_path(&layer).exists());
-    assert!(partial_files(&out).is_empty());
+    assert_eq!(pulled.gets().len(), 3);
+    let out = &pulled.out;
+    assert!(!out.blob_path(&pulled.layer).exists());
+    assert!(partial_files(out).is_empty());
     assert!(out.resolve(Some("v1")).is_err());
 }
