@@ -207,16 +207,13 @@ impl Transport {
         if !response.status().is_success() {
             return Err(server_error("GET", &challenge.realm, response).await);
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unreachable(&challenge.realm, e))?;
-        if body.len() > 64 * 1024 {
-            return Err(Error::TooLarge {
-                role: "auth token".to_owned(),
-                limit: 64 * 1024,
-            });
-        }
+        let body = read_limited(
+            response,
+            &challenge.realm,
+            "auth token",
+            SMALL_RESPONSE_LIMIT,
+        )
+        .await?;
         let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| Error::Server {
             method: "GET",
             url: challenge.realm.clone(),
@@ -238,7 +235,7 @@ impl Transport {
     /// GETs `<gun>/_trust/tuf/<file>`, reading at most `limit` bytes.
     pub async fn get(&self, gun: &str, file: &str, role: &str, limit: u64) -> Result<Fetched> {
         let url = self.url(gun, file);
-        let mut response = self.send(&url, || Ok(self.client.get(&url))).await?;
+        let response = self.send(&url, || Ok(self.client.get(&url))).await?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(Fetched::NotFound);
@@ -246,22 +243,7 @@ impl Transport {
         if !status.is_success() {
             return Err(server_error("GET", &url, response).await);
         }
-        if response.content_length().is_some_and(|len| len > limit) {
-            return Err(Error::TooLarge {
-                role: role.to_owned(),
-                limit,
-            });
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(&url, e))? {
-            if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(Error::TooLarge {
-                    role: role.to_owned(),
-                    limit,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_limited(response, &url, role, limit).await?;
         Ok(Fetched::Found(body))
     }
 
@@ -289,14 +271,7 @@ impl Transport {
         if !response.status().is_success() {
             return Err(server_error("POST", &url, response).await);
         }
-        let body = response.bytes().await.map_err(|e| unreachable(&url, e))?;
-        if body.len() > 64 * 1024 {
-            return Err(Error::TooLarge {
-                role: format!("{role} key"),
-                limit: 64 * 1024,
-            });
-        }
-        Ok(body.to_vec())
+        read_limited(response, &url, &format!("{role} key"), SMALL_RESPONSE_LIMIT).await
     }
 
     /// POSTs metadata files as one multipart upload (one `files` part per role).
@@ -347,9 +322,47 @@ fn unreachable(url: &str, error: reqwest::Error) -> Error {
     }
 }
 
-async fn server_error(method: &'static str, url: &str, response: reqwest::Response) -> Error {
+/// The largest key or token response read.
+const SMALL_RESPONSE_LIMIT: u64 = 64 * 1024;
+/// Bytes of an error response's body read for its message; the rest is never read.
+const ERROR_BODY_LIMIT: usize = 4096;
+
+/// Reads `response`'s body, failing with [`Error::TooLarge`] as soon as it passes `limit`
+/// bytes: a server cannot make the client buffer more than that.
+async fn read_limited(
+    mut response: reqwest::Response,
+    url: &str,
+    role: &str,
+    limit: u64,
+) -> Result<Vec<u8>> {
+    let too_large = || Error::TooLarge {
+        role: role.to_owned(),
+        limit,
+    };
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(url, e))? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+async fn server_error(method: &'static str, url: &str, mut response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
-    let body = response.text().await.unwrap_or_default();
+    let mut bytes = Vec::new();
+    while bytes.len() < ERROR_BODY_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    bytes.truncate(ERROR_BODY_LIMIT);
+    let body = String::from_utf8_lossy(&bytes);
     let message = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| {

@@ -28,12 +28,16 @@ enum Body {
     Bytes(Vec<u8>),
     /// More bytes than any limit, until the client hangs up (bounded so the test ends).
     Endless,
+    /// A server error whose body goes on like [`Body::Endless`].
+    EndlessError,
 }
 
 #[derive(Clone)]
 struct Mock {
     files: Arc<Mutex<HashMap<String, Body>>>,
     url: String,
+    /// Bytes of endless bodies the client took before hanging up.
+    endless_sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Mock {
@@ -42,9 +46,12 @@ impl Mock {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let files: Arc<Mutex<HashMap<String, Body>>> = Arc::default();
         let shared = files.clone();
+        let endless_sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sent = endless_sent.clone();
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let files = shared.clone();
+                let sent = sent.clone();
                 tokio::spawn(async move {
                     let mut request = Vec::new();
                     let mut buf = [0u8; 4096];
@@ -69,15 +76,22 @@ impl Mock {
                             let _ = socket.write_all(head.as_bytes()).await;
                             let _ = socket.write_all(&bytes).await;
                         }
-                        Some(Body::Endless) => {
-                            let _ = socket
-                                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
-                                .await;
+                        Some(endless @ (Body::Endless | Body::EndlessError)) => {
+                            let head: &[u8] = if matches!(endless, Body::Endless) {
+                                b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                            } else {
+                                b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n"
+                            };
+                            let _ = socket.write_all(head).await;
                             let chunk = vec![b' '; 64 * 1024];
                             for _ in 0..1024 {
                                 if socket.write_all(&chunk).await.is_err() {
                                     break;
                                 }
+                                sent.fetch_add(
+                                    chunk.len() as u64,
+                                    std::sync::atomic::Ordering::SeqCst,
+                                );
                             }
                         }
                         None => {
@@ -94,7 +108,11 @@ impl Mock {
                 });
             }
         });
-        Mock { files, url }
+        Mock {
+            files,
+            url,
+            endless_sent,
+        }
     }
 
     fn put(&self, name: &str, body: Body) {
@@ -522,6 +540,18 @@ async fn endless_data() {
         matches!(err, Error::TooLarge { ref role, .. } if role == "timestamp"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn endless_error_body() {
+    let (_keys, mock, victim, _root) = trusting_v2().await;
+    mock.put("timestamp.json", Body::EndlessError);
+    let err = victim.refused().await;
+    assert!(matches!(err, Error::Server { status: 500, .. }), "{err}");
+    // The client read the start of the body for its message and hung up; what the server
+    // wrote beyond that sits in loopback socket buffers (a few MiB at most), not 64 MiB.
+    let sent = mock.endless_sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sent < 32 * 1024 * 1024, "the client took {sent} bytes");
 }
 
 /// Re-signs the timestamp of `set` with an edited signature list.

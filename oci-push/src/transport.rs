@@ -375,10 +375,19 @@ impl Client {
         if !status.is_success() {
             return Err(fail(format!("token service answered {status}")));
         }
-        let bytes = response
-            .bytes()
+        let bytes = match read_limited(response, TOKEN_RESPONSE_LIMIT)
             .await
-            .map_err(|e| fail(format!("token response: {}", error_chain(&e))))?;
+            .map_err(|e| fail(format!("token response: {}", error_chain(&e))))?
+        {
+            Limited::Body(bytes) => bytes,
+            Limited::Exceeded(size) => {
+                return Err(Error::TooLarge {
+                    what: format!("token response from {realm}"),
+                    size,
+                    limit: TOKEN_RESPONSE_LIMIT,
+                });
+            }
+        };
         #[derive(serde::Deserialize)]
         struct TokenAnswer {
             token: Option<String>,
@@ -401,7 +410,6 @@ impl Client {
     }
 }
 
-/// The start of an error response body, for messages.
 /// `response` if it has `expected` status, else [`Error::RegistryStatus`] with its body.
 pub(crate) async fn expect_status(
     response: reqwest::Response,
@@ -421,14 +429,52 @@ pub(crate) async fn expect_status(
     })
 }
 
-pub(crate) async fn error_body(response: Response) -> String {
-    match response.bytes().await {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]);
-            text.trim().to_owned()
+/// Bytes of an error response's body kept for messages.
+const ERROR_BODY_LIMIT: usize = 512;
+/// The largest token response read (a token is a JWT of a few KiB).
+const TOKEN_RESPONSE_LIMIT: u64 = 64 * 1024;
+
+/// The start of an error response's body, for messages; the rest is never read, however
+/// long the server makes it.
+pub(crate) async fn error_body(mut response: Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < ERROR_BODY_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
         }
-        Err(_) => String::new(),
     }
+    bytes.truncate(ERROR_BODY_LIMIT);
+    String::from_utf8_lossy(&bytes).trim().to_owned()
+}
+
+/// A body read with a size limit.
+pub(crate) enum Limited {
+    /// The whole body, within the limit.
+    Body(Vec<u8>),
+    /// Reading stopped here, past the limit.
+    Exceeded(u64),
+}
+
+/// Reads `response`'s body, stopping as soon as it passes `limit` bytes: a server cannot
+/// make the client buffer more than that.
+pub(crate) async fn read_limited(
+    mut response: Response,
+    limit: u64,
+) -> Result<Limited, reqwest::Error> {
+    if let Some(length) = response.content_length()
+        && length > limit
+    {
+        return Ok(Limited::Exceeded(length));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() as u64 > limit {
+            return Ok(Limited::Exceeded(bytes.len() as u64));
+        }
+    }
+    Ok(Limited::Body(bytes))
 }
 
 /// An error and its sources, joined (reqwest's Display alone hides the cause).
