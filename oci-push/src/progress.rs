@@ -27,7 +27,8 @@ pub trait Progress: Send + Sync {
     fn blob_bytes(&self, digest: &Digest, bytes: u64) {
         let _ = (digest, bytes);
     }
-    /// An upload restarts from `offset` after a transient failure.
+    /// A transfer (upload or download) goes on from byte `offset` after a transient failure
+    /// (0: it starts over).
     fn blob_retry(&self, digest: &Digest, offset: u64) {
         let _ = (digest, offset);
     }
