@@ -14,7 +14,7 @@ use crate::spec::{
     Descriptor, MANIFEST_ACCEPT, MAX_DOCUMENT_SIZE, Parsed, is_index, parse_manifest,
     sniff_media_type,
 };
-use crate::transport::{Client, Target, expect_status, headers};
+use crate::transport::{Client, Limited, Target, expect_status, headers, read_limited};
 use crate::{Digest, Error};
 
 /// Bytes buffered before each write of a downloaded blob.
@@ -142,24 +142,23 @@ impl Client {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let mut bytes = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Error::Http {
+        let bytes = match read_limited(response, MAX_DOCUMENT_SIZE)
+            .await
+            .map_err(|e| Error::Http {
                 method: "GET".to_owned(),
                 url: url.clone(),
                 attempts: 1,
                 reason: crate::transport::error_chain(&e),
-            })?;
-            if (bytes.len() + chunk.len()) as u64 > MAX_DOCUMENT_SIZE {
+            })? {
+            Limited::Body(bytes) => bytes,
+            Limited::Exceeded(size) => {
                 return Err(Error::TooLarge {
                     what: format!("manifest {url}"),
-                    size: (bytes.len() + chunk.len()) as u64,
+                    size,
                     limit: MAX_DOCUMENT_SIZE,
                 });
             }
-            bytes.extend_from_slice(&chunk);
-        }
+        };
         let digest = Digest::of(&bytes);
         let expected = Digest::parse(reference).ok().or(image
             .digest

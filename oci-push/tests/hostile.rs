@@ -15,8 +15,9 @@ enum TokenAnswer {
     Endless,
 }
 
-/// Serves `/v2/…/manifests/…` with an endless 500 body (`endless-error` repositories) or a
-/// bearer challenge (others), and `/token` as `token` says. Returns `host:port`.
+/// Serves `/v2/…/manifests/…` with an endless 500 body (`endless-error` repositories), an
+/// endless manifest (`huge-manifest`) or a bearer challenge (others), and `/token` as
+/// `token` says. Returns `host:port`.
 async fn hostile_server(token: TokenAnswer) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let host = listener.local_addr().unwrap().to_string();
@@ -46,6 +47,8 @@ async fn hostile_server(token: TokenAnswer) -> String {
                             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n".to_owned()
                         }
                     }
+                } else if request_line.contains("huge-manifest") {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n".to_owned()
                 } else if request_line.contains("endless-error") {
                     "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n".to_owned()
                 } else {
@@ -108,4 +111,16 @@ async fn an_oversized_token_response_is_refused() {
             "{error}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_manifest_is_refused_at_the_document_limit() {
+    let host = hostile_server(TokenAnswer::Endless).await;
+    let image = ImageRef::parse(&format!("{host}/huge-manifest/app:v1")).unwrap();
+    let error = within_seconds(client().resolve(&image)).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::TooLarge { what, limit, .. }
+            if what.starts_with("manifest") && *limit == oci_push::MAX_DOCUMENT_SIZE),
+        "{error}"
+    );
 }
