@@ -1,6 +1,7 @@
-//! Push: blobs stream from a layout, each hashed once on its way out, several at a time;
-//! existing blobs are skipped, mounts tried, failures retried; manifests go last, so a tag
-//! never points at an incomplete image.
+//! Push: blobs stream from a layout, each hashed once on its way out, several at a time (a
+//! blob being committed by the registry no longer counts); existing blobs are skipped,
+//! mounts tried, failures retried; manifests go last, so a tag never points at an
+//! incomplete image.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::PathBuf;
@@ -71,6 +72,18 @@ impl std::fmt::Debug for PushOptions {
     }
 }
 
+/// One blob being pushed: where it goes, where it comes from, and what its attempts share.
+struct BlobPush<'a> {
+    target: &'a ImageRef,
+    blob: &'a Descriptor,
+    path: &'a std::path::Path,
+    options: &'a PushOptions,
+    /// The running hash, kept across attempts.
+    state: Arc<Mutex<HashState>>,
+    /// The push's transfer slots.
+    slots: &'a Arc<tokio::sync::Semaphore>,
+}
+
 /// The running hash of one blob across upload attempts: bytes are hashed once, in order,
 /// even when an upload restarts or resumes.
 struct HashState {
@@ -134,11 +147,15 @@ impl Client {
         let mut seen = std::collections::BTreeSet::new();
         blobs.retain(|b| seen.insert(b.digest.clone()));
         let parallelism = self.inner.options.parallelism;
+        // `parallelism` blobs move data at once; a blob whose last byte is sent gives its
+        // slot to the next one while the registry commits it (HEADs and commits run beside).
+        let slots = Arc::new(tokio::sync::Semaphore::new(parallelism));
         futures_util::stream::iter(blobs.into_iter().map(|blob| {
             let path = layout.blob_path(&blob.digest);
-            async move { self.upload_blob(target, &blob, path, options).await }
+            let slots = &slots;
+            async move { self.upload_blob(target, &blob, path, options, slots).await }
         }))
-        .buffer_unordered(parallelism)
+        .buffer_unordered(parallelism.saturating_mul(2))
         .try_collect::<Vec<_>>()
         .await?;
         for (child, bytes) in manifests {
@@ -211,6 +228,7 @@ impl Client {
         blob: &Descriptor,
         path: PathBuf,
         options: &PushOptions,
+        slots: &Arc<tokio::sync::Semaphore>,
     ) -> Result<BlobOutcome, Error> {
         let progress = &options.progress;
         let size = std::fs::metadata(&path)
@@ -246,11 +264,18 @@ impl Client {
             return Ok(BlobOutcome::Skipped);
         }
         progress.blob_started(&blob.digest, blob.size);
-        let state = Arc::new(Mutex::new(HashState {
-            hasher: Sha256::new(),
-            hashed: 0,
-            result: None,
-        }));
+        let job = BlobPush {
+            target,
+            blob,
+            path: &path,
+            options,
+            state: Arc::new(Mutex::new(HashState {
+                hasher: Sha256::new(),
+                hashed: 0,
+                result: None,
+            })),
+            slots,
+        };
         let mut delay = self.inner.options.retry_delay;
         let mut attempt = 0;
         let mut session = Session {
@@ -259,9 +284,7 @@ impl Client {
         };
         loop {
             attempt += 1;
-            let result = self
-                .upload_once(target, blob, &path, options, &state, &mut session)
-                .await;
+            let result = self.upload_once(&job, &mut session).await;
             match result {
                 Ok(outcome) => {
                     progress.blob_finished(&blob.digest, outcome);
@@ -297,13 +320,17 @@ impl Client {
     /// One upload attempt: a new session (or the one in `resume`), then the data.
     async fn upload_once(
         &self,
-        target: &ImageRef,
-        blob: &Descriptor,
-        path: &std::path::Path,
-        options: &PushOptions,
-        state: &Arc<Mutex<HashState>>,
+        job: &BlobPush<'_>,
         session: &mut Session,
     ) -> Result<BlobOutcome, Error> {
+        let BlobPush {
+            target,
+            blob,
+            options,
+            state,
+            slots,
+            ..
+        } = job;
         let mode = session.mode;
         let resume = &mut session.resume;
         let mount_from = options
@@ -375,9 +402,16 @@ impl Client {
             UploadMode::Chunked { chunk_size } => (chunk_size.max(min_chunk).max(1), false),
         };
         let digest_param = format!("digest={}", blob.digest);
+        // Held while this blob's bytes move; the body hands it back after its last byte.
+        let acquired = Arc::clone(slots).acquire_owned().await;
+        // The semaphore is never closed; an error cannot happen, but is not a panic.
+        let mut slot = Some(acquired.map_err(|_| Error::RegistryProtocol {
+            request: "upload".to_owned(),
+            reason: "the push's transfer slots were closed".to_owned(),
+        })?);
         if final_body {
             let url = with_query(&location, &digest_param);
-            let body = self.stream_body(path, blob, 0, blob.size, state, options)?;
+            let body = self.stream_body(job, 0, blob.size, slot.take())?;
             let body = Mutex::new(Some(body));
             let response = self
                 .send(
@@ -397,7 +431,8 @@ impl Client {
         }
         while offset < blob.size {
             let end = (offset + chunk).min(blob.size);
-            let body = self.stream_body(path, blob, offset, end, state, options)?;
+            let last = if end == blob.size { slot.take() } else { None };
+            let body = self.stream_body(job, offset, end, last)?;
             let body = Mutex::new(Some(body));
             let sent = self
                 .send(
@@ -473,16 +508,21 @@ impl Client {
     }
 
     /// A body streaming bytes `start..end` of the blob file, read on a blocking thread which
-    /// also hashes every byte not hashed before.
+    /// also hashes every byte not hashed before, and lets `slot` go once it has read `end`.
     fn stream_body(
         &self,
-        path: &std::path::Path,
-        blob: &Descriptor,
+        job: &BlobPush<'_>,
         start: u64,
         end: u64,
-        state: &Arc<Mutex<HashState>>,
-        options: &PushOptions,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<reqwest::Body, Error> {
+        let BlobPush {
+            path,
+            blob,
+            state,
+            options,
+            ..
+        } = job;
         let mut file = std::fs::File::open(path).map_err(Error::io("open", path))?;
         file.seek(SeekFrom::Start(start))
             .map_err(Error::io("seek in", path))?;
@@ -491,6 +531,7 @@ impl Client {
         let expected = blob.digest.clone();
         let total = blob.size;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let mut position = start;
             while position < end {
                 let want = ((end - position) as usize).min(READ_CHUNK);

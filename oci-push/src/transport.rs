@@ -49,7 +49,8 @@ pub struct ClientOptions {
     pub client_identity_pem: Option<Secret>,
     /// Where credentials come from.
     pub credentials: CredentialSource,
-    /// Blobs transferred at the same time (at least 1).
+    /// Blobs transferred at the same time (at least 1). A pushed blob frees its place when
+    /// its last byte is sent, not when the registry has committed it.
     pub parallelism: usize,
     /// Attempts per request on transient failures (connection errors, 5xx, 429), at least 1.
     pub attempts: u32,
