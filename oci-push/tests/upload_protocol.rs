@@ -166,19 +166,22 @@ async fn serve(listener: tokio::net::TcpListener, seen: Arc<Mutex<Seen>>, quirks
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_refused_monolithic_upload_is_sent_in_chunks() {
+/// A registry with `quirks` on a free loopback port: its address and what it saw.
+async fn start(quirks: Quirks) -> (std::net::SocketAddr, Arc<Mutex<Seen>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let seen: Arc<Mutex<Seen>> = Arc::default();
-    tokio::spawn(serve(
-        listener,
-        seen.clone(),
-        Quirks {
-            refuse_monolithic: true,
-            ..Quirks::default()
-        },
-    ));
+    tokio::spawn(serve(listener, seen.clone(), quirks));
+    (address, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_monolithic_upload_is_sent_in_chunks() {
+    let (address, seen) = start(Quirks {
+        refuse_monolithic: true,
+        ..Quirks::default()
+    })
+    .await;
 
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::create(dir.path().join("layout")).unwrap();
@@ -226,17 +229,11 @@ async fn a_refused_monolithic_upload_is_sent_in_chunks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_commit_does_not_hold_up_the_next_transfer() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let seen: Arc<Mutex<Seen>> = Arc::default();
-    tokio::spawn(serve(
-        listener,
-        seen.clone(),
-        Quirks {
-            hold_first_commit: true,
-            ..Quirks::default()
-        },
-    ));
+    let (address, seen) = start(Quirks {
+        hold_first_commit: true,
+        ..Quirks::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::create(dir.path().join("layout")).unwrap();
     let mut image = ImageBuilder::scratch(Platform::parse("linux/amd64").unwrap(), 0);
