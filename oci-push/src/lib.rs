@@ -28,8 +28,9 @@
 //! ```text
 //! push:  layout blob --read thread (hash once)--> channel --> streamed PUT   (N blobs at once)
 //!        HEAD first (skip), mount when asked, retry/restart or resume, manifests last
-//! pull:  GET --> channel --> write thread (size+digest check) --> temp file --> rename
-//!        (or delete); a transfer cut mid-blob resumes with `Range` (N blobs at once)
+//! pull:  GET --> channel --> write thread (size+digest check) --> .partial-HEX --> rename
+//!        (or delete); a transfer cut mid-blob resumes with `Range`, in this pull or, from
+//!        the partial file a failed pull keeps, in the next one (N blobs at once)
 //! build: directory tree --> sorted tar (mtime, 0:0, modes) --> gzip/zstd --> blob,
 //!        hashing the tar (diff ID) and the compressed bytes (digest) in the same pass
 //! ```

@@ -1,9 +1,11 @@
-//! Pull: manifests and blobs into a layout, each blob streamed to a temporary file while
-//! its size and digest are checked; a mismatch deletes it.
+//! Pull: manifests and blobs into a layout, each blob streamed to a partial file while its
+//! size and digest are checked, then renamed into place; a mismatch deletes it. A transfer
+//! cut by the network resumes with `Range`, within a pull and, from the partial file a
+//! failed pull keeps, in the next pull into the same layout.
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use reqwest::{Method, StatusCode};
-use std::io::{Seek as _, Write as _};
+use std::io::{Read as _, Seek as _, Write as _};
 
 use crate::digest::Verifier;
 use crate::layout::Layout;
@@ -201,7 +203,8 @@ impl Client {
 
     /// Downloads a blob into the layout unless present there, verifying as it streams. A
     /// transfer cut by a transient failure resumes where it stopped (`Range`) when the
-    /// registry serves ranges, and restarts from the first byte otherwise.
+    /// registry serves ranges, and restarts from the first byte otherwise. When the attempts
+    /// run out, what arrived stays in `.partial-HEX` for the next pull to resume from.
     async fn download_blob(
         &self,
         image: &ImageRef,
@@ -221,28 +224,26 @@ impl Client {
             &format!("blobs/{}", blob.digest),
         );
         let dir = layout.blob_dir();
-        // Deleted on drop unless persisted: a refused blob leaves nothing behind.
-        let tmp = tempfile::Builder::new()
-            .prefix(".partial-")
-            .tempfile_in(&dir)
-            .map_err(Error::io("create a temporary file in", &dir))?;
-        let file = tmp
-            .reopen()
-            .map_err(Error::io("open", tmp.path().to_owned()))?;
-        let mut partial = Partial {
-            file: std::io::BufWriter::with_capacity(WRITE_BUFFER, file),
-            path: tmp.path().to_owned(),
-            verifier: Verifier::new(
-                format!("blob {} from {url}", blob.digest),
-                &blob.digest,
-                blob.size,
-            ),
-            written: 0,
-        };
+        let what = format!("blob {} from {url}", blob.digest);
+        let (mut partial, mut guard) = tokio::task::spawn_blocking({
+            let (dir, blob) = (dir.clone(), blob.clone());
+            move || open_partial(&dir, &blob, what)
+        })
+        .await
+        .map_err(|error| Error::Io {
+            action: "open a partial download in",
+            path: dir.clone(),
+            source: std::io::Error::other(error.to_string()),
+        })??;
+        if partial.written > 0 {
+            tracing::debug!(digest = %blob.digest, offset = partial.written, "resuming an earlier download");
+            progress.blob_retry(&blob.digest, partial.written);
+        }
         let attempts = self.inner.options.attempts;
         let mut delay = self.inner.options.retry_delay;
         let mut attempt = 0;
-        loop {
+        // An earlier pull may have left every byte already.
+        while partial.written < blob.size {
             attempt += 1;
             match self
                 .download_attempt(image, blob, &url, partial, options)
@@ -264,13 +265,17 @@ impl Client {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(std::time::Duration::from_secs(4));
                 }
-                Attempt::Interrupted(_, error) => return Err(error),
+                Attempt::Interrupted(kept, error) => {
+                    // What arrived stays for the next pull into this layout to resume from.
+                    guard.keep = guard.resumable && error.is_transient() && kept.written > 0;
+                    return Err(error);
+                }
             }
         }
         partial.verifier.finish()?;
         let path = layout.blob_path(&blob.digest);
-        tmp.persist(&path)
-            .map_err(|e| Error::io("rename into", &path)(e.error))?;
+        std::fs::rename(&guard.path, &path).map_err(Error::io("rename into", &path))?;
+        guard.keep = true;
         tracing::debug!(digest = %blob.digest, "blob downloaded and verified");
         progress.blob_finished(&blob.digest, BlobOutcome::Downloaded);
         Ok(BlobOutcome::Downloaded)
@@ -406,7 +411,108 @@ impl Client {
     }
 }
 
-/// A blob being downloaded: its temporary file, the running hash, and the bytes written.
+/// The file a blob is downloaded into: `.partial-HEX` beside the blobs, locked while a pull
+/// writes it (another process pulling the same blob then uses a private temporary file).
+/// Deleted on drop unless `keep`: it is kept when the network failed (a later pull resumes
+/// from it) and, renamed, when the blob is complete; content that is refused goes.
+struct PartialGuard {
+    path: std::path::PathBuf,
+    /// Whether a later pull can find it (not a private temporary file).
+    resumable: bool,
+    keep: bool,
+}
+
+impl Drop for PartialGuard {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Opens (or creates) the partial download of `blob` in `dir` and takes up what an earlier
+/// pull left there: its bytes are hashed again (a hash state cannot be saved), and the
+/// download goes on after them.
+fn open_partial(
+    dir: &std::path::Path,
+    blob: &Descriptor,
+    what: String,
+) -> Result<(Partial, PartialGuard), Error> {
+    let path = dir.join(format!(".partial-{}", blob.digest.hex()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(Error::io("open", &path))?;
+    // Locked, and still the file at `path` (a pull that just finished renames it away).
+    let ours = file.try_lock().is_ok() && same_file(&file, &path);
+    let (mut file, guard) = match ours {
+        true => (
+            file,
+            PartialGuard {
+                path,
+                resumable: true,
+                keep: false,
+            },
+        ),
+        false => {
+            // Another pull is writing this blob's partial file: work apart from it.
+            drop(file);
+            let (file, temp) = tempfile::Builder::new()
+                .prefix(".partial-")
+                .tempfile_in(dir)
+                .map_err(Error::io("create a temporary file in", dir))?
+                .into_parts();
+            let path = temp.keep().map_err(|e| Error::io("keep", dir)(e.error))?;
+            let guard = PartialGuard {
+                path,
+                resumable: false,
+                keep: false,
+            };
+            (file, guard)
+        }
+    };
+    let io = |action| Error::io(action, guard.path.clone());
+    let mut verifier = Verifier::new(what, &blob.digest, blob.size);
+    let mut written = file.metadata().map_err(io("read the metadata of"))?.len();
+    if written > blob.size {
+        file.set_len(0).map_err(io("truncate"))?;
+        written = 0;
+    }
+    if written > 0 {
+        let mut buffer = vec![0u8; WRITE_BUFFER];
+        let mut left = written;
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io("read"))?;
+        while left > 0 {
+            let want = (left as usize).min(buffer.len());
+            file.read_exact(&mut buffer[..want]).map_err(io("read"))?;
+            verifier.update(&buffer[..want])?;
+            left -= want as u64;
+        }
+    }
+    file.seek(std::io::SeekFrom::Start(written))
+        .map_err(io("seek in"))?;
+    let partial = Partial {
+        file: std::io::BufWriter::with_capacity(WRITE_BUFFER, file),
+        path: guard.path.clone(),
+        verifier,
+        written,
+    };
+    Ok((partial, guard))
+}
+
+/// Whether `file` is the file `path` names now.
+fn same_file(file: &std::fs::File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// A blob being downloaded: its partial file, the running hash, and the bytes written.
 struct Partial {
     file: std::io::BufWriter<std::fs::File>,
     path: std::path::PathBuf,

@@ -1,6 +1,7 @@
 //! A pull cut in the middle of a blob resumes from where it stopped (`Range`) against the real
-//! docker-registry, starts over when ranges are not served, and leaves nothing behind when it
-//! cannot finish. The cuts come from a TCP proxy in front of the registry (fault injection a
+//! docker-registry, starts over when ranges are not served, and when it gives up keeps what
+//! arrived for the next pull to resume from, a partial file that never becomes a blob unless
+//! its digest checks out. The cuts come from a TCP proxy in front of the registry (fault injection a
 //! real peer cannot be asked for); skopeo pushes the image.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -195,16 +196,28 @@ struct Pulled {
     out: Layout,
     layer: Digest,
     bytes: Vec<u8>,
+    image: ImageRef,
     _dir: tempfile::TempDir,
     _registry: Registry,
 }
 
 async fn pull_with_faults(cuts: usize, hide_range: bool, attempts: u32) -> Pulled {
+    pull_with_faults_after(cuts, hide_range, attempts, |_, _| {}).await
+}
+
+/// Like [`pull_with_faults`], with `prepare(layout, layer)` run before the pull.
+async fn pull_with_faults_after(
+    cuts: usize,
+    hide_range: bool,
+    attempts: u32,
+    prepare: impl FnOnce(&Layout, &Digest),
+) -> Pulled {
     let dir = tempfile::tempdir().unwrap();
     let (registry, layer, bytes) = registry_with_image(dir.path());
     let faults = faults(&layer, cuts, hide_range);
     let host = proxy(registry.host(), faults.clone()).await;
     let out = Layout::create(dir.path().join("pulled")).unwrap();
+    prepare(&out, &layer);
     let image = ImageRef::parse(&format!("{host}/resume/app:v1")).unwrap();
     let result = client(attempts)
         .pull(&image, &out, "v1", &PushOptions::default())
@@ -215,12 +228,30 @@ async fn pull_with_faults(cuts: usize, hide_range: bool, attempts: u32) -> Pulle
         out,
         layer,
         bytes,
+        image,
         _dir: dir,
         _registry: registry,
     }
 }
 
 impl Pulled {
+    /// Pulls again into the same layout, through the same proxy, with no more cuts.
+    async fn again(&mut self) {
+        self.faults.cuts_left.store(0, Ordering::SeqCst);
+        self.faults.gets.lock().unwrap().clear();
+        self.result = client(3)
+            .pull(&self.image, &self.out, "v1", &PushOptions::default())
+            .await;
+    }
+
+    /// The partial download of the layer that a failed pull left, if any.
+    fn partial(&self) -> std::path::PathBuf {
+        self.out
+            .path()
+            .join("blobs/sha256")
+            .join(format!(".partial-{}", self.layer.hex()))
+    }
+
     fn gets(&self) -> Vec<Option<String>> {
         self.faults.gets.lock().unwrap().clone()
     }
@@ -265,13 +296,51 @@ async fn a_registry_that_ignores_the_range_gets_the_blob_again_from_the_start() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pull_cut_on_every_attempt_fails_and_leaves_nothing() {
-    let pulled = pull_with_faults(usize::MAX, false, 3).await;
+async fn a_pull_that_gives_up_keeps_what_arrived_and_the_next_pull_resumes_from_it() {
+    let mut pulled = pull_with_faults(usize::MAX, false, 3).await;
     let error = pulled.result.as_ref().unwrap_err();
     assert!(matches!(error, Error::Http { .. }), "{error}");
     assert_eq!(pulled.gets().len(), 3);
     let out = &pulled.out;
     assert!(!out.blob_path(&pulled.layer).exists());
-    assert!(partial_files(out).is_empty());
     assert!(out.resolve(Some("v1")).is_err());
+    // Only the layer's partial file is left, holding a prefix of the layer.
+    assert_eq!(
+        partial_files(out),
+        [format!(".partial-{}", pulled.layer.hex())]
+    );
+    let kept = std::fs::read(pulled.partial()).unwrap();
+    assert!(
+        !kept.is_empty() && kept.len() < LAYER_SIZE,
+        "{}",
+        kept.len()
+    );
+    assert_eq!(kept, pulled.bytes[..kept.len()]);
+
+    // The next pull into the layout asks only for the rest.
+    pulled.again().await;
+    let gets = pulled.complete();
+    assert_eq!(gets, [Some(format!("bytes={}-", kept.len()))]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_file_with_foreign_bytes_is_refused_and_dropped() {
+    // A partial download that does not match the blob (an earlier hostile source, a disk
+    // error): the completed content fails its digest, nothing is stored, the file goes.
+    let mut pulled = pull_with_faults_after(0, false, 3, |layout, layer| {
+        let path = layout
+            .path()
+            .join("blobs/sha256")
+            .join(format!(".partial-{}", layer.hex()));
+        std::fs::write(path, vec![0xAA; 1000]).unwrap();
+    })
+    .await;
+    let error = pulled.result.as_ref().unwrap_err();
+    assert!(matches!(error, Error::DigestMismatch { .. }), "{error}");
+    assert_eq!(pulled.gets(), [Some("bytes=1000-".to_owned())]);
+    assert!(!pulled.out.blob_path(&pulled.layer).exists());
+    assert!(partial_files(&pulled.out).is_empty());
+    // Starting clean, the next pull succeeds.
+    pulled.again().await;
+    assert_eq!(pulled.complete(), [None]);
 }
