@@ -76,6 +76,43 @@ impl Layout {
         self.root.join("blobs").join("sha256")
     }
 
+    /// Removes what interrupted work left among the blobs and nobody uses any more: partial
+    /// downloads (`.partial-*`, kept by a pull that gave up so that the next one can resume)
+    /// that no pull is writing, and temporary files of interrupted writes (the other names
+    /// starting with a dot there), when they were last written more than `older_than` ago.
+    /// Returns how many files were removed.
+    pub fn remove_stale_files(&self, older_than: std::time::Duration) -> Result<usize, Error> {
+        let dir = self.blob_dir();
+        let entries = std::fs::read_dir(&dir).map_err(Error::io("read directory", &dir))?;
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(Error::io("read directory", &dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(file) = std::fs::File::open(&path) else {
+                continue;
+            };
+            // A pull writing it holds this lock.
+            if file.try_lock().is_err() {
+                continue;
+            }
+            let age = file
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok());
+            if age.is_some_and(|age| age > older_than) {
+                std::fs::remove_file(&path).map_err(Error::io("remove", &path))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Whether a blob exists with the size expected.
     pub fn has_blob(&self, descriptor: &Descriptor) -> bool {
         std::fs::metadata(self.blob_path(&descriptor.digest))

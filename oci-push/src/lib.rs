@@ -13,7 +13,8 @@
 //!   tag or digest into a layout; [`Client::resolve`] gives a reference's digest.
 //! - [`Layout`]: an OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/`),
 //!   as skopeo, buildah and crane write it; [`Layout::write_blob`] streams content in,
-//!   [`Layout::select_platform`] picks one platform's manifest from an index. An image
+//!   [`Layout::select_platform`] picks one platform's manifest from an index,
+//!   [`Layout::remove_stale_files`] clears what interrupted pulls and writes left. An image
 //!   assembled in memory is pushed by writing it into a (temporary) layout first.
 //! - [`ImageBuilder`], [`LayerBuilder`]: deterministic image assembly;
 //!   [`dockerfile::build`] drives them from a Dockerfile, leaving out what the context's

@@ -344,3 +344,31 @@ async fn a_partial_file_with_foreign_bytes_is_refused_and_dropped() {
     pulled.again().await;
     assert_eq!(pulled.complete(), [None]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_partial_files_are_removed_only_when_unused_and_old() {
+    let pulled = pull_with_faults(usize::MAX, false, 1).await;
+    assert!(pulled.result.is_err());
+    let out = &pulled.out;
+    assert!(pulled.partial().exists());
+    // Recent: kept.
+    assert_eq!(
+        out.remove_stale_files(std::time::Duration::from_secs(3600))
+            .unwrap(),
+        0
+    );
+    // In use by a pull (which holds its lock): kept, however old.
+    let in_use = std::fs::File::open(pulled.partial()).unwrap();
+    in_use.lock().unwrap();
+    assert_eq!(
+        out.remove_stale_files(std::time::Duration::ZERO).unwrap(),
+        0
+    );
+    drop(in_use);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(
+        out.remove_stale_files(std::time::Duration::ZERO).unwrap(),
+        1
+    );
+    assert!(partial_files(out).is_empty());
+}
