@@ -100,6 +100,31 @@ fn build_push_digest_pull_unpack() {
     assert!(ok, "{err}");
     assert!(rootfs.join("app/bin/app").exists());
 
+    // A leftover partial download goes once old enough; blobs stay.
+    let stale = pulled.join("blobs/sha256/.partial-0123");
+    std::fs::write(&stale, b"part").unwrap();
+    let pulled_s = pulled.to_str().unwrap();
+    let (ok, out, err) = oci(&["clean", pulled_s]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        last_line(&out),
+        format!("removed 0 stale file(s) from {pulled_s}")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (ok, out, err) = oci(&["clean", pulled_s, "--older-than", "1"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        last_line(&out),
+        format!("removed 1 stale file(s) from {pulled_s}")
+    );
+    assert!(!stale.exists());
+    let (ok, _, err) = oci(&[
+        "unpack",
+        &format!("{pulled_s}:1.0"),
+        rootfs.to_str().unwrap(),
+    ]);
+    assert!(ok, "the image is intact after clean: {err}");
+
     // Errors: non-zero exit, the error on stderr.
     let (ok, _, err) = oci(&["push", "--insecure", "/nonexistent-layout:1", &other]);
     assert!(!ok);

@@ -7,6 +7,7 @@
 //!           [--insecure] (--push | --output LAYOUT_DIR)        # last stdout line: sha256:<digest>
 //! oci digest [--insecure] REF
 //! oci unpack LAYOUT_DIR[:TAG] ROOTFS_DIR
+//! oci clean LAYOUT_DIR [--older-than SECONDS]                 # stale partial downloads
 //! ```
 //!
 //! Credentials come from `--username` with the password in `$OCI_PASSWORD`, else from
@@ -124,6 +125,16 @@ enum Command {
         source: String,
         /// The root filesystem directory (created when missing).
         rootfs: PathBuf,
+    },
+    /// Remove what interrupted pulls and writes left in a layout (partial downloads no pull
+    /// is writing), when older than --older-than.
+    Clean {
+        /// Layout directory.
+        layout: PathBuf,
+        /// Age in seconds beyond which a leftover file goes (default one day; a later pull
+        /// would have resumed from a partial download).
+        #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+        older_than: u64,
     },
 }
 
@@ -271,6 +282,11 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 stats.whiteouts,
                 rootfs.display()
             );
+        }
+        Command::Clean { layout, older_than } => {
+            let removed = Layout::open(&layout)?
+                .remove_stale_files(std::time::Duration::from_secs(older_than))?;
+            println!("removed {removed} stale file(s) from {}", layout.display());
         }
     }
     Ok(())
