@@ -90,6 +90,22 @@ fn build_push_digest_pull_unpack() {
     let (ok, out, err) = oci(&["pull", "--insecure", &other, pulled.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert_eq!(last_line(&out), digest);
+    // A single-platform image is what --platform gets; a malformed platform is refused.
+    let one = dir.path().join("one");
+    let one_s = one.to_str().unwrap();
+    let (ok, out, err) = oci(&[
+        "pull",
+        "--insecure",
+        "--platform",
+        "linux/s390x",
+        &other,
+        one_s,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(last_line(&out), digest);
+    let (ok, _, err) = oci(&["pull", "--insecure", "--platform", "s390x", &other, one_s]);
+    assert!(!ok);
+    assert!(err.contains("OS/ARCH"), "{err}");
 
     let rootfs = dir.path().join("rootfs");
     let (ok, _, err) = oci(&[

@@ -200,8 +200,9 @@ pub async fn build(
                     ),
                 })?;
                 let reference = ImageRef::parse(&from)?;
+                // Only the build platform's image of a multi-platform base is downloaded.
                 let base = client
-                    .pull_into(&reference, layout, &PushOptions::default())
+                    .pull_platform_into(&reference, &platform, layout, &PushOptions::default())
                     .await?;
                 ImageBuilder::from_base(layout, &base, platform.clone(), created)?
             };

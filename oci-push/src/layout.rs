@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::{HashingWriter, LimitedReader};
 use crate::spec::{
-    Descriptor, MAX_DOCUMENT_SIZE, OCI_INDEX, Parsed, Platform, is_index, parse_manifest,
+    Descriptor, MAX_DOCUMENT_SIZE, OCI_INDEX, Parsed, Platform, parse_manifest, select_platform,
 };
 use crate::{Digest, Error};
 
@@ -256,26 +256,7 @@ impl Layout {
         match parse_manifest(&descriptor.media_type, &bytes)? {
             Parsed::Image { .. } => Ok(descriptor.clone()),
             Parsed::Index { manifests } => {
-                let available = manifests
-                    .iter()
-                    .filter_map(|(_, p)| p.as_ref().map(ToString::to_string))
-                    .collect();
-                manifests
-                    .into_iter()
-                    .find(|(d, p)| {
-                        !is_index(&d.media_type)
-                            && p.as_ref().is_some_and(|p| {
-                                p.os == platform.os
-                                    && p.architecture == platform.architecture
-                                    && (platform.variant.is_none() || p.variant == platform.variant)
-                            })
-                    })
-                    .map(|(d, _)| d)
-                    .ok_or_else(|| Error::PlatformNotFound {
-                        reference: descriptor.digest.to_string(),
-                        platform: platform.to_string(),
-                        available,
-                    })
+                select_platform(manifests, platform, descriptor.digest.as_str())
             }
         }
     }

@@ -10,7 +10,8 @@
 //! - [`Client`] ([`ClientOptions`]): talks to registries. [`Client::push_layout`] pushes an
 //!   image (OCI or Docker schema 2 manifest, OCI index or manifest list) from an OCI image
 //!   [`Layout`], preserving the manifest bytes and so its digest; [`Client::pull`] pulls by
-//!   tag or digest into a layout; [`Client::resolve`] gives a reference's digest.
+//!   tag or digest into a layout (every platform of an index), [`Client::pull_platform`]
+//!   one platform's image only; [`Client::resolve`] gives a reference's digest.
 //! - [`Layout`]: an OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/`),
 //!   as skopeo, buildah and crane write it; [`Layout::write_blob`] streams content in,
 //!   [`Layout::select_platform`] picks one platform's manifest from an index,

@@ -13,8 +13,8 @@ use crate::progress::BlobOutcome;
 use crate::push::PushOptions;
 use crate::reference::ImageRef;
 use crate::spec::{
-    Descriptor, MANIFEST_ACCEPT, MAX_DOCUMENT_SIZE, Parsed, is_index, parse_manifest,
-    sniff_media_type,
+    Descriptor, MANIFEST_ACCEPT, MAX_DOCUMENT_SIZE, Parsed, Platform, is_index, parse_manifest,
+    select_platform, sniff_media_type,
 };
 use crate::transport::{Client, Limited, Target, expect_status, headers, read_limited};
 use crate::{Digest, Error};
@@ -60,8 +60,91 @@ impl Client {
         let (root, bytes) = self
             .fetch_manifest(reference, &reference.reference())
             .await?;
+        self.pull_documents(reference, root, bytes, layout, options)
+            .await
+    }
+
+    /// Pulls the image of `platform` from `reference` into `layout` and tags it there as
+    /// `tag`: from an index only the matching manifest and its blobs are downloaded, and the
+    /// image manifest (not the index) is tagged. Returns the image manifest's descriptor.
+    ///
+    /// An image reference (not an index) is pulled as it is. An index without the platform
+    /// is [`Error::PlatformNotFound`], listing what it offers.
+    pub async fn pull_platform(
+        &self,
+        reference: &ImageRef,
+        platform: &Platform,
+        layout: &Layout,
+        tag: &str,
+        options: &PushOptions,
+    ) -> Result<Descriptor, Error> {
+        let image = self
+            .pull_platform_into(reference, platform, layout, options)
+            .await?;
+        layout.set_tag(tag, &image)?;
+        Ok(image)
+    }
+
+    /// [`pull_platform`](Client::pull_platform) without tagging (for base images).
+    pub async fn pull_platform_into(
+        &self,
+        reference: &ImageRef,
+        platform: &Platform,
+        layout: &Layout,
+        options: &PushOptions,
+    ) -> Result<Descriptor, Error> {
+        let (root, bytes) = self
+            .fetch_manifest(reference, &reference.reference())
+            .await?;
+        let (root, bytes) = match parse_manifest(&root.media_type, &bytes)? {
+            Parsed::Image { .. } => (root, bytes),
+            Parsed::Index { manifests } => {
+                let chosen = select_platform(manifests, platform, &reference.to_string())?;
+                self.fetch_child(reference, chosen).await?
+            }
+        };
+        self.pull_documents(reference, root, bytes, layout, options)
+            .await
+    }
+
+    /// Fetches the manifest an index lists, checking it is no index itself and has the size
+    /// the index gives.
+    async fn fetch_child(
+        &self,
+        reference: &ImageRef,
+        child: Descriptor,
+    ) -> Result<(Descriptor, Vec<u8>), Error> {
+        if is_index(&child.media_type) {
+            return Err(Error::UnsupportedMediaType {
+                what: format!("nested index {} in {reference}", child.digest),
+                media_type: child.media_type,
+            });
+        }
+        let (fetched, bytes) = self
+            .fetch_manifest(reference, child.digest.as_str())
+            .await?;
+        if fetched.size != child.size {
+            return Err(Error::SizeMismatch {
+                what: format!("manifest {}", child.digest),
+                expected: child.size,
+                actual: fetched.size,
+            });
+        }
+        Ok((child, bytes))
+    }
+
+    /// Downloads what the fetched manifest `root` needs (every image of an index), then
+    /// writes the manifests, last.
+    async fn pull_documents(
+        &self,
+        reference: &ImageRef,
+        root: Descriptor,
+        bytes: Vec<u8>,
+        layout: &Layout,
+        options: &PushOptions,
+    ) -> Result<Descriptor, Error> {
         let mut blobs = Vec::new();
-        let mut documents = vec![(root.clone(), bytes.clone())];
+        let mut documents = Vec::new();
         match parse_manifest(&root.media_type, &bytes)? {
             Parsed::Image { config, layers } => {
                 blobs.push(config);
@@ -69,22 +152,7 @@ impl Client {
             }
             Parsed::Index { manifests } => {
                 for (child, _) in manifests {
-                    if is_index(&child.media_type) {
-                        return Err(Error::UnsupportedMediaType {
-                            what: format!("nested index {} in {reference}", child.digest),
-                            media_type: child.media_type,
-                        });
-                    }
-                    let (fetched, child_bytes) = self
-                        .fetch_manifest(reference, child.digest.as_str())
-                        .await?;
-                    if fetched.size != child.size {
-                        return Err(Error::SizeMismatch {
-                            what: format!("manifest {}", child.digest),
-                            expected: child.size,
-                            actual: fetched.size,
-                        });
-                    }
+                    let (child, child_bytes) = self.fetch_child(reference, child).await?;
                     if let Parsed::Image { config, layers } =
                         parse_manifest(&child.media_type, &child_bytes)?
                     {
@@ -95,6 +163,7 @@ impl Client {
                 }
             }
         }
+        documents.insert(0, (root.clone(), bytes));
         let mut seen = std::collections::BTreeSet::new();
         blobs.retain(|b| seen.insert(b.digest.clone()));
         futures_util::stream::iter(blobs.into_iter().map(|blob| async move {

@@ -230,6 +230,35 @@ pub(crate) fn sniff_media_type(bytes: &[u8]) -> Option<String> {
     }
 }
 
+/// The image manifest of `platform` among an index's entries (`reference` names the index in
+/// the error): same OS and architecture, and the same variant when one is asked for.
+pub(crate) fn select_platform(
+    manifests: Vec<(Descriptor, Option<Platform>)>,
+    platform: &Platform,
+    reference: &str,
+) -> Result<Descriptor, Error> {
+    let available = manifests
+        .iter()
+        .filter_map(|(_, p)| p.as_ref().map(ToString::to_string))
+        .collect();
+    manifests
+        .into_iter()
+        .find(|(d, p)| {
+            !is_index(&d.media_type)
+                && p.as_ref().is_some_and(|p| {
+                    p.os == platform.os
+                        && p.architecture == platform.architecture
+                        && (platform.variant.is_none() || p.variant == platform.variant)
+                })
+        })
+        .map(|(d, _)| d)
+        .ok_or_else(|| Error::PlatformNotFound {
+            reference: reference.to_owned(),
+            platform: platform.to_string(),
+            available,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -406,6 +406,52 @@ async fn index_and_docker_schema2_round_trips() {
     assert_eq!(pulled.digest, index.digest);
     assert!(out.has_blob(&a) && out.has_blob(&b));
 
+    // One platform only: its manifest and blobs, tagged as the image; the other stays out.
+    let one = Layout::create(dir.path().join("one")).unwrap();
+    let s390x = client
+        .pull_platform(
+            &target,
+            &oci_push::Platform::parse("linux/s390x").unwrap(),
+            &one,
+            "1",
+            &PushOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s390x, b);
+    assert_eq!(one.resolve(Some("1")).unwrap(), b);
+    assert!(one.has_blob(&b) && !one.has_blob(&a) && !one.has_blob(&index));
+    let blobs = |layout: &Layout| {
+        std::fs::read_dir(layout.path().join("blobs/sha256"))
+            .unwrap()
+            .count()
+    };
+    // The s390x manifest, its config and its one layer.
+    assert_eq!(blobs(&one), 3);
+    skopeo(&["inspect", &format!("oci:{}:1", one.path().display())]);
+    let error = client
+        .pull_platform(
+            &target,
+            &oci_push::Platform::parse("linux/arm64").unwrap(),
+            &one,
+            "arm",
+            &PushOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    match &error {
+        Error::PlatformNotFound {
+            platform,
+            available,
+            ..
+        } => {
+            assert_eq!(platform, "linux/arm64");
+            assert_eq!(available, &["linux/amd64", "linux/s390x"]);
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(blobs(&one), 3, "a refused platform downloads nothing");
+
     // skopeo converts one image to Docker schema 2; ours pulls and re-pushes it unchanged.
     let docker = format!("{}/docker/app:v2s2", registry.host());
     skopeo(&[

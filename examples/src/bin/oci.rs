@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! oci push [--insecure] LAYOUT_DIR[:TAG] REGISTRY/REPO:TAG     # last stdout line: sha256:<digest>
-//! oci pull [--insecure] REF LAYOUT_DIR
+//! oci pull [--insecure] [--platform OS/ARCH[/VARIANT]] REF LAYOUT_DIR
 //! oci build CONTEXT_DIR [-f DOCKERFILE] -t REF [--platform OS/ARCH] [--build-arg K=V]...
 //!           [--insecure] (--push | --output LAYOUT_DIR)        # last stdout line: sha256:<digest>
 //! oci digest [--insecure] REF
@@ -80,6 +80,10 @@ enum Command {
         reference: String,
         /// The layout directory (created when missing).
         layout: PathBuf,
+        /// Only this platform's image of a multi-platform index (e.g. linux/s390x); the
+        /// image manifest is tagged, and its digest printed. Default: every platform.
+        #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+        platform: Option<String>,
     },
     /// Build an image from a Dockerfile, reproducibly.
     Build {
@@ -183,6 +187,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             net,
             reference,
             layout,
+            platform,
         } => {
             let reference = ImageRef::parse(&reference)?;
             let layout = Layout::create(layout)?;
@@ -191,9 +196,16 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 progress: progress(),
                 ..PushOptions::default()
             };
-            let pulled = client(&net)?
-                .pull(&reference, &layout, &tag, &options)
-                .await?;
+            let client = client(&net)?;
+            let pulled = match platform {
+                Some(platform) => {
+                    let platform = Platform::parse(&platform)?;
+                    client
+                        .pull_platform(&reference, &platform, &layout, &tag, &options)
+                        .await?
+                }
+                None => client.pull(&reference, &layout, &tag, &options).await?,
+            };
             println!("{}", pulled.digest);
         }
         Command::Build {
