@@ -385,7 +385,9 @@ impl Client {
         let resumed = offset > 0
             && response.status() == StatusCode::PARTIAL_CONTENT
             && content_range_start(response.headers()) == Some(offset);
-        if !resumed {
+        let response = if resumed {
+            response
+        } else {
             let response = match expect_status(response, StatusCode::OK, "GET", url).await {
                 Ok(response) => response,
                 Err(error) => return Ok(Attempt::Interrupted(partial, error)),
@@ -395,10 +397,8 @@ impl Client {
                 partial = partial.restart()?;
                 options.progress.blob_retry(&blob.digest, 0);
             }
-            return self
-                .stream_into(response, blob, url, partial, options)
-                .await;
-        }
+            response
+        };
         self.stream_into(response, blob, url, partial, options)
             .await
     }
