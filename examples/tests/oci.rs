@@ -38,20 +38,24 @@ fn build_push_digest_pull_unpack() {
     .unwrap();
     let image = format!("{}/hpvs/wallet:1.0", registry.host());
     let ctx_s = ctx.to_str().unwrap();
-    let (ok, out, err) = oci(&[
-        "build",
-        ctx_s,
-        "-t",
-        &image,
-        "--platform",
-        "linux/s390x",
-        "--build-arg",
-        "V=2",
-        "--label",
-        "org.opencontainers.image.revision=abc",
-        "--insecure",
-        "--push",
-    ]);
+    // The same build, then pushed or written to a layout.
+    let build = |destination: &[&str]| {
+        let mut args = vec![
+            "build",
+            ctx_s,
+            "-t",
+            &image,
+            "--platform",
+            "linux/s390x",
+            "--build-arg",
+            "V=2",
+            "--label",
+            "org.opencontainers.image.revision=abc",
+        ];
+        args.extend_from_slice(destination);
+        oci(&args)
+    };
+    let (ok, out, err) = build(&["--insecure", "--push"]);
     assert!(ok, "{err}");
     let digest = last_line(&out);
     assert!(digest.starts_with("sha256:") && digest.len() == 71, "{out}");
@@ -59,20 +63,7 @@ fn build_push_digest_pull_unpack() {
     // The same build into a layout gives the same digest.
     let layout = dir.path().join("layout");
     let layout_s = layout.to_str().unwrap();
-    let (ok, out, err) = oci(&[
-        "build",
-        ctx_s,
-        "-t",
-        &image,
-        "--platform",
-        "linux/s390x",
-        "--build-arg",
-        "V=2",
-        "--label",
-        "org.opencontainers.image.revision=abc",
-        "--output",
-        layout_s,
-    ]);
+    let (ok, out, err) = build(&["--output", layout_s]);
     assert!(ok, "{err}");
     assert_eq!(last_line(&out), digest);
 

@@ -79,6 +79,18 @@ fn skopeo(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The digest of the manifest bytes skopeo reads for `target` (`inspect --raw`).
+fn skopeo_raw_digest(target: &ImageRef) -> Digest {
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{target}"),
+    ]);
+    // skopeo prints the raw bytes and a newline.
+    Digest::of(raw.strip_suffix('\n').unwrap_or(&raw).as_bytes())
+}
+
 fn tamper_blob(registry: &Registry, digest: &Digest) {
     let hex = digest.hex();
     let path = registry
@@ -105,15 +117,7 @@ async fn ours_pushes_skopeo_agrees_and_copies_back() {
         .await
         .unwrap();
     assert_eq!(pushed.digest, manifest.digest);
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{target}"),
-    ]);
-    // skopeo prints the raw bytes and a newline.
-    let raw = raw.strip_suffix('\n').unwrap_or(&raw);
-    assert_eq!(Digest::of(raw.as_bytes()), manifest.digest);
+    assert_eq!(skopeo_raw_digest(&target), manifest.digest);
     let out = dir.path().join("back");
     skopeo(&[
         "copy",
@@ -390,14 +394,7 @@ async fn index_and_docker_schema2_round_trips() {
         .await
         .unwrap();
     assert_eq!(pushed.digest, index.digest);
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{target}"),
-    ]);
-    let raw = raw.strip_suffix('\n').unwrap_or(&raw);
-    assert_eq!(Digest::of(raw.as_bytes()), index.digest);
+    assert_eq!(skopeo_raw_digest(&target), index.digest);
     let out = Layout::create(dir.path().join("pulled")).unwrap();
     let pulled = client
         .pull(&target, &out, "1", &PushOptions::default())
