@@ -4,7 +4,7 @@
 use devstack::{DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer};
 use keymgmt::passphrase::{Fixed, Passphrase};
 use notary_client::metadata::FileMeta;
-use notary_client::repository::{Client, InitOptions};
+use notary_client::repository::{Client, InitOptions, Repository};
 use notary_client::transport::{Security, ServerConfig};
 use sha2::Digest as _;
 use std::path::Path;
@@ -24,6 +24,16 @@ fn client(server: &NotaryServer, trust_dir: &Path) -> Client {
         Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
     )
     .unwrap()
+}
+
+/// A new collection `gun` (initialised, keys in the client's trust dir) with target `v1`
+/// staged, not yet published.
+async fn created_with_v1<'a>(client: &'a Client, gun: &str) -> Repository<'a> {
+    let repo = client.repository(gun).unwrap();
+    repo.init(&InitOptions::default()).await.unwrap();
+    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
+        .unwrap();
+    repo
 }
 
 fn write_file(dir: &Path, name: &str, contents: &[u8]) -> String {
@@ -196,10 +206,7 @@ async fn staged_changes_survive_a_dead_server_and_publish_once() {
     let gun = "registry.example.com/outage/app";
     let dir = tempfile::tempdir().unwrap();
     let repo_client = client(&server, dir.path());
-    let repo = repo_client.repository(gun).unwrap();
-    repo.init(&InitOptions::default()).await.unwrap();
-    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
-        .unwrap();
+    let repo = created_with_v1(&repo_client, gun).await;
 
     // The same trust dir pointed at a port where nothing listens.
     let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -477,10 +484,7 @@ async fn our_key_rotations_are_followed_by_go_clients_holding_the_old_root() {
     let gun = "registry.example.com/ours/rotating";
     let dir = tempfile::tempdir().unwrap();
     let ours = client(&server, dir.path());
-    let repo = ours.repository(gun).unwrap();
-    repo.init(&InitOptions::default()).await.unwrap();
-    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
-        .unwrap();
+    let repo = created_with_v1(&ours, gun).await;
     repo.publish().await.unwrap();
 
     // A Go client that trusts the first root.
@@ -591,10 +595,7 @@ async fn registry_style_token_auth() {
 
     let alice_dir = tempfile::tempdir().unwrap();
     let alice = as_user(Some(("alice", "alice-secret")), alice_dir.path());
-    let repo = alice.repository(gun).unwrap();
-    repo.init(&InitOptions::default()).await.unwrap();
-    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
-        .unwrap();
+    let repo = created_with_v1(&alice, gun).await;
     repo.publish().await.unwrap();
 
     // Anonymous and read-only users verify, but cannot publish; refused changes stay staged.
@@ -697,10 +698,7 @@ async fn mutual_tls_with_a_custom_ca() {
         Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
     )
     .unwrap();
-    let repo = ours.repository(gun).unwrap();
-    repo.init(&InitOptions::default()).await.unwrap();
-    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
-        .unwrap();
+    let repo = created_with_v1(&ours, gun).await;
     repo.publish().await.unwrap();
     assert_eq!(repo.list().await.unwrap().len(), 1);
     assert_eq!(go_list(&NotaryCli::new(&server).unwrap(), gun).len(), 1);
@@ -811,10 +809,7 @@ async fn a_publish_cut_mid_upload_keeps_its_changes_and_completes_once() {
         Fixed(Passphrase::new(DEFAULT_PASSPHRASE)),
     )
     .unwrap();
-    let repo = ours.repository(gun).unwrap();
-    repo.init(&InitOptions::default()).await.unwrap();
-    repo.add_target("v1", FileMeta::of_bytes(b"v1"), &[])
-        .unwrap();
+    let repo = created_with_v1(&ours, gun).await;
     repo.publish().await.unwrap();
     let before = repo
         .update()
