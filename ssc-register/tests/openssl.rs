@@ -156,17 +156,30 @@ fn openssl_rand_password() -> Vec<u8> {
     }
 }
 
-/// Encrypts a section with the openssl commands (contract-go's recipe).
+/// Encrypts a section with the openssl commands (contract-go's recipe) to the certificate
+/// `to`.
 fn openssl_encrypt_section(m: &Material, password: &[u8], plaintext: &[u8], to: &str) -> String {
+    openssl_encrypt_section_with(m, password, plaintext, "-certin", to)
+}
+
+/// Encrypts a section with the openssl commands to `key`, a certificate (`-certin`) or a
+/// public key (`-pubin`).
+fn openssl_encrypt_section_with(
+    m: &Material,
+    password: &[u8],
+    plaintext: &[u8],
+    key_form: &str,
+    key: &str,
+) -> String {
     std::fs::write(m.path("pw"), password).unwrap();
     std::fs::write(m.path("plain"), plaintext).unwrap();
     let encrypted_password = openssl(
         &[
             "pkeyutl",
             "-encrypt",
-            "-certin",
+            key_form,
             "-inkey",
-            to,
+            key,
             "-in",
             p(&m.path("pw")),
             "-pkeyopt",
@@ -385,39 +398,12 @@ fn attestation_record_made_with_openssl_checks_against_the_contract() {
     }
     record.push_str(&format!("{} root.tar.gz\n", "1".repeat(64)));
     // openssl encrypts the record to the attestation public key (pkeyutl -pubin).
-    std::fs::write(m.path("att_pw"), openssl_rand_password()).unwrap();
-    std::fs::write(m.path("att_plain"), &record).unwrap();
-    let pw = m.read("att_pw");
-    let encrypted_pw = openssl(
-        &[
-            "pkeyutl",
-            "-encrypt",
-            "-pubin",
-            "-inkey",
-            p(&m.path("sign.pub")),
-            "-in",
-            p(&m.path("att_pw")),
-            "-pkeyopt",
-            "rsa_padding_mode:pkcs1",
-        ],
-        b"",
-    );
-    let data = openssl(
-        &[
-            "enc",
-            "-aes-256-cbc",
-            "-pbkdf2",
-            "-pass",
-            "stdin",
-            "-in",
-            p(&m.path("att_plain")),
-        ],
-        &pw,
-    );
-    let encrypted = format!(
-        "hyper-protect-basic.{}.{}",
-        B64.encode(encrypted_pw),
-        B64.encode(data)
+    let encrypted = openssl_encrypt_section_with(
+        m,
+        &openssl_rand_password(),
+        record.as_bytes(),
+        "-pubin",
+        p(&m.path("sign.pub")),
     );
 
     let parsed = AttestationRecord::decrypt(&encrypted, &signing).unwrap();
