@@ -158,21 +158,23 @@ fn openssl_rand_password() -> Vec<u8> {
 
 /// Encrypts a section with the openssl commands (contract-go's recipe) to the certificate
 /// `to`.
-fn openssl_encrypt_section(m: &Material, password: &[u8], plaintext: &[u8], to: &str) -> String {
-    openssl_encrypt_section_with(m, password, plaintext, "-certin", to)
+fn openssl_encrypt_section(password: &[u8], plaintext: &[u8], to: &str) -> String {
+    openssl_encrypt_section_with(password, plaintext, "-certin", to)
 }
 
 /// Encrypts a section with the openssl commands to `key`, a certificate (`-certin`) or a
 /// public key (`-pubin`).
 fn openssl_encrypt_section_with(
-    m: &Material,
     password: &[u8],
     plaintext: &[u8],
     key_form: &str,
     key: &str,
 ) -> String {
-    std::fs::write(m.path("pw"), password).unwrap();
-    std::fs::write(m.path("plain"), plaintext).unwrap();
+    // Files of this call only: tests sharing the material run in parallel.
+    let scratch = tempfile::tempdir().unwrap();
+    let (pw, plain) = (scratch.path().join("pw"), scratch.path().join("plain"));
+    std::fs::write(&pw, password).unwrap();
+    std::fs::write(&plain, plaintext).unwrap();
     let encrypted_password = openssl(
         &[
             "pkeyutl",
@@ -181,7 +183,7 @@ fn openssl_encrypt_section_with(
             "-inkey",
             key,
             "-in",
-            p(&m.path("pw")),
+            p(&pw),
             "-pkeyopt",
             "rsa_padding_mode:pkcs1",
         ],
@@ -195,7 +197,7 @@ fn openssl_encrypt_section_with(
             "-pass",
             "stdin",
             "-in",
-            p(&m.path("plain")),
+            p(&plain),
         ],
         password,
     );
@@ -339,7 +341,7 @@ fn openssl_made_sections_decrypt_with_ours() {
         RsaSecretKey::from_pem(std::str::from_utf8(&m.read("hpcr.key")).unwrap()).unwrap();
     let crt = m.path("hpcr.crt");
     let random = openssl_rand_password();
-    let section = openssl_encrypt_section(m, &random, ENV_YAML.as_bytes(), p(&crt));
+    let section = openssl_encrypt_section(&random, ENV_YAML.as_bytes(), p(&crt));
     assert_eq!(
         ssc_register::basic::decrypt(&section, &hpcr_key).unwrap(),
         ENV_YAML.as_bytes()
@@ -348,7 +350,7 @@ fn openssl_made_sections_decrypt_with_ours() {
     // `-pass stdin` stops at a newline: a password with one in the middle still works.
     let mut tricky = *b"abc\ndefghijklmnopqrstuvwxyz012345";
     tricky[31] = b'!';
-    let section = openssl_encrypt_section(m, &tricky[..32], b"payload", p(&crt));
+    let section = openssl_encrypt_section(&tricky[..32], b"payload", p(&crt));
     assert_eq!(
         ssc_register::basic::decrypt(&section, &hpcr_key).unwrap(),
         b"payload"
@@ -357,7 +359,7 @@ fn openssl_made_sections_decrypt_with_ours() {
     // A leading newline makes openssl use the empty password; ours derives the same key.
     let mut leading = [b'x'; 32];
     leading[0] = b'\n';
-    let section_empty = openssl_encrypt_section(m, &leading, b"empty", p(&crt));
+    let section_empty = openssl_encrypt_section(&leading, b"empty", p(&crt));
     assert_eq!(
         ssc_register::basic::decrypt(&section_empty, &hpcr_key).unwrap(),
         b"empty"
@@ -399,7 +401,6 @@ fn attestation_record_made_with_openssl_checks_against_the_contract() {
     record.push_str(&format!("{} root.tar.gz\n", "1".repeat(64)));
     // openssl encrypts the record to the attestation public key (pkeyutl -pubin).
     let encrypted = openssl_encrypt_section_with(
-        m,
         &openssl_rand_password(),
         record.as_bytes(),
         "-pubin",
