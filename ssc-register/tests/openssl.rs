@@ -115,8 +115,14 @@ fn openssl_decrypt_section(m: &Material, section: &str) -> Vec<u8> {
     let parts: Vec<&str> = section.split('.').collect();
     assert_eq!(parts.len(), 3);
     assert_eq!(parts[0], "hyper-protect-basic");
-    std::fs::write(m.path("pw.enc"), B64.decode(parts[1]).unwrap()).unwrap();
-    std::fs::write(m.path("data.enc"), B64.decode(parts[2]).unwrap()).unwrap();
+    // Files of this call only: tests sharing the material run in parallel.
+    let scratch = tempfile::tempdir().unwrap();
+    let (pw, data) = (
+        scratch.path().join("pw.enc"),
+        scratch.path().join("data.enc"),
+    );
+    std::fs::write(&pw, B64.decode(parts[1]).unwrap()).unwrap();
+    std::fs::write(&data, B64.decode(parts[2]).unwrap()).unwrap();
     let password = openssl(
         &[
             "pkeyutl",
@@ -124,7 +130,7 @@ fn openssl_decrypt_section(m: &Material, section: &str) -> Vec<u8> {
             "-inkey",
             p(&m.path("hpcr.key")),
             "-in",
-            p(&m.path("pw.enc")),
+            p(&pw),
         ],
         b"",
     );
@@ -136,7 +142,7 @@ fn openssl_decrypt_section(m: &Material, section: &str) -> Vec<u8> {
             "-aes-256-cbc",
             "-pbkdf2",
             "-in",
-            p(&m.path("data.enc")),
+            p(&data),
             "-pass",
             "stdin",
         ],
