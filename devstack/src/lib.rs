@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 mod cli;
 mod error;
 mod notary;
+pub mod openssl;
 mod process;
 mod registry;
 mod token;

@@ -107,42 +107,7 @@ fn trust_cli_delegations_with_a_key_imported_by_go() {
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("trust");
     let gun = "registry.example.com/cli/delegated";
-    let key = dir.path().join("releases.key");
-    let cert = dir.path().join("releases.crt");
-    for args in [
-        vec![
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            key.to_str().unwrap(),
-        ],
-        vec![
-            "req",
-            "-new",
-            "-x509",
-            "-key",
-            key.to_str().unwrap(),
-            "-subj",
-            "/CN=releases",
-            "-days",
-            "30",
-            "-out",
-            cert.to_str().unwrap(),
-        ],
-    ] {
-        let out = Command::new("openssl")
-            .args(&args)
-            .output()
-            .expect("openssl: run ./scripts/test.sh");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let (key, cert) = devstack::openssl::ec_key_and_certificate(dir.path(), "releases").unwrap();
     ok(trust(&server, &ours, &["init", gun, "-p"]));
     // The Go client imports the delegation key into our trust dir; we sign with it.
     NotaryCli::with_trust_dir(&server, &ours)
@@ -204,20 +169,8 @@ fn trust_cli_init_with_a_root_key_file() {
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("trust");
     let gun = "registry.example.com/cli/rootkey";
-    let key = dir.path().join("root.key");
-    let out = Command::new("openssl")
-        .args([
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-        ])
-        .arg(&key)
-        .output()
-        .expect("openssl: run ./scripts/test.sh");
-    assert!(out.status.success());
+    // A P-256 key made by openssl (its certificate is not used).
+    let (key, _) = devstack::openssl::ec_key_and_certificate(dir.path(), "root").unwrap();
     ok(trust(
         &server,
         &ours,

@@ -276,48 +276,14 @@ async fn plain_http_must_be_asked_for_and_guns_are_validated() {
     assert!(!dir.path().join("tuf").exists());
 }
 
-fn openssl(args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl not found: run ./scripts/test.sh");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn go_made_releases_delegation_is_followed_in_dockers_order() {
     let server = NotaryServer::start(NotaryOptions::default()).unwrap();
     let go = NotaryCli::new(&server).unwrap();
     let gun = "registry.example.com/go/delegated";
     let scratch = tempfile::tempdir().unwrap();
-    let key = scratch.path().join("releases.key");
-    let cert = scratch.path().join("releases.crt");
-    openssl(&[
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        key.to_str().unwrap(),
-    ]);
-    openssl(&[
-        "req",
-        "-new",
-        "-x509",
-        "-key",
-        key.to_str().unwrap(),
-        "-subj",
-        "/CN=releases",
-        "-days",
-        "30",
-        "-out",
-        cert.to_str().unwrap(),
-    ]);
+    let (key, cert) =
+        devstack::openssl::ec_key_and_certificate(scratch.path(), "releases").unwrap();
     go.run(&["init", gun, "-p"]).unwrap();
     go.run(&[
         "key",
