@@ -13,12 +13,38 @@
 
 use std::fmt::Display;
 
+/// Writes one line to standard output; when stdout is closed (the reader, such as `head`, has
+/// stopped reading) the program ends quietly with exit code 0 instead of panicking as
+/// `println!` does. Any other write error ends it with exit code 1 and a message on stderr.
+pub fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = writeln!(out, "{line}") {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` for the CLIs: a closed stdout ends the program quietly (see [`write_line`]).
+///
+/// ```
+/// examples::outln!("{} tags", 3);
+/// ```
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::write_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::write_line(format_args!($($arg)*)) };
+}
+
 /// Prints a numbered lab stage heading, e.g. `[2/5] DCT keys`.
 pub fn stage(number: usize, total: usize, title: impl Display) {
-    println!("\n[{number}/{total}] {title}");
+    outln!("\n[{number}/{total}] {title}");
 }
 
 /// Prints an indented detail line under a stage.
 pub fn detail(text: impl Display) {
-    println!("      {text}");
+    outln!("      {text}");
 }
