@@ -1,4 +1,5 @@
-//! File writing shared by the key store and the mTLS material: atomic, with explicit modes.
+//! File writing shared by the key store, the mTLS material and the CLIs' key files: atomic,
+//! with explicit modes.
 
 use std::fs;
 use std::io::Write as _;
@@ -9,8 +10,13 @@ use crate::error::{Error, Result};
 
 /// Writes `contents` to `path` atomically with `mode`: temp file in the same directory, fsync,
 /// rename (refusing to replace an existing file unless `replace`), fsync of the directory.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+/// The file ends with exactly `mode`, whatever file was there before.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
+    // A bare file name has the parent "", which names no directory.
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)

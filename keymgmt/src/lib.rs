@@ -54,7 +54,7 @@
 //! key ID, role, GUN or path involved. A failed operation leaves the key store as it was.
 
 pub mod error;
-mod fsutil;
+pub mod fsutil;
 pub mod keyfile;
 pub mod keys;
 pub mod keystore;
