@@ -79,14 +79,40 @@ impl fmt::Debug for RsaSecretKey {
 
 impl RsaSecretKey {
     /// Reads an unencrypted PKCS#8 (`BEGIN PRIVATE KEY`, openssl 3's default) or PKCS#1
-    /// (`BEGIN RSA PRIVATE KEY`) PEM.
+    /// (`BEGIN RSA PRIVATE KEY`) PEM. Encrypted keys and other algorithms are refused with
+    /// [`Error::UnsupportedKey`], which says what to do.
     pub fn from_pem(pem_text: &str) -> Result<Self> {
-        let key = if pem_text.contains("BEGIN RSA PRIVATE KEY") {
-            RsaPrivateKey::from_pkcs1_pem(pem_text).map_err(|e| e.to_string())
-        } else {
-            RsaPrivateKey::from_pkcs8_pem(pem_text).map_err(|e| e.to_string())
+        let malformed = |reason: String| Error::MalformedRsaKey { reason };
+        let label = pem_label(pem_text).ok_or_else(|| {
+            malformed("no pem block: expected -----BEGIN PRIVATE KEY-----".to_owned())
+        })?;
+        let key = match label {
+            "RSA PRIVATE KEY" if pem_text.contains("Proc-Type: 4,ENCRYPTED") => {
+                return Err(unsupported("an encrypted rsa key", DECRYPT_HINT));
+            }
+            "RSA PRIVATE KEY" => RsaPrivateKey::from_pkcs1_pem(pem_text).map_err(|e| e.to_string()),
+            "PRIVATE KEY" => {
+                check_pkcs8_algorithm(pem_text)?;
+                RsaPrivateKey::from_pkcs8_pem(pem_text).map_err(|e| e.to_string())
+            }
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err(unsupported("an encrypted pkcs#8 key", DECRYPT_HINT));
+            }
+            "EC PRIVATE KEY" => return Err(unsupported("an ec key", RSA_HINT)),
+            "PUBLIC KEY" | "RSA PUBLIC KEY" | "CERTIFICATE" => {
+                return Err(unsupported(
+                    &format!("a {} (no private key)", label.to_lowercase()),
+                    RSA_HINT,
+                ));
+            }
+            other => {
+                return Err(unsupported(
+                    &format!("a pem block '{}'", other.to_lowercase()),
+                    RSA_HINT,
+                ));
+            }
         }
-        .map_err(|reason| Error::MalformedRsaKey { reason })?;
+        .map_err(malformed)?;
         Ok(Self { key })
     }
 
@@ -127,6 +153,48 @@ impl RsaSecretKey {
                 reason: e.to_string(),
             })
     }
+}
+
+const DECRYPT_HINT: &str =
+    "decrypt it first, e.g. `openssl pkey -in KEY.pem -out PLAIN.pem` (keep PLAIN.pem private)";
+const RSA_HINT: &str = "make an rsa key, e.g. `openssl genrsa -out KEY.pem 4096`";
+
+fn unsupported(found: &str, hint: &'static str) -> Error {
+    Error::UnsupportedKey {
+        found: found.to_owned(),
+        hint,
+    }
+}
+
+/// The label of the first `-----BEGIN <label>-----` line.
+fn pem_label(text: &str) -> Option<&str> {
+    text.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix("-----BEGIN ")?
+            .strip_suffix("-----")
+    })
+}
+
+/// A PKCS#8 key must be RSA: name the algorithm of any other (EC, Ed25519...).
+fn check_pkcs8_algorithm(pem_text: &str) -> Result<()> {
+    use rsa::pkcs8::der::Decode as _;
+    let malformed = |reason: String| Error::MalformedRsaKey { reason };
+    let block = pem::parse(pem_text).map_err(|e| malformed(format!("not pem: {e}")))?;
+    let info = rsa::pkcs8::PrivateKeyInfo::from_der(block.contents())
+        .map_err(|e| malformed(format!("not a pkcs#8 private key: {e}")))?;
+    let found = match info.algorithm.oid.to_string().as_str() {
+        "1.2.840.113549.1.1.1" => return Ok(()),
+        "1.2.840.10045.2.1" => "an ec key".to_owned(),
+        "1.3.101.112" => "an ed25519 key".to_owned(),
+        "1.3.101.113" => "an ed448 key".to_owned(),
+        "1.2.840.10040.4.1" => "a dsa key".to_owned(),
+        "1.2.840.113549.1.1.10" => "an rsa-pss key".to_owned(),
+        oid => format!("a key of algorithm {oid}"),
+    };
+    Err(Error::UnsupportedKey {
+        found,
+        hint: RSA_HINT,
+    })
 }
 
 fn public_pem(key: &RsaPublicKey) -> Result<String> {

@@ -73,6 +73,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A user ID for a new key is empty or holds control characters.
+    #[error(
+        "invalid openpgp user id {user_id:?}: {reason}; use a name like \"Vendor <vendor@example.com>\""
+    )]
+    InvalidUserId {
+        /// The rejected user ID.
+        user_id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The passphrase does not unlock the secret key.
     #[error(
         "wrong passphrase for openpgp key {fingerprint} (private key checksum failure): check the passphrase"
@@ -107,6 +117,14 @@ pub enum Error {
     #[error("malformed openpgp message: {reason}")]
     MalformedMessage {
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The message is damaged: cut short, or a packet no longer parses.
+    #[error(
+        "registration file is corrupt: {reason}; get an intact copy of the file (e.g. from the vendor)"
+    )]
+    CorruptMessage {
+        /// What is damaged.
         reason: String,
     },
     /// The message is not encrypted at all.
@@ -195,6 +213,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A PEM key of a kind this crate does not read: encrypted, EC, Ed25519, a public key...
+    #[error(
+        "unsupported key: {found}; supported are unencrypted rsa private keys in pem ('BEGIN PRIVATE KEY' or 'BEGIN RSA PRIVATE KEY'): {hint}"
+    )]
+    UnsupportedKey {
+        /// What the key is.
+        found: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
     /// An RSA encryption, decryption or signing operation failed.
     #[error("rsa {operation} failed: {reason}")]
     Rsa {
@@ -272,6 +300,10 @@ mod tests {
                 key_ids: vec![s("a"), s("b")],
             },
             Error::MalformedOpenPgpKey { reason: s("r") },
+            Error::InvalidUserId {
+                user_id: s(""),
+                reason: "it is empty",
+            },
             Error::WrongPassphrase {
                 fingerprint: s("FPR"),
             },
@@ -286,6 +318,7 @@ mod tests {
                 reason: s("r"),
             },
             Error::MalformedMessage { reason: s("r") },
+            Error::CorruptMessage { reason: s("r") },
             Error::NotEncrypted,
             Error::NotForThisAppliance {
                 recipients: vec![s("K1")],
@@ -316,6 +349,10 @@ mod tests {
             },
             Error::MalformedCertificate { reason: s("r") },
             Error::MalformedRsaKey { reason: s("r") },
+            Error::UnsupportedKey {
+                found: s("an ec key"),
+                hint: "h",
+            },
             Error::Rsa {
                 operation: "decryption",
                 reason: s("r"),

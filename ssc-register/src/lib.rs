@@ -62,8 +62,9 @@
 //! # Errors
 //!
 //! One [`Error`] enum, `#[non_exhaustive]`, whose variants name the failed check: wrong
-//! passphrase, not encrypted to this appliance, unsigned, signed by a key other than the
-//! vendor, tampered ciphertext, malformed JSON, missing field, reserved env name, and so on.
+//! passphrase, not encrypted to this appliance, a corrupt (cut short or damaged) file,
+//! unsigned, signed by a key other than the vendor, tampered ciphertext, malformed JSON,
+//! missing field, reserved env name, an unsupported key kind (encrypted or not RSA), and so on.
 
 pub mod attestation;
 pub mod basic;

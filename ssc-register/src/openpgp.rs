@@ -149,7 +149,18 @@ impl fmt::Debug for SecretKey {
 impl SecretKey {
     /// Generates a key of `kind` for `user_id` (e.g. `Vendor <vendor@example.com>`), protected
     /// with `passphrase` (an empty passphrase leaves it unprotected, like gpg's `%no-protection`).
+    /// An empty user ID, or one with control characters, is refused.
     pub fn generate(kind: KeyKind, user_id: &str, passphrase: Secret) -> Result<Self> {
+        let invalid = |reason| Error::InvalidUserId {
+            user_id: user_id.to_owned(),
+            reason,
+        };
+        if user_id.trim().is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        if user_id.chars().any(char::is_control) {
+            return Err(invalid("it contains control characters"));
+        }
         let (primary, sub) = match kind {
             KeyKind::Rsa4096 => (KeyType::Rsa(4096), KeyType::Rsa(4096)),
             KeyKind::Ed25519 => (

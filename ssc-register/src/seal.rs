@@ -7,7 +7,7 @@ use std::io::Read as _;
 use pgp::composed::{ArmorOptions, Esk, Message, MessageBuilder};
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
-use pgp::types::CompressionAlgorithm;
+use pgp::types::{CompressionAlgorithm, KeyId};
 
 use crate::error::{Error, Result};
 use crate::openpgp::{EncryptionTarget, PublicKey, SecretKey, key_id_hex, openpgp_error};
@@ -82,35 +82,54 @@ pub struct Opened {
 /// by the key in `vendor_key` (and by `options.expected_vendor`, and by the registered vendor
 /// for an update). Accepts armored or binary messages.
 pub fn open(message: &[u8], appliance: &SecretKey, options: &OpenOptions<'_>) -> Result<Opened> {
-    let malformed = |e: pgp::errors::Error| Error::MalformedMessage {
-        reason: e.to_string(),
-    };
     let msg = if is_armored(message) {
-        Message::from_armor(message).map_err(malformed)?.0
+        if !contains(message, b"-----END PGP MESSAGE-----") {
+            return Err(Error::CorruptMessage {
+                reason: "the armored text has no -----END PGP MESSAGE----- line: it was cut short"
+                    .to_owned(),
+            });
+        }
+        Message::from_armor(message).map_err(unreadable)?.0
     } else {
-        Message::from_bytes(message).map_err(malformed)?
+        Message::from_bytes(message).map_err(unreadable)?
     };
     let Message::Encrypted { esk, .. } = &msg else {
         return Err(Error::NotEncrypted);
     };
-    check_recipients(esk, appliance)?;
+    let addressed = check_recipients(esk, appliance)?;
 
     let tampered = |e: String| Error::TamperedCiphertext { reason: e };
     let mut msg = msg
         .decrypt(&appliance.password(), appliance.inner())
-        .map_err(|e| tampered(e.to_string()))?;
+        .map_err(|e| match e {
+            // The session key packet names this appliance's key, yet no session key came out
+            // of it: the packet is damaged (an anonymous one may be for another key).
+            pgp::errors::Error::MissingKey => match addressed {
+                Addressed::ByKeyId => Error::CorruptMessage {
+                    reason: "the session key encrypted to this appliance does not decrypt: the encrypted-key packet is damaged".to_owned(),
+                },
+                Addressed::Anonymously => Error::NotForThisAppliance {
+                    recipients: vec![key_id_hex(KeyId::WILDCARD)],
+                    appliance: appliance.key_ids(),
+                },
+            },
+            e => damaged_or(e, tampered),
+        })?;
     while msg.is_compressed() {
-        msg = msg.decompress().map_err(|e| tampered(e.to_string()))?;
+        msg = msg.decompress().map_err(|e| damaged_or(e, tampered))?;
     }
     if let Message::Signed { .. } = msg {
         // Signed messages may carry compressed data inside the signature framing.
-        msg = msg.decompress().map_err(|e| tampered(e.to_string()))?;
+        msg = msg.decompress().map_err(|e| damaged_or(e, tampered))?;
     }
     let mut payload = Vec::new();
     (&mut msg)
         .take(MAX_REGISTRATION_BYTES + 1)
         .read_to_end(&mut payload)
-        .map_err(|e| tampered(e.to_string()))?;
+        .map_err(|e| match truncation(&e) {
+            Some(error) => error,
+            None => tampered(e.to_string()),
+        })?;
     if payload.len() as u64 > MAX_REGISTRATION_BYTES {
         return Err(Error::PayloadTooLarge {
             limit: MAX_REGISTRATION_BYTES,
@@ -197,16 +216,67 @@ fn is_armored(message: &[u8]) -> bool {
     message[start..].starts_with(b"-----BEGIN PGP")
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A message rPGP cannot parse: cut short, or some other damage. rPGP's own words for a cut
+/// armor are its parser's internal state, so they are not passed on.
+fn unreadable(e: pgp::errors::Error) -> Error {
+    damaged_or(e, |reason| Error::MalformedMessage { reason })
+}
+
+/// [`Error::CorruptMessage`] for a file that ends early or whose armor is damaged, else `other`
+/// with rPGP's description.
+fn damaged_or(e: pgp::errors::Error, other: impl FnOnce(String) -> Error) -> Error {
+    if let pgp::errors::Error::IO { source, .. } = &e
+        && let Some(error) = truncation(source)
+    {
+        return error;
+    }
+    let text = e.to_string();
+    if text.contains("not enough bytes in buffer") {
+        return cut_short();
+    }
+    if text.contains("failed reading: armor") {
+        return Error::CorruptMessage {
+            reason: "its armor (the base64 text) is damaged".to_owned(),
+        };
+    }
+    other(text)
+}
+
+fn truncation(e: &std::io::Error) -> Option<Error> {
+    // rPGP reports a packet cut short as "other" with this text.
+    let short = e.kind() == std::io::ErrorKind::UnexpectedEof
+        || e.to_string().contains("shorter than expected");
+    short.then(cut_short)
+}
+
+fn cut_short() -> Error {
+    Error::CorruptMessage {
+        reason: "it ends in the middle of a packet: the file was cut short".to_owned(),
+    }
+}
+
+/// How the message names the appliance.
+#[derive(Clone, Copy)]
+enum Addressed {
+    ByKeyId,
+    /// `gpg --throw-keyids`: any key may be the recipient.
+    Anonymously,
+}
+
 /// The message must carry a session key for one of the appliance's keys.
-fn check_recipients(esk: &[Esk], appliance: &SecretKey) -> Result<()> {
+fn check_recipients(esk: &[Esk], appliance: &SecretKey) -> Result<Addressed> {
     let ours = appliance.legacy_key_ids();
     let mut recipients = Vec::new();
     for entry in esk {
         if let Esk::PublicKeyEncryptedSessionKey(pkesk) = entry {
             match pkesk.id() {
                 // An anonymous recipient (gpg --throw-keyids) may be us: try to decrypt.
-                Ok(id) if id.is_wildcard() => return Ok(()),
-                Ok(id) if ours.contains(id) => return Ok(()),
+                Ok(id) if id.is_wildcard() => return Ok(Addressed::Anonymously),
+                Ok(id) if ours.contains(id) => return Ok(Addressed::ByKeyId),
                 Ok(id) => recipients.push(key_id_hex(*id)),
                 Err(_) => {
                     if let Ok(Some(fpr)) = pkesk.fingerprint() {
@@ -215,6 +285,12 @@ fn check_recipients(esk: &[Esk], appliance: &SecretKey) -> Result<()> {
                 }
             }
         }
+    }
+    if recipients.is_empty() {
+        // rPGP drops session key packets it cannot read (a damaged version byte, say).
+        return Err(Error::CorruptMessage {
+            reason: "it has no readable public-key encrypted session key: the encrypted-key packet is damaged (or the file was encrypted with a passphrase, not to the appliance key)".to_owned(),
+        });
     }
     Err(Error::NotForThisAppliance {
         recipients,

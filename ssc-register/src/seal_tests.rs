@@ -255,3 +255,14 @@ fn secrets_travel_inside_but_never_print() {
     let opened = open(sealed.as_bytes(), &k.appliance, &OpenOptions::default()).unwrap();
     assert_eq!(opened.registration, reg);
 }
+
+#[test]
+fn keys_need_a_user_id_without_control_characters() {
+    for user_id in ["", "  ", "Vendor\n<v@example.com>", "a\u{7}"] {
+        let err = SecretKey::generate(KeyKind::Ed25519, user_id, Secret::default()).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidUserId { user_id: got, .. } if got == user_id),
+            "{err:?}"
+        );
+    }
+}

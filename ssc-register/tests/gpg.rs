@@ -428,3 +428,78 @@ fn forged_unsigned_tampered_and_misaddressed_files_are_refused() {
         SecretKey::from_armored(k.gpg_vendor_armored.as_bytes(), Secret::new("wrong")).unwrap_err();
     assert!(matches!(err, Error::WrongPassphrase { .. }), "{err:?}");
 }
+
+/// Where the first packet's body starts in a binary OpenPGP message (old or new header).
+fn first_body(message: &[u8]) -> usize {
+    let tag = message[0];
+    if tag & 0x40 != 0 {
+        match message[1] {
+            0..=191 => 2,
+            192..=223 => 3,
+            255 => 6,
+            _ => panic!("partial body length in the first packet"),
+        }
+    } else {
+        match tag & 0x03 {
+            0 => 2,
+            1 => 3,
+            2 => 5,
+            _ => panic!("indeterminate length in the first packet"),
+        }
+    }
+}
+
+#[test]
+fn damaged_and_cut_files_are_called_corrupt_not_misaddressed() {
+    let gpg = gpg_home();
+    let appliance = gpg_appliance();
+    let reg = registration_for(&gpg_vendor().public_key());
+    let armored = gpg_encrypt(
+        &gpg,
+        Some(("gpgvendor@example.com", VENDOR_PW)),
+        "gpgappliance@example.com",
+        &reg.to_json().unwrap(),
+    );
+    open(&armored, &appliance, &OpenOptions::default()).unwrap();
+    let binary = gpg.ok(&["--dearmor"], &armored);
+    let body = first_body(&binary);
+    assert_eq!(
+        binary[body], 3,
+        "gpg's first packet is a v3 encrypted-key packet"
+    );
+    let corrupt = |bytes: &[u8], what: &str| -> String {
+        let err = open(bytes, &appliance, &OpenOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, Error::CorruptMessage { .. }),
+            "{what}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            !text.contains("Error {") && !text.contains("input: ["),
+            "{what}: {text}"
+        );
+        text
+    };
+
+    // The encrypted-key packet's version: rPGP drops the packet, leaving no recipient at all.
+    let mut damaged = binary.clone();
+    damaged[body] ^= 0x01;
+    let text = corrupt(&damaged, "version");
+    assert!(text.contains("encrypted-key packet is damaged"), "{text}");
+    // A bit of the encrypted session key (after version, key ID and algorithm).
+    for at in [body + 14, body + 30] {
+        let mut damaged = binary.clone();
+        damaged[at] ^= 0x01;
+        let text = corrupt(&damaged, "session key");
+        assert!(text.contains("does not decrypt"), "{text}");
+    }
+    // Cut short, armored and binary, in several places.
+    for at in [armored.len() / 3, armored.len() / 2, armored.len() - 40] {
+        let text = corrupt(&armored[..at], "armored cut");
+        assert!(text.contains("cut short"), "{text}");
+    }
+    for at in [1, body + 4, binary.len() / 2, binary.len() - 5] {
+        let text = corrupt(&binary[..at], "binary cut");
+        assert!(text.contains("cut short"), "{text}");
+    }
+}

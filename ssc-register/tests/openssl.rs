@@ -436,3 +436,48 @@ fn attestation_record_made_with_openssl_checks_against_the_contract() {
         Err(Error::MalformedAttestation { .. })
     ));
 }
+
+#[test]
+fn openssl_keys_of_other_kinds_are_named_not_misparsed() {
+    let key = |args: &[&str]| String::from_utf8(openssl(args, b"")).unwrap();
+    let unsupported = |pem: &str| match RsaSecretKey::from_pem(pem) {
+        Err(Error::UnsupportedKey { found, hint }) => (found, hint),
+        other => panic!("expected UnsupportedKey, got {other:?}"),
+    };
+    let encrypted_pkcs8 = key(&["genrsa", "-aes256", "-passout", "pass:pw", "2048"]);
+    let (found, hint) = unsupported(&encrypted_pkcs8);
+    assert_eq!(found, "an encrypted pkcs#8 key");
+    assert!(hint.contains("openssl pkey"), "{hint}");
+    let encrypted_pkcs1 = key(&[
+        "genrsa",
+        "-traditional",
+        "-aes256",
+        "-passout",
+        "pass:pw",
+        "2048",
+    ]);
+    assert_eq!(unsupported(&encrypted_pkcs1).0, "an encrypted rsa key");
+    let ec = key(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+    ]);
+    assert_eq!(unsupported(&ec).0, "an ec key");
+    let ed = key(&["genpkey", "-algorithm", "ed25519"]);
+    assert_eq!(unsupported(&ed).0, "an ed25519 key");
+    let message = Error::UnsupportedKey {
+        found: "an ec key".to_owned(),
+        hint: unsupported(&ec).1,
+    }
+    .to_string();
+    assert!(message.contains("'BEGIN RSA PRIVATE KEY'"), "{message}");
+    // The unencrypted forms openssl writes still read, PKCS#8 and PKCS#1 alike.
+    RsaSecretKey::from_pem(&key(&["genrsa", "2048"])).unwrap();
+    RsaSecretKey::from_pem(&key(&["genrsa", "-traditional", "2048"])).unwrap();
+    assert!(matches!(
+        RsaSecretKey::from_pem("not a key"),
+        Err(Error::MalformedRsaKey { .. })
+    ));
+}
