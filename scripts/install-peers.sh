@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests, the lab and the benches run against, only where missing:
-# the Debian packages notary (notary, notary-server), docker-registry, skopeo, gnupg, openssl,
-# and curl (the raw-transfer ceiling of the oci bench).
+# the Debian packages notary (notary, notary-server, notary-signer), postgresql (the database
+# of devstack's production notary topology), docker-registry, skopeo, gnupg, openssl, and curl
+# (the raw-transfer ceiling of the oci bench).
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ set -euo pipefail
 peers=(
   "notary:notary"
   "notary-server:notary"
+  "notary-signer:notary"
   "docker-registry:docker-registry"
   "skopeo:skopeo"
   "gpg:gnupg"
@@ -24,9 +26,23 @@ for pair in "${peers[@]}"; do
     case " ${missing[*]-} " in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
   fi
 done
+# Debian keeps the PostgreSQL server binaries off PATH, in /usr/lib/postgresql/N/bin.
+postgres_present() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    if [ -x "$dir/initdb" ] && [ -x "$dir/postgres" ] && [ -x "$dir/pg_isready" ] && [ -x "$dir/psql" ]; then
+      return 0
+    fi
+  done
+  command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1 \
+    && command -v pg_isready >/dev/null 2>&1 && command -v psql >/dev/null 2>&1
+}
+if ! postgres_present; then
+  missing+=("postgresql")
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-peers: all peers present (notary, notary-server, docker-registry, skopeo, gpg, openssl, curl)"
+  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl)"
   exit 0
 fi
 

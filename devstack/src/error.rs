@@ -122,6 +122,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// PostgreSQL refuses to run as root, and there is no `postgres` user to run it as.
+    #[error(
+        "postgres refuses to run as root and there is no user postgres to run it as: install the \
+         Debian package postgresql by running ./scripts/test.sh (it creates the user), or run as \
+         another user"
+    )]
+    PostgresUser,
+    /// A database or role name devstack cannot use as a plain SQL identifier.
+    #[error("database name {name:?} is not lowercase ASCII letters and underscores: pick another")]
+    DatabaseName {
+        /// The name asked for.
+        name: String,
+    },
     /// TLS material could not be generated or written.
     #[error("cannot prepare TLS material: {0}")]
     Tls(#[from] keymgmt::Error),

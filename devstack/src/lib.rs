@@ -12,6 +12,10 @@
 //! - [`NotaryCli`]: the Go `notary` client, configured for one server with a trust dir and
 //!   passphrases of its own.
 //! - [`Stack`]: a notary-server and a registry together ([`StackOptions`]).
+//! - [`ProductionNotary`]: notary's production topology, notary-server on PostgreSQL
+//!   ([`Postgres`], a cluster of its own made with `initdb`) with a separate [`NotarySigner`]
+//!   over mutual TLS holding the timestamp and snapshot keys; collections survive restarts of
+//!   either process.
 //!
 //! Every peer logs to a file in its own temporary directory; when it does not become
 //! healthy, the error carries the last lines of that log. Processes are killed by their PID
@@ -46,14 +50,20 @@ mod cli;
 mod error;
 mod notary;
 pub mod openssl;
+mod postgres;
 mod process;
+mod production;
 mod registry;
+mod signer;
 mod token;
 
 pub use cli::NotaryCli;
 pub use error::Error;
 pub use notary::{NotaryOptions, NotaryServer, TlsFiles, Transport};
+pub use postgres::{Database, Postgres};
+pub use production::{ProductionNotary, SERVER_SCHEMA, SIGNER_SCHEMA};
 pub use registry::{REGISTRY_SERVICE, Registry, RegistryOptions};
+pub use signer::{NotarySigner, SIGNER_PASSPHRASE_ALIAS};
 pub use token::{Anonymous, TokenIssuer, TokenUser};
 
 /// The passphrase [`NotaryCli`] gives every key role unless told otherwise.

@@ -3,13 +3,59 @@
 
 use std::process::ExitCode;
 
-use devstack::{NotaryOptions, Stack, StackOptions, Transport};
+use devstack::{
+    NotaryOptions, NotaryServer, ProductionNotary, Registry, Stack, StackOptions, Transport,
+};
 
 const USAGE: &str = "\
-usage: devstack [--tls | --mtls] [--registry-tls] [--registry-auth USER:PASSWORD]
+usage: devstack [--tls | --mtls] [--production-notary] [--registry-tls]
+                [--registry-auth USER:PASSWORD]
 
 Starts notary-server (plain HTTP unless --tls or --mtls) and docker-registry on free
-loopback ports, prints `export` lines to use them, and runs until Ctrl-C or SIGTERM.";
+loopback ports, prints `export` lines to use them, and runs until Ctrl-C or SIGTERM.
+--production-notary runs notary-server on PostgreSQL with a separate notary-signer (mutual
+TLS) instead of in memory: collections survive restarts.";
+
+/// What the command line asks for.
+struct Options {
+    stack: StackOptions,
+    production_notary: bool,
+}
+
+/// The running peers, whichever topology.
+enum Running {
+    Embedded(Box<Stack>),
+    Production(Box<(ProductionNotary, Registry)>),
+}
+
+impl Running {
+    fn start(options: Options) -> Result<Running, devstack::Error> {
+        let Options {
+            stack,
+            production_notary,
+        } = options;
+        if !production_notary {
+            return Stack::start(stack).map(|stack| Running::Embedded(Box::new(stack)));
+        }
+        let notary = ProductionNotary::start(stack.notary)?;
+        let registry = Registry::start(stack.registry)?;
+        Ok(Running::Production(Box::new((notary, registry))))
+    }
+
+    fn notary(&self) -> &NotaryServer {
+        match self {
+            Running::Embedded(stack) => &stack.notary,
+            Running::Production(production) => production.0.server(),
+        }
+    }
+
+    fn registry(&self) -> &Registry {
+        match self {
+            Running::Embedded(stack) => &stack.registry,
+            Running::Production(production) => &production.1,
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let options = match parse_args(std::env::args().skip(1)) {
@@ -30,24 +76,35 @@ fn main() -> ExitCode {
         eprintln!("devstack: cannot install the Ctrl-C handler: {error}");
         return ExitCode::FAILURE;
     }
-    let stack = match Stack::start(options) {
-        Ok(stack) => stack,
+    let running = match Running::start(options) {
+        Ok(running) => running,
         Err(error) => {
             eprintln!("devstack: {error}");
             return ExitCode::FAILURE;
         }
     };
-    print_exports(&stack);
+    if let Running::Production(production) = &running {
+        let notary = &production.0;
+        println!(
+            "# notary-signer {} (log {}), PostgreSQL 127.0.0.1:{} (log {})",
+            notary.signer().address(),
+            notary.signer().log_path().display(),
+            notary.postgres().port(),
+            notary.postgres().log_path().display()
+        );
+    }
+    print_exports(running.notary(), running.registry());
     println!("# running; press Ctrl-C (or send SIGTERM) to stop");
     // Returns on a signal, or if the handler is gone (which cannot happen while we wait).
     let _ = stop_rx.recv();
-    drop(stack);
+    drop(running);
     eprintln!("devstack: stopped");
     ExitCode::SUCCESS
 }
 
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<StackOptions>, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = StackOptions::default();
+    let mut production_notary = false;
     let mut args = args;
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -62,6 +119,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<StackOptions>
                     transport: Transport::MutualTls,
                 }
             }
+            "--production-notary" => production_notary = true,
             "--registry-tls" => options.registry.tls = true,
             "--registry-auth" => {
                 let value = args.next().ok_or("--registry-auth needs USER:PASSWORD")?;
@@ -73,16 +131,17 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<StackOptions>
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Some(options))
+    Ok(Some(Options {
+        stack: options,
+        production_notary,
+    }))
 }
 
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-fn print_exports(stack: &Stack) {
-    let notary = &stack.notary;
-    let registry = &stack.registry;
+fn print_exports(notary: &NotaryServer, registry: &Registry) {
     println!(
         "# notary-server {} (log {})",
         notary.url(),

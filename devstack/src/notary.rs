@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use keymgmt::mtls::{MtlsMaterial, MtlsPaths, SubjectAltName};
 use tempfile::TempDir;
 
-use crate::process::{self, HealthClient, Launch, Supervised};
+use crate::process::{self, HealthClient, Launch, Probe, StartFailure, Supervised};
 use crate::{Error, require_binary};
 
 /// How clients reach a peer.
@@ -78,16 +78,31 @@ pub(crate) fn generate_tls(
     Ok((paths, files))
 }
 
-/// A running notary-server (in-memory storage, server-managed timestamp and snapshot keys),
-/// stopped and cleaned up on drop.
+/// Where notary-server keeps its TUF files and timestamp/snapshot keys, when not in memory
+/// with keys of its own.
+#[derive(Debug, Clone)]
+pub(crate) struct Backend {
+    /// `storage.db_url` of a PostgreSQL database with the server schema.
+    pub(crate) db_url: String,
+    /// The `trust_service` section (`type: remote`, the notary-signer to use).
+    pub(crate) trust_service: serde_json::Value,
+}
+
+/// A running notary-server, stopped and cleaned up on drop.
+///
+/// [`NotaryServer::start`] keeps everything in memory with timestamp and snapshot keys of its
+/// own; [`ProductionNotary`](crate::ProductionNotary) starts one on PostgreSQL with a
+/// notary-signer.
 #[derive(Debug)]
 pub struct NotaryServer {
     // Field order matters: the process is killed before its directory is removed.
-    process: Supervised,
+    process: Option<Supervised>,
+    launch: Launch,
+    probe: Probe,
+    port: u16,
     url: String,
     transport: Transport,
     tls: Option<TlsFiles>,
-    log: PathBuf,
     dir: TempDir,
 }
 
@@ -95,7 +110,7 @@ impl NotaryServer {
     /// Starts notary-server on a free loopback port and waits until
     /// `/_notary_server/health` answers.
     pub fn start(options: NotaryOptions) -> Result<NotaryServer, Error> {
-        Self::start_with_auth(options, None)
+        Self::start_with_auth(options, None, None)
     }
 
     /// Starts notary-server requiring registry-style bearer tokens from `issuer`
@@ -104,12 +119,13 @@ impl NotaryServer {
         options: NotaryOptions,
         issuer: &crate::TokenIssuer,
     ) -> Result<NotaryServer, Error> {
-        Self::start_with_auth(options, Some(issuer.notary_auth_config()))
+        Self::start_with_auth(options, Some(issuer.notary_auth_config()), None)
     }
 
-    fn start_with_auth(
+    pub(crate) fn start_with_auth(
         options: NotaryOptions,
         auth: Option<serde_json::Value>,
+        backend: Option<Backend>,
     ) -> Result<NotaryServer, Error> {
         let program = require_binary("notary-server", "notary")?;
         let dir = tempfile::Builder::new()
@@ -151,6 +167,13 @@ impl NotaryServer {
                 if let Some(auth) = &auth {
                     config["auth"] = auth.clone();
                 }
+                if let Some(backend) = &backend {
+                    config["trust_service"] = backend.trust_service.clone();
+                    config["storage"] = serde_json::json!({
+                        "backend": "postgres",
+                        "db_url": backend.db_url,
+                    });
+                }
                 process::write_private(&config_path, config.to_string().as_bytes())?;
                 Ok(Launch {
                     name: "notary-server",
@@ -164,19 +187,58 @@ impl NotaryServer {
                     clear_env: &["NOTARY_"],
                     log: log.clone(),
                     health_timeout: process::HEALTH_TIMEOUT,
+                    env: Vec::new(),
+                    run_as: None,
                 })
             },
         )?;
         let url = format!("{scheme}://127.0.0.1:{}", started.port);
         tracing::info!(%url, ?transport, "notary-server is up");
         Ok(NotaryServer {
-            process: started.process,
+            process: Some(started.process),
+            probe: Probe::http(format!("{url}/_notary_server/health"), &health),
+            launch: started.launch,
+            port: started.port,
             url,
             transport,
             tls: tls.map(|(_, files)| files),
-            log,
             dir,
         })
+    }
+
+    /// The port it listens on (kept across [`NotaryServer::restart`]).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the process is running (not [`stop`](NotaryServer::stop)ped).
+    pub fn is_running(&self) -> bool {
+        self.process.is_some()
+    }
+
+    /// Kills the server process; port and config are kept for [`NotaryServer::restart`]
+    /// (an in-memory server comes back empty, one on PostgreSQL with everything).
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
+    }
+
+    /// Stops the server if it runs and starts it again on the same port and config.
+    pub fn restart(&mut self) -> Result<(), Error> {
+        self.stop();
+        match Supervised::start_probed(&self.launch, &self.probe) {
+            Ok(process) => {
+                self.process = Some(process);
+                Ok(())
+            }
+            Err(StartFailure::AddressInUse) => Err(Error::PortTaken {
+                name: "notary-server".to_owned(),
+                port: self.port,
+                log: self.launch.log.clone(),
+            }),
+            Err(StartFailure::Fatal(error)) => Err(error),
+        }
     }
 
     /// The server's base URL, `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.
@@ -194,14 +256,14 @@ impl NotaryServer {
         self.tls.as_ref()
     }
 
-    /// The server's log file (its stdout and stderr).
+    /// The server's log file (its stdout and stderr, across restarts).
     pub fn log_path(&self) -> &Path {
-        &self.log
+        &self.launch.log
     }
 
-    /// The server's process ID.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
+    /// The server's process ID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Supervised::pid)
     }
 
     /// The instance's temporary directory (config, TLS files, log), removed on drop.

@@ -6,6 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -25,6 +26,11 @@ pub(crate) fn free_port() -> Result<u16, Error> {
         .map_err(Error::io("read local address of", "127.0.0.1:0"))?
         .port();
     Ok(port)
+}
+
+/// 128 random bits in hex: passwords and passphrases of the peers' own.
+pub(crate) fn random_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Removes the inherited environment variables starting with one of `prefixes`, so that the
@@ -54,6 +60,10 @@ pub(crate) struct Launch {
     pub(crate) log: PathBuf,
     /// How long the peer has to become healthy.
     pub(crate) health_timeout: Duration,
+    /// Variables set for the peer (after `clear_env`), e.g. key passphrases.
+    pub(crate) env: Vec<(String, String)>,
+    /// The user (uid, gid) the peer runs as, when not the caller's (PostgreSQL refuses root).
+    pub(crate) run_as: Option<(u32, u32)>,
 }
 
 /// How the health check talks to the peer.
@@ -63,6 +73,48 @@ pub(crate) struct HealthClient {
     pub(crate) ca_pem: Option<String>,
     /// Client certificate + key PEM to present (mutual TLS).
     pub(crate) identity_pem: Option<String>,
+}
+
+/// How a starting peer shows that it is up.
+#[derive(Clone)]
+pub(crate) enum Probe {
+    /// `GET url` answers 200 (or 401, which also means up).
+    Http {
+        /// The health URL.
+        url: String,
+        /// How to reach it.
+        client: HealthClient,
+    },
+    /// A check of the peer's own protocol (a TLS handshake, a client command) succeeds.
+    Check {
+        /// What is checked, for errors (an address or URL).
+        target: String,
+        /// True once the peer is up.
+        ready: Arc<dyn Fn() -> bool + Send + Sync>,
+    },
+}
+
+impl Probe {
+    /// The HTTP probe of `url`.
+    pub(crate) fn http(url: impl Into<String>, client: &HealthClient) -> Probe {
+        Probe::Http {
+            url: url.into(),
+            client: client.clone(),
+        }
+    }
+
+    fn target(&self) -> &str {
+        match self {
+            Probe::Http { url, .. } => url,
+            Probe::Check { target, .. } => target,
+        }
+    }
+}
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Probe").field(&self.target()).finish()
+    }
 }
 
 /// Why a start attempt did not give a healthy peer.
@@ -93,6 +145,11 @@ impl Supervised {
         health_url: &str,
         health: &HealthClient,
     ) -> Result<Supervised, StartFailure> {
+        Self::start_probed(launch, &Probe::http(health_url, health))
+    }
+
+    /// Starts the peer and waits until `probe` says it is up.
+    pub(crate) fn start_probed(launch: &Launch, probe: &Probe) -> Result<Supervised, StartFailure> {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -108,6 +165,12 @@ impl Supervised {
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err));
         clear_env_prefixed(&mut command, launch.clear_env);
+        command.envs(launch.env.iter().map(|(key, value)| (key, value)));
+        #[cfg(unix)]
+        if let Some((uid, gid)) = launch.run_as {
+            use std::os::unix::process::CommandExt as _;
+            command.uid(uid).gid(gid);
+        }
         let child = command.spawn().map_err(|source| Error::Spawn {
             program: launch.program.clone(),
             source,
@@ -115,30 +178,25 @@ impl Supervised {
         tracing::debug!(
             name = launch.name,
             pid = child.id(),
-            health_url,
+            probe = probe.target(),
             "started peer"
         );
         let mut supervised = Supervised {
             name: launch.name,
             child,
         };
-        supervised.wait_healthy(launch, health_url, health)?;
+        supervised.wait_healthy(launch, probe)?;
         Ok(supervised)
     }
 
-    /// Polls the health URL until it answers, the process exits or the timeout passes.
-    fn wait_healthy(
-        &mut self,
-        launch: &Launch,
-        health_url: &str,
-        health: &HealthClient,
-    ) -> Result<(), StartFailure> {
+    /// Polls the probe until it succeeds, the process exits or the timeout passes.
+    fn wait_healthy(&mut self, launch: &Launch, probe: &Probe) -> Result<(), StartFailure> {
         let child = &mut self.child;
         // reqwest::blocking owns a runtime that must not be created or dropped inside an
         // async context: run it on a thread of its own, so callers may be async tests.
         let outcome = std::thread::scope(|scope| {
             scope
-                .spawn(move || poll_health(child, launch, health_url, health))
+                .spawn(move || poll_health(child, launch, probe))
                 .join()
                 .unwrap_or_else(|_| {
                     Err(StartFailure::Fatal(Error::HttpClient {
@@ -175,25 +233,75 @@ impl Supervised {
     }
 }
 
+impl Supervised {
+    /// Sends `signal` (e.g. `INT`, PostgreSQL's fast shutdown) with the `kill` command, waits
+    /// up to `grace` for the process to exit, then kills it. Safe to call more than once.
+    pub(crate) fn terminate(&mut self, signal: &str, grace: Duration) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let pid = self.child.id().to_string();
+            let sent = Command::new("kill")
+                .args(["-s", signal, &pid])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            if matches!(sent, Ok(status) if status.success()) {
+                let deadline = Instant::now() + grace;
+                while Instant::now() < deadline {
+                    if !matches!(self.child.try_wait(), Ok(None)) {
+                        tracing::debug!(name = self.name, pid, signal, "peer stopped");
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                tracing::warn!(name = self.name, pid, signal, "peer ignored the signal");
+            }
+        }
+        self.kill();
+    }
+}
+
 impl Drop for Supervised {
     fn drop(&mut self) {
         self.kill();
     }
 }
 
-fn poll_health(
-    child: &mut Child,
-    launch: &Launch,
-    url: &str,
-    health: &HealthClient,
-) -> Result<(), StartFailure> {
-    let client = health_client(launch.name, health)?;
+fn poll_health(child: &mut Child, launch: &Launch, probe: &Probe) -> Result<(), StartFailure> {
+    let url = probe.target();
+    let ready: Box<dyn Fn() -> bool> = match probe {
+        Probe::Http { url, client } => {
+            let client = health_client(launch.name, client)?;
+            let url = url.clone();
+            Box::new(move || match client.get(&url).send() {
+                Ok(response) => {
+                    let up = matches!(response.status().as_u16(), 200 | 401);
+                    if !up {
+                        tracing::trace!(status = %response.status(), url, "peer not healthy yet");
+                    }
+                    up
+                }
+                Err(error) => {
+                    tracing::trace!(%error, url, "peer not reachable yet");
+                    false
+                }
+            })
+        }
+        Probe::Check { ready, .. } => {
+            let ready = Arc::clone(ready);
+            Box::new(move || ready())
+        }
+    };
     let deadline = Instant::now() + launch.health_timeout;
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
                 let log_tail = log_tail(&launch.log);
-                if log_tail.contains("address already in use") {
+                // Go says "bind: address already in use", PostgreSQL "Address already in use".
+                if log_tail
+                    .to_ascii_lowercase()
+                    .contains("address already in use")
+                {
                     tracing::debug!(
                         name = launch.name,
                         "port taken before the peer could bind it"
@@ -216,12 +324,8 @@ fn poll_health(
                 }));
             }
         }
-        match client.get(url).send() {
-            Ok(response) if matches!(response.status().as_u16(), 200 | 401) => return Ok(()),
-            Ok(response) => {
-                tracing::trace!(status = %response.status(), url, "peer not healthy yet")
-            }
-            Err(error) => tracing::trace!(%error, url, "peer not reachable yet"),
+        if ready() {
+            return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(StartFailure::Fatal(Error::NotHealthy {
@@ -307,13 +411,25 @@ pub(crate) fn start_on_free_port(
     base_url: impl Fn(u16) -> String,
     health_path: &str,
     health: &HealthClient,
+    prepare: impl FnMut(u16) -> Result<Launch, Error>,
+) -> Result<Started, Error> {
+    start_on_free_port_probed(
+        name,
+        |port| Probe::http(format!("{}{health_path}", base_url(port)), health),
+        prepare,
+    )
+}
+
+/// [`start_on_free_port`] with a probe of the caller's for the port.
+pub(crate) fn start_on_free_port_probed(
+    name: &'static str,
+    probe: impl Fn(u16) -> Probe,
     mut prepare: impl FnMut(u16) -> Result<Launch, Error>,
 ) -> Result<Started, Error> {
     for attempt in 1..=PORT_ATTEMPTS {
         let port = free_port()?;
         let launch = prepare(port)?;
-        let url = format!("{}{health_path}", base_url(port));
-        match Supervised::start(&launch, &url, health) {
+        match Supervised::start_probed(&launch, &probe(port)) {
             Ok(process) => {
                 return Ok(Started {
                     process,
@@ -352,6 +468,8 @@ mod tests {
             clear_env: &[],
             log: dir.join("peer.log"),
             health_timeout: timeout,
+            env: Vec::new(),
+            run_as: None,
         }
     }
 

@@ -143,6 +143,8 @@ impl Registry {
                     clear_env: &["REGISTRY_", "OTEL_"],
                     log: log.clone(),
                     health_timeout: process::HEALTH_TIMEOUT,
+                    env: Vec::new(),
+                    run_as: None,
                 })
             },
         )?;

@@ -180,7 +180,7 @@ fn notary_cli_with_caller_trust_dir_and_passphrase() {
 #[test]
 fn notary_server_is_killed_and_cleaned_on_drop() {
     let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let pid = server.pid();
+    let pid = server.pid().unwrap();
     let dir = server.dir().to_owned();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     drop(server);
