@@ -8,18 +8,19 @@
 //! regfile open --appliance-key APPLIANCE_SECRET.asc [--appliance-passphrase-env VAR]
 //!         [--vendor-key VENDOR_PUBLIC.asc] --in FILE
 //! regfile keygen --name NAME [--kind rsa4096|ed25519] [--passphrase-env VAR] --out-dir DIR
+//!         [--force]
 //! regfile contract --cert HPCR_ENCRYPTION.crt --workload W.yaml --env E.yaml
 //!         --signing-key KEY.pem --out CONTRACT.yaml
 //! ```
 //!
-//! Errors go to stderr and the exit status is 1.
+//! Errors go to stderr and the exit status is 1. Files are written atomically (a temporary
+//! file in the same directory, then a rename), secret keys with mode 0600.
 
 use std::error::Error;
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use examples::outln;
 use ssc_register::seal::{open, seal};
 use ssc_register::{
     Contract, KeyKind, OpenOptions, PublicKey, Registration, RootKey, RsaRecipient, RsaSecretKey,
@@ -92,6 +93,7 @@ enum Command {
         input: PathBuf,
     },
     /// Generate an OpenPGP key pair: DIR/NAME.secret.asc (0600) and DIR/NAME.public.asc.
+    /// Refuses to replace existing files of that name unless --force.
     Keygen {
         /// User ID, e.g. "Vendor <vendor@example.com>"; also the file name stem.
         #[arg(long)]
@@ -99,12 +101,16 @@ enum Command {
         /// Key algorithm.
         #[arg(long, value_enum, default_value_t = Kind::Rsa4096)]
         kind: Kind,
-        /// Variable holding the passphrase that protects the secret key.
+        /// Variable holding the passphrase that protects the secret key (it must not be
+        /// empty); without it the secret key is written unprotected.
         #[arg(long)]
         passphrase_env: Option<String>,
         /// Output directory.
         #[arg(long)]
         out_dir: PathBuf,
+        /// Replace existing key files of the same name (the old secret key is lost).
+        #[arg(long)]
+        force: bool,
     },
     /// Encrypt and sign an HPCR contract.
     Contract {
@@ -159,16 +165,78 @@ fn secret_from_env(var: Option<&str>) -> Result<Secret> {
     }
 }
 
-fn write(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(contents)?;
-    Ok(())
+/// Whether [`write`] may replace an existing file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Replace,
+    Refuse,
+}
+
+/// Writes `contents` atomically with exactly `mode`, whatever file was there before.
+fn write(path: &Path, contents: &[u8], mode: u32, existing: Existing) -> Result<()> {
+    keymgmt::fsutil::write_atomic(path, contents, mode, existing == Existing::Replace).map_err(
+        |e| match e {
+            keymgmt::Error::Io { ref source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                exists(path)
+            }
+            other => other.into(),
+        },
+    )
+}
+
+fn exists(path: &Path) -> Box<dyn Error> {
+    format!(
+        "{} exists: pass --force to replace it (registrations signed with the old key then need the old key)",
+        path.display()
+    )
+    .into()
+}
+
+/// The passphrase for a new secret key: the variable must be set and not empty, because an
+/// empty passphrase would leave the key unprotected.
+fn new_passphrase(var: Option<&str>) -> Result<Secret> {
+    let secret = secret_from_env(var)?;
+    match var {
+        Some(var) if secret.is_empty() => Err(format!(
+            "environment variable {var} is empty: set it to the passphrase (leave out --passphrase-env for an unprotected key)"
+        )
+        .into()),
+        _ => Ok(secret),
+    }
+}
+
+/// The file name stem for `name`, refusing names that would make hidden files or paths.
+fn file_stem(name: &str) -> Result<String> {
+    let refuse = |why: &str| -> Result<String> {
+        Err(format!(
+            "invalid --name {name:?}: {why}; use a user id like \"Vendor <vendor@example.com>\""
+        )
+        .into())
+    };
+    if name.trim().is_empty() {
+        return refuse("it is empty");
+    }
+    if name.starts_with('.') {
+        return refuse("it would make hidden files");
+    }
+    if name.contains(['/', '\\']) {
+        return refuse("it contains a path separator (use --out-dir for the directory)");
+    }
+    if name.chars().any(char::is_control) {
+        return refuse("it contains control characters");
+    }
+    Ok(name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect())
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -204,7 +272,7 @@ fn run(cli: Cli) -> Result<()> {
                 )
                 .build(&vendor.public_key())?;
             let sealed = seal(&registration, &vendor, &appliance)?;
-            write(&out, sealed.as_bytes(), 0o644)?;
+            write(&out, sealed.as_bytes(), 0o644, Existing::Replace)?;
             eprintln!(
                 "regfile: wrote {} (signed by {}, for appliance {})",
                 out.display(),
@@ -237,45 +305,52 @@ fn run(cli: Cli) -> Result<()> {
                 "registration": opened.registration,
                 "signer_fingerprint": opened.signer_fingerprint,
             });
-            println!("{output}");
+            outln!("{output}");
         }
         Command::Keygen {
             name,
             kind,
             passphrase_env,
             out_dir,
+            force,
         } => {
             let kind = match kind {
                 Kind::Rsa4096 => KeyKind::Rsa4096,
                 Kind::Ed25519 => KeyKind::Ed25519,
             };
-            let stem: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let key =
-                SecretKey::generate(kind, &name, secret_from_env(passphrase_env.as_deref())?)?;
-            std::fs::create_dir_all(&out_dir)?;
+            let stem = file_stem(&name)?;
+            let passphrase = new_passphrase(passphrase_env.as_deref())?;
             let secret_path = out_dir.join(format!("{stem}.secret.asc"));
             let public_path = out_dir.join(format!("{stem}.public.asc"));
-            write(&secret_path, key.to_armored()?.as_bytes(), 0o600)?;
+            let existing = if force {
+                Existing::Replace
+            } else {
+                // Checked before the (slow) generation; the writes refuse again if a file
+                // appears meanwhile.
+                if let Some(path) = [&secret_path, &public_path]
+                    .into_iter()
+                    .find(|p| p.symlink_metadata().is_ok())
+                {
+                    return Err(exists(path));
+                }
+                Existing::Refuse
+            };
+            let key = SecretKey::generate(kind, &name, passphrase)?;
+            std::fs::create_dir_all(&out_dir)
+                .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+            write(&secret_path, key.to_armored()?.as_bytes(), 0o600, existing)?;
             write(
                 &public_path,
                 key.public_key().to_armored()?.as_bytes(),
                 0o644,
+                existing,
             )?;
             let output = serde_json::json!({
                 "fingerprint": key.fingerprint(),
                 "secret_key": secret_path,
                 "public_key": public_path,
             });
-            println!("{output}");
+            outln!("{output}");
         }
         Command::Contract {
             cert,
@@ -286,7 +361,8 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             let hpcr = RsaRecipient::from_pem(&read(&cert)?)?;
-            let signing = RsaSecretKey::from_pem(&read_text(&signing_key)?)?;
+            let signing = RsaSecretKey::from_pem(&read_text(&signing_key)?)
+                .map_err(|e| format!("--signing-key {}: {e}", signing_key.display()))?;
             let attestation = attestation_public_key
                 .map(|path| read_text(&path))
                 .transpose()?;
@@ -297,7 +373,12 @@ fn run(cli: Cli) -> Result<()> {
                 &signing,
                 attestation,
             )?;
-            write(&out, contract.to_yaml()?.as_bytes(), 0o644)?;
+            write(
+                &out,
+                contract.to_yaml()?.as_bytes(),
+                0o644,
+                Existing::Replace,
+            )?;
             eprintln!("regfile: wrote {}", out.display());
         }
     }
