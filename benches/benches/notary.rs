@@ -1,12 +1,24 @@
 //! notary-client next to the Go `notary` CLI on the same loopback notary-server:
 //!
-//! - publish: init + N tags + publish (N = `NOTARY_BENCH_TAGS`, default 1000);
-//! - verify: `list` of that collection from an empty trust dir;
+//! - library publish: init + N tags + publish with the library, against the Go CLI's init, one
+//!   `notary addhash` process per tag and publish (the Go CLI needs a process per staged tag;
+//!   that is the cost a user of it pays);
+//! - CLI publish, like with like: our `trust` CLI's init, one `trust add` process per tag and
+//!   publish, against the Go CLI's init, one `notary add` process per tag and publish (both
+//!   keep the snapshot key locally, both hash the same file);
+//! - verify: `list` of a collection from an empty trust dir;
 //! - lookup: one tag of a collection of 10 x N tags, from an empty trust dir.
 //!
-//! The Go CLI needs a process per staged tag; that is the cost a user of it pays.
+//! `NOTARY_BENCH_TAGS` sets N (default 200) and `NOTARY_BENCH_ROUNDS` the number of rounds
+//! (default 5). Which tool goes first alternates between rounds, so that neither always runs
+//! on a warmer (or busier) machine; each row prints the median and the spread (min-max) of
+//! both, and the ratio of the medians. The `trust` binary is built (release) by this bench
+//! with the cargo that runs it, into the same target directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use devstack::{DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer};
@@ -15,7 +27,7 @@ use notary_client::metadata::FileMeta;
 use notary_client::repository::{Client, InitOptions};
 use notary_client::transport::{Security, ServerConfig};
 
-fn client(server: &NotaryServer, dir: &std::path::Path) -> Client {
+fn client(server: &NotaryServer, dir: &Path) -> Client {
     let config = ServerConfig {
         url: server.url().to_owned(),
         security: Security::InsecureHttp,
@@ -73,7 +85,52 @@ fn go_publish(server: &NotaryServer, gun: &str, tags: usize) -> Duration {
     start.elapsed()
 }
 
-async fn ours_fresh<F: std::future::Future<Output = ()>>(
+/// Our `trust` CLI staging a tag per process, as a shell script driving it would.
+fn trust_cli_publish(
+    trust: &Path,
+    server: &NotaryServer,
+    gun: &str,
+    tags: usize,
+    file: &Path,
+) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(trust);
+        cmd.arg("-s").arg(server.url()).arg("-d").arg(dir.path());
+        for role in ["ROOT", "TARGETS", "SNAPSHOT", "DELEGATION"] {
+            cmd.env(format!("NOTARY_{role}_PASSPHRASE"), DEFAULT_PASSPHRASE);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "trust {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let file = file.to_str().unwrap();
+    let start = Instant::now();
+    run(&["init", gun]);
+    for i in 0..tags {
+        run(&["add", gun, &format!("tag-{i}"), file]);
+    }
+    run(&["publish", gun]);
+    start.elapsed()
+}
+
+/// The Go CLI doing the same: `notary add` of the same file per tag.
+fn go_cli_publish(server: &NotaryServer, gun: &str, tags: usize, file: &Path) -> Duration {
+    let go = NotaryCli::new(server).unwrap();
+    let file = file.to_str().unwrap();
+    let start = Instant::now();
+    go.run(&["init", gun]).unwrap();
+    for i in 0..tags {
+        go.run(&["add", gun, &format!("tag-{i}"), file]).unwrap();
+    }
+    go.run(&["publish", gun]).unwrap();
+    start.elapsed()
+}
+
+async fn ours_fresh<F: Future<Output = ()>>(
     f: impl FnOnce(Client) -> F,
     server: &NotaryServer,
 ) -> Duration {
@@ -90,71 +147,177 @@ fn go_fresh(server: &NotaryServer, args: &[&str]) -> Duration {
     start.elapsed()
 }
 
-fn row(what: &str, ours: Duration, go: Duration) {
-    println!(
-        "{what:<34} {:>12.1} {:>12.1} {:>9.1}x",
-        ours.as_secs_f64() * 1e3,
-        go.as_secs_f64() * 1e3,
-        go.as_secs_f64() / ours.as_secs_f64()
+/// Runs both sides, ours first in even rounds and Go first in odd ones.
+async fn in_turn(
+    round: usize,
+    ours: impl Future<Output = Duration>,
+    go: impl FnOnce() -> Duration,
+) -> (Duration, Duration) {
+    if round.is_multiple_of(2) {
+        let ours = ours.await;
+        (ours, go())
+    } else {
+        let go = go();
+        (ours.await, go)
+    }
+}
+
+/// Builds the examples crate's `trust` (release, the profile benches run in) with the cargo
+/// running this bench and returns its path, next to this bench's `deps/` directory.
+fn trust_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "examples",
+            "--bin",
+            "trust",
+        ])
+        .status()
+        .expect("cannot run cargo to build the trust CLI");
+    assert!(
+        status.success(),
+        "cargo build -p examples --bin trust failed"
     );
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the bench runs from <target>/release/deps");
+    let trust = profile_dir.join("trust");
+    assert!(trust.exists(), "{} was not built", trust.display());
+    trust
+}
+
+/// Median, minimum and maximum, in milliseconds.
+fn stats(runs: &[Duration]) -> (f64, f64, f64) {
+    let mut ms: Vec<f64> = runs.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len();
+    let median = if n % 2 == 1 {
+        ms[n / 2]
+    } else {
+        (ms[n / 2 - 1] + ms[n / 2]) / 2.0
+    };
+    (median, ms[0], ms[n - 1])
+}
+
+#[derive(Default)]
+struct Row {
+    ours: Vec<Duration>,
+    go: Vec<Duration>,
+}
+
+impl Row {
+    fn push(&mut self, (ours, go): (Duration, Duration)) {
+        self.ours.push(ours);
+        self.go.push(go);
+    }
+
+    fn print(&self, what: &str) {
+        let (ours, ours_min, ours_max) = stats(&self.ours);
+        let (go, go_min, go_max) = stats(&self.go);
+        let cell = |median: f64, min: f64, max: f64| format!("{median:.1} ({min:.1}-{max:.1})");
+        println!(
+            "{what:<38} {:>26} {:>26} {:>8.1}x",
+            cell(ours, ours_min, ours_max),
+            cell(go, go_min, go_max),
+            go / ours
+        );
+    }
 }
 
 #[tokio::main]
 async fn main() {
-    let tags: usize = std::env::var("NOTARY_BENCH_TAGS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let env_number = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let tags = env_number("NOTARY_BENCH_TAGS", 200).max(1);
+    let rounds = env_number("NOTARY_BENCH_ROUNDS", 5).max(1);
+    eprintln!("building the trust CLI ...");
+    let trust = trust_binary();
     let server = NotaryServer::start(NotaryOptions::default())
         .expect("notary-server: run ./scripts/test.sh");
-    println!("publishing {tags} tags with each client (the Go CLI runs one process per tag)...");
-    let ours_pub = ours_publish(&server, "bench.example.com/ours", tags).await;
-    let go_pub = go_publish(&server, "bench.example.com/go", tags);
-
-    let ours_list = ours_fresh(
-        |c| async move {
-            assert_eq!(
-                c.repository("bench.example.com/go")
-                    .unwrap()
-                    .list()
-                    .await
-                    .unwrap()
-                    .len(),
-                tags
-            );
-        },
-        &server,
-    )
-    .await;
-    let go_list = go_fresh(&server, &["list", "bench.example.com/ours"]);
+    let work = tempfile::tempdir().unwrap();
+    let payload = work.path().join("payload");
+    std::fs::write(&payload, b"bench payload: every tag names this file").unwrap();
 
     let big = tags * 10;
+    eprintln!("publishing the {big}-tag lookup collection ...");
     ours_publish(&server, "bench.example.com/big", big).await;
     let probe = format!("tag-{}", big / 2);
-    let probe_ref = probe.clone();
-    let ours_lookup = ours_fresh(
-        |c| async move {
-            c.repository("bench.example.com/big")
-                .unwrap()
-                .lookup(&probe_ref)
-                .await
-                .unwrap();
-        },
-        &server,
-    )
-    .await;
-    let go_lookup = go_fresh(&server, &["lookup", "bench.example.com/big", &probe]);
+
+    let [mut publish, mut cli, mut list, mut lookup]: [Row; 4] = Default::default();
+    for round in 0..rounds {
+        eprintln!(
+            "round {}/{rounds}: {tags} tags with each client ...",
+            round + 1
+        );
+        let gun = |who: &str| format!("bench.example.com/r{round}/{who}");
+        let (ours_gun, go_gun) = (gun("ours"), gun("go"));
+        publish.push(
+            in_turn(round, ours_publish(&server, &ours_gun, tags), || {
+                go_publish(&server, &go_gun, tags)
+            })
+            .await,
+        );
+        cli.push(
+            in_turn(
+                round,
+                async { trust_cli_publish(&trust, &server, &gun("trust-cli"), tags, &payload) },
+                || go_cli_publish(&server, &gun("go-cli"), tags, &payload),
+            )
+            .await,
+        );
+        let list_go_gun = go_gun.clone();
+        list.push(
+            in_turn(
+                round,
+                ours_fresh(
+                    |c| async move {
+                        let listed = c.repository(&list_go_gun).unwrap().list().await.unwrap();
+                        assert_eq!(listed.len(), tags);
+                    },
+                    &server,
+                ),
+                || go_fresh(&server, &["list", &ours_gun]),
+            )
+            .await,
+        );
+        let probe_ref = probe.clone();
+        lookup.push(
+            in_turn(
+                round,
+                ours_fresh(
+                    |c| async move {
+                        c.repository("bench.example.com/big")
+                            .unwrap()
+                            .lookup(&probe_ref)
+                            .await
+                            .unwrap();
+                    },
+                    &server,
+                ),
+                || go_fresh(&server, &["lookup", "bench.example.com/big", &probe]),
+            )
+            .await,
+        );
+    }
 
     println!();
+    println!("median (min-max) of {rounds} round(s), in ms; the ratio is Go's median over ours");
     println!(
-        "{:<34} {:>12} {:>12} {:>10}",
-        "operation", "ours (ms)", "Go (ms)", "speed-up"
+        "{:<38} {:>26} {:>26} {:>9}",
+        "operation", "ours", "Go", "Go/ours"
     );
-    row(&format!("init + {tags} tags + publish"), ours_pub, go_pub);
-    row(&format!("fresh list of {tags} tags"), ours_list, go_list);
-    row(
-        &format!("fresh lookup in {big} tags"),
-        ours_lookup,
-        go_lookup,
-    );
+    publish.print(&format!("library: init + {tags} tags + publish"));
+    cli.print(&format!("CLI: init + {tags} x add + publish"));
+    list.print(&format!("fresh list of {tags} tags"));
+    lookup.print(&format!("fresh lookup in {big} tags"));
 }
