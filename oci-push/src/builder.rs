@@ -83,7 +83,8 @@ impl LayerBuilder {
         LayerBuilder::default()
     }
 
-    /// Owns every entry of the layer by `uid`:`gid` (default 0:0).
+    /// Owns every entry of the layer by `uid`:`gid` (default 0:0). IDs that do not fit 32
+    /// bits are refused when the layer is written.
     pub fn set_owner(&mut self, uid: u64, gid: u64) -> &mut LayerBuilder {
         self.owner = (uid, gid);
         self
@@ -281,6 +282,16 @@ impl LayerBuilder {
 
     fn write_tar<W: std::io::Write>(&self, out: W, mtime: i64) -> Result<(W, Digest), Error> {
         let mtime = u64::try_from(mtime).unwrap_or(0);
+        let max = u64::from(u32::MAX);
+        if self.owner.0 > max || self.owner.1 > max {
+            return Err(Error::InvalidOption {
+                option: "layer owner".to_owned(),
+                reason: format!(
+                    "{}:{} does not fit 32 bits (IDs are at most {max})",
+                    self.owner.0, self.owner.1
+                ),
+            });
+        }
         let mut tar = tar::Builder::new(HashingWriter::new(out));
         let terr = |path: &str| Error::io("add to layer", PathBuf::from(path.to_owned()));
         for (path, source) in &self.entries {
@@ -336,9 +347,9 @@ fn image_path(dest: &str) -> Result<String, Error> {
             "" | "." => {}
             ".." => {
                 if parts.pop().is_none() {
-                    return Err(Error::BuildSource {
-                        source_path: dest.to_owned(),
-                        reason: "the destination leaves the image root".to_owned(),
+                    return Err(Error::BuildDestination {
+                        destination: dest.to_owned(),
+                        reason: "it leaves the image root".to_owned(),
                     });
                 }
             }

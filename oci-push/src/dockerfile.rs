@@ -247,12 +247,7 @@ pub async fn build(
                         reason,
                     };
                     if let Some(owner) = flag.strip_prefix("--chown=") {
-                        let (uid, gid) = numeric_owner(owner).ok_or_else(|| {
-                            unsupported(format!(
-                                "--chown={owner}: only numeric IDs (UID or UID:GID) can be set \
-                                 without reading the image's /etc/passwd; e.g. --chown=1000:1000"
-                            ))
-                        })?;
+                        let (uid, gid) = numeric_owner(owner).map_err(unsupported)?;
                         layer.set_owner(uid, gid);
                     } else if let Some(mode) = flag.strip_prefix("--chmod=") {
                         let parsed = u32::from_str_radix(mode, 8)
@@ -340,8 +335,10 @@ pub async fn build(
             }
             "WORKDIR" => {
                 let dir = expand(&ins.args, &vars).map_err(&syntax)?;
-                image.config.working_dir =
-                    Some(absolute(&dir, image.config.working_dir.as_deref()));
+                image.config.working_dir = Some(clamped(&absolute(
+                    &dir,
+                    image.config.working_dir.as_deref(),
+                )));
             }
             "USER" => {
                 image.config.user = Some(expand(&ins.args, &vars).map_err(&syntax)?);
@@ -402,9 +399,25 @@ pub async fn build(
 }
 
 /// `UID` or `UID:GID` (a lone UID is also the GID, as in Docker); names are not resolved.
-fn numeric_owner(owner: &str) -> Option<(u64, u64)> {
+/// An ID must fit 32 bits: a runtime that truncates a larger one could make it root.
+fn numeric_owner(owner: &str) -> Result<(u64, u64), String> {
     let (uid, gid) = owner.split_once(':').unwrap_or((owner, owner));
-    Some((uid.parse().ok()?, gid.parse().ok()?))
+    let id = |text: &str, what: &str| -> Result<u64, String> {
+        let value: u64 = text.parse().map_err(|_| {
+            format!(
+                "--chown={owner}: only numeric IDs (UID or UID:GID) can be set without reading \
+                 the image's /etc/passwd; e.g. --chown=1000:1000"
+            )
+        })?;
+        if value > u64::from(u32::MAX) {
+            return Err(format!(
+                "--chown={owner}: the {what} {value} does not fit 32 bits (at most {})",
+                u32::MAX
+            ));
+        }
+        Ok(value)
+    };
+    Ok((id(uid, "UID")?, id(gid, "GID")?))
 }
 
 /// `path` (inside `context`) relative to it, `/`-separated, as `.dockerignore` sees it.
@@ -455,6 +468,25 @@ fn absolute(dir: &str, workdir: Option<&str>) -> String {
     } else {
         format!("{}/{dir}", workdir.unwrap_or("").trim_end_matches('/'))
     }
+}
+
+/// The absolute `path` with `.` and `..` resolved, `..` stopping at `/` (as Docker treats
+/// `WORKDIR ../../w`).
+fn clamped(path: &str) -> String {
+    if !path.split('/').any(|part| part == ".." || part == ".") {
+        return path.to_owned();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// Expands `$NAME`, `${NAME}`, `${NAME:-default}` and `${NAME:+alternative}`; `\$` is a
@@ -566,6 +598,11 @@ fn key_values(
         && !first.contains('=')
     {
         let value = args.trim_start()[first.len()..].trim();
+        if value.is_empty() {
+            return Err(format!(
+                "ENV {first} has no value: write ENV {first}=VALUE (or ENV {first}= for an empty one)"
+            ));
+        }
         return Ok(vec![(first.clone(), expand(value, vars)?)]);
     }
     words

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// Content did not hash to the digest that names it.
     #[error(
-        "digest mismatch for {what}: got {actual}, expected {expected}; the content is corrupt or was tampered with, nothing was kept"
+        "digest mismatch for {what}: got {actual}, expected {expected}; the content is corrupt or was tampered with and was not used"
     )]
     DigestMismatch {
         /// What was hashed (a blob, a manifest, a layout file).
@@ -25,7 +25,7 @@ pub enum Error {
     },
     /// Content was longer or shorter than its descriptor says.
     #[error(
-        "size mismatch for {what}: got {actual} bytes, expected {expected}; the content is corrupt or truncated, nothing was kept"
+        "size mismatch for {what}: got {actual} bytes, expected {expected}; the content is corrupt or truncated and was not used"
     )]
     SizeMismatch {
         /// What was measured.
@@ -34,6 +34,43 @@ pub enum Error {
         expected: u64,
         /// The size seen (at least this many bytes when it was too long).
         actual: u64,
+    },
+    /// A blob's upload reached its end without every byte having been hashed on the way
+    /// out, so what the registry received was never checked against the digest.
+    #[error(
+        "upload of blob {digest} was not verified: {hashed} of {size} bytes were hashed on the way out; push again"
+    )]
+    UnverifiedUpload {
+        /// The blob's digest.
+        digest: String,
+        /// Bytes hashed.
+        hashed: u64,
+        /// The blob's size.
+        size: u64,
+    },
+    /// A layout holds several images and none was named.
+    #[error(
+        "the layout {} holds {count} images: name one with LAYOUT:TAG (tags: {available:?})", .path.display()
+    )]
+    AmbiguousImage {
+        /// The layout directory.
+        path: PathBuf,
+        /// How many manifests `index.json` lists.
+        count: usize,
+        /// The tags found.
+        available: Vec<String>,
+    },
+    /// An unpack failed and undoing its changes failed too: the root is not as it was.
+    #[error(
+        "unpacking into {} failed ({cause}) and could not be undone ({failures}): recreate the root filesystem", .root.display()
+    )]
+    UnpackNotUndone {
+        /// The root filesystem.
+        root: PathBuf,
+        /// Why the unpack failed.
+        cause: Box<Error>,
+        /// What could not be undone.
+        failures: String,
     },
     /// A document or entry is larger than the limit allowed for it.
     #[error(
@@ -186,7 +223,7 @@ pub enum Error {
         reason: String,
     },
     /// A tar entry would write outside the root or create something unsafe.
-    #[error("unsafe layer entry {path:?}: {reason}; nothing was written for it")]
+    #[error("unsafe layer entry {path:?}: {reason}")]
     UnsafeEntry {
         /// The entry's path as found in the archive.
         path: String,
@@ -226,6 +263,14 @@ pub enum Error {
     BuildSource {
         /// The source as written.
         source_path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A build destination (the last word of `COPY`/`ADD`) cannot be used.
+    #[error("build destination {destination:?}: {reason}")]
+    BuildDestination {
+        /// The destination as written.
+        destination: String,
         /// What is wrong.
         reason: String,
     },
@@ -290,6 +335,24 @@ mod tests {
                 what: s(),
                 size: 2,
                 limit: 1,
+            },
+            Error::UnverifiedUpload {
+                digest: s(),
+                hashed: 1,
+                size: 2,
+            },
+            Error::AmbiguousImage {
+                path: "/l".into(),
+                count: 2,
+                available: vec![],
+            },
+            Error::UnpackNotUndone {
+                root: "/r".into(),
+                cause: Box::new(Error::InvalidDigest {
+                    digest: s(),
+                    reason: s(),
+                }),
+                failures: s(),
             },
             Error::InvalidDigest {
                 digest: s(),
@@ -378,6 +441,10 @@ mod tests {
             },
             Error::BuildSource {
                 source_path: s(),
+                reason: s(),
+            },
+            Error::BuildDestination {
+                destination: s(),
                 reason: s(),
             },
             Error::Io {

@@ -4,7 +4,7 @@
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::digest::{HashingWriter, LimitedReader};
+use crate::digest::{HashingWriter, LimitedReader, Verifier};
 use crate::spec::{
     Descriptor, MAX_DOCUMENT_SIZE, OCI_INDEX, Parsed, Platform, parse_manifest, select_platform,
 };
@@ -52,13 +52,25 @@ impl Layout {
         if !marker.exists() {
             write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         }
-        let index = root.join("index.json");
+        let layout = Layout::open(root)?;
+        let index = layout.root.join("index.json");
+        let _lock = layout.lock_index()?;
         if !index.exists() {
             let empty =
                 serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []});
             write_atomic(&index, empty.to_string().as_bytes())?;
         }
-        Layout::open(root)
+        Ok(layout)
+    }
+
+    /// Locks the layout against other writers of `index.json`, in this process or another,
+    /// until the returned file is dropped. The lock is held on the `oci-layout` marker, a
+    /// file nobody rewrites, so that the rename of a new `index.json` cannot lose it.
+    fn lock_index(&self) -> Result<std::fs::File, Error> {
+        let marker = self.root.join("oci-layout");
+        let file = std::fs::File::open(&marker).map_err(Error::io("open", &marker))?;
+        file.lock().map_err(Error::io("lock", &marker))?;
+        Ok(file)
     }
 
     /// The layout's directory.
@@ -120,6 +132,24 @@ impl Layout {
             .unwrap_or(false)
     }
 
+    /// Hashes the blob `descriptor` names in this layout, whatever its size, and checks its
+    /// size and digest: a blob is used only once this passed.
+    pub fn verify_blob(&self, descriptor: &Descriptor) -> Result<(), Error> {
+        let path = self.blob_path(&descriptor.digest);
+        let what = format!("layout blob {}", descriptor.digest);
+        let mut file = std::fs::File::open(&path).map_err(Error::io("open", &path))?;
+        let mut verifier = Verifier::new(what, &descriptor.digest, descriptor.size);
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            let n = file.read(&mut buffer).map_err(Error::io("read", &path))?;
+            if n == 0 {
+                break;
+            }
+            verifier.update(&buffer[..n])?;
+        }
+        verifier.finish()
+    }
+
     /// Reads a small blob (manifest, index, config) whole, checking size and digest.
     pub fn read_document(&self, descriptor: &Descriptor) -> Result<Vec<u8>, Error> {
         if descriptor.size > MAX_DOCUMENT_SIZE {
@@ -160,7 +190,11 @@ impl Layout {
             digest,
             size: bytes.len() as u64,
         };
-        if !self.has_blob(&descriptor) {
+        // A present blob of the right size may still hold other bytes: compare, not trust.
+        let present = self.has_blob(&descriptor)
+            && std::fs::read(self.blob_path(&descriptor.digest))
+                .is_ok_and(|existing| existing == bytes);
+        if !present {
             write_atomic(&self.blob_path(&descriptor.digest), bytes)?;
         }
         Ok(descriptor)
@@ -232,14 +266,19 @@ impl Layout {
                     tag: tag.to_owned(),
                     available,
                 }),
+            None if manifests.len() > 1 => Err(Error::AmbiguousImage {
+                path: self.root.clone(),
+                count: manifests.len(),
+                available,
+            }),
             None => {
-                let only = (manifests.len() == 1).then(|| manifests.into_iter().next());
-                only.flatten()
+                manifests
+                    .into_iter()
+                    .next()
                     .map(|(d, _)| d)
-                    .ok_or_else(|| Error::TagNotFound {
+                    .ok_or_else(|| Error::InvalidLayout {
                         path: self.root.clone(),
-                        tag: String::new(),
-                        available,
+                        reason: "index.json lists no image".to_owned(),
                     })
             }
         }
@@ -262,7 +301,10 @@ impl Layout {
     }
 
     /// Records `descriptor` in `index.json` under `tag`, replacing an entry with that tag.
+    /// The read, change and write of `index.json` hold the layout's lock, so concurrent
+    /// pulls and builds into one layout never lose each other's tags.
     pub fn set_tag(&self, tag: &str, descriptor: &Descriptor) -> Result<(), Error> {
+        let _lock = self.lock_index()?;
         let mut index = self.read_index()?;
         let mut entries = index
             .get("manifests")

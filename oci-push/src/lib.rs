@@ -20,7 +20,9 @@
 //! - [`ImageBuilder`], [`LayerBuilder`]: deterministic image assembly;
 //!   [`dockerfile::build`] drives them from a Dockerfile, leaving out what the context's
 //!   `.dockerignore` excludes ([`DockerIgnore`]).
-//! - [`unpack_image`]: layers to a root filesystem, refusing anything that could escape it.
+//! - [`unpack_image`]: layers to a root filesystem, refusing anything that could escape it;
+//!   the manifest, config and every layer are hashed before the first entry is written, and
+//!   a failed unpack is undone, leaving the root as it was.
 //! - [`Credentials`], [`CredentialSource`], [`DockerConfig`], [`Secret`]: authentication;
 //!   [`Progress`]: per-blob progress events (the library never prints).
 //! - [`Error`]: one error type; variants are named after the failed check.
@@ -32,7 +34,8 @@
 //!        HEAD first (skip), mount when asked, retry/restart or resume, manifests last
 //! pull:  GET --> channel --> write thread (size+digest check) --> .partial-HEX --> rename
 //!        (or delete); a transfer cut mid-blob resumes with `Range`, in this pull or, from
-//!        the partial file a failed pull keeps, in the next one (N blobs at once)
+//!        the partial file a failed pull keeps, in the next one (N blobs at once); a blob
+//!        already in the layout is hashed, and fetched again when it does not match
 //! build: directory tree --> sorted tar (mtime, 0:0, modes) --> gzip/zstd --> blob,
 //!        hashing the tar (diff ID) and the compressed bytes (digest) in the same pass
 //! ```
@@ -53,8 +56,9 @@
 //!
 //! It runs nothing: `RUN` and other instructions that need a container runtime are refused.
 //! It does not sign (see `notary-client`), handles only sha256 digests, takes only numeric
-//! IDs in `COPY --chown` (names would need the image's `/etc/passwd`), and when unpacking
-//! follows an image's symlinked directories only while they stay inside the root.
+//! 32-bit numeric IDs in `COPY --chown` (names would need the image's `/etc/passwd`), and
+//! when unpacking resolves every symlink inside the root, as a runtime does (`..` stops at
+//! `/`). Owners and setuid/setgid bits are kept only when unpacking as root.
 //!
 //! # Example
 //!
@@ -98,13 +102,16 @@ pub mod dockerfile;
 pub mod dockerignore;
 mod error;
 mod layout;
+mod partial;
 mod progress;
 mod pull;
 mod push;
 mod reference;
 mod spec;
 mod transport;
+mod undo;
 mod unpack;
+mod upload_hash;
 
 pub use auth::{CredentialSource, Credentials, DockerConfig, Secret};
 pub use builder::{Compression, ImageBuilder, ImageConfig, LayerBuilder, Visit, source_date_epoch};

@@ -5,10 +5,10 @@
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use reqwest::{Method, StatusCode};
-use std::io::{Read as _, Seek as _, Write as _};
+use std::io::Write as _;
 
-use crate::digest::Verifier;
 use crate::layout::Layout;
+use crate::partial::{Partial, open_partial};
 use crate::progress::BlobOutcome;
 use crate::push::PushOptions;
 use crate::reference::ImageRef;
@@ -19,8 +19,6 @@ use crate::spec::{
 use crate::transport::{Client, Limited, Target, expect_status, headers, read_limited};
 use crate::{Digest, Error};
 
-/// Bytes buffered before each write of a downloaded blob.
-const WRITE_BUFFER: usize = 256 * 1024;
 /// Bytes queued between a download and the thread that hashes and writes it, at most (this
 /// and the write buffer bound a download's memory, whatever the blob's size).
 const QUEUE_BYTES: usize = 2 * 1024 * 1024;
@@ -283,8 +281,30 @@ impl Client {
     ) -> Result<BlobOutcome, Error> {
         let progress = &options.progress;
         if layout.has_blob(blob) {
-            progress.blob_finished(&blob.digest, BlobOutcome::Skipped);
-            return Ok(BlobOutcome::Skipped);
+            // A size that matches proves nothing: the blob is hashed, and fetched again when
+            // its content is not what its name says.
+            let present = tokio::task::spawn_blocking({
+                let (layout, blob) = (layout.clone(), blob.clone());
+                move || layout.verify_blob(&blob)
+            })
+            .await
+            .map_err(|error| Error::Io {
+                action: "verify",
+                path: layout.blob_path(&blob.digest),
+                source: std::io::Error::other(error.to_string()),
+            })?;
+            match present {
+                Ok(()) => {
+                    progress.blob_finished(&blob.digest, BlobOutcome::Skipped);
+                    return Ok(BlobOutcome::Skipped);
+                }
+                Err(error @ (Error::DigestMismatch { .. } | Error::SizeMismatch { .. })) => {
+                    tracing::warn!(%error, "a blob in the layout is corrupt, fetching it again");
+                    let path = layout.blob_path(&blob.digest);
+                    std::fs::remove_file(&path).map_err(Error::io("remove", &path))?;
+                }
+                Err(error) => return Err(error),
+            }
         }
         progress.blob_started(&blob.digest, blob.size);
         let url = self.url(
@@ -477,130 +497,6 @@ impl Client {
             Some(error) => Attempt::Interrupted(partial, error),
             None => Attempt::Complete(partial),
         })
-    }
-}
-
-/// The file a blob is downloaded into: `.partial-HEX` beside the blobs, locked while a pull
-/// writes it (another process pulling the same blob then uses a private temporary file).
-/// Deleted on drop unless `keep`: it is kept when the network failed (a later pull resumes
-/// from it) and, renamed, when the blob is complete; content that is refused goes.
-struct PartialGuard {
-    path: std::path::PathBuf,
-    /// Whether a later pull can find it (not a private temporary file).
-    resumable: bool,
-    keep: bool,
-}
-
-impl Drop for PartialGuard {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Opens (or creates) the partial download of `blob` in `dir` and takes up what an earlier
-/// pull left there: its bytes are hashed again (a hash state cannot be saved), and the
-/// download goes on after them.
-fn open_partial(
-    dir: &std::path::Path,
-    blob: &Descriptor,
-    what: String,
-) -> Result<(Partial, PartialGuard), Error> {
-    let path = dir.join(format!(".partial-{}", blob.digest.hex()));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(Error::io("open", &path))?;
-    // Locked, and still the file at `path` (a pull that just finished renames it away).
-    let ours = file.try_lock().is_ok() && same_file(&file, &path);
-    let (mut file, guard) = match ours {
-        true => (
-            file,
-            PartialGuard {
-                path,
-                resumable: true,
-                keep: false,
-            },
-        ),
-        false => {
-            // Another pull is writing this blob's partial file: work apart from it.
-            drop(file);
-            let (file, temp) = tempfile::Builder::new()
-                .prefix(".partial-")
-                .tempfile_in(dir)
-                .map_err(Error::io("create a temporary file in", dir))?
-                .into_parts();
-            let path = temp.keep().map_err(|e| Error::io("keep", dir)(e.error))?;
-            let guard = PartialGuard {
-                path,
-                resumable: false,
-                keep: false,
-            };
-            (file, guard)
-        }
-    };
-    let io = |action| Error::io(action, guard.path.clone());
-    let mut verifier = Verifier::new(what, &blob.digest, blob.size);
-    let mut written = file.metadata().map_err(io("read the metadata of"))?.len();
-    if written > blob.size {
-        file.set_len(0).map_err(io("truncate"))?;
-        written = 0;
-    }
-    if written > 0 {
-        let mut buffer = vec![0u8; WRITE_BUFFER];
-        let mut left = written;
-        file.seek(std::io::SeekFrom::Start(0)).map_err(io("read"))?;
-        while left > 0 {
-            let want = (left as usize).min(buffer.len());
-            file.read_exact(&mut buffer[..want]).map_err(io("read"))?;
-            verifier.update(&buffer[..want])?;
-            left -= want as u64;
-        }
-    }
-    file.seek(std::io::SeekFrom::Start(written))
-        .map_err(io("seek in"))?;
-    let partial = Partial {
-        file: std::io::BufWriter::with_capacity(WRITE_BUFFER, file),
-        path: guard.path.clone(),
-        verifier,
-        written,
-    };
-    Ok((partial, guard))
-}
-
-/// Whether `file` is the file `path` names now.
-fn same_file(file: &std::fs::File, path: &std::path::Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-/// A blob being downloaded: its partial file, the running hash, and the bytes written.
-struct Partial {
-    file: std::io::BufWriter<std::fs::File>,
-    path: std::path::PathBuf,
-    verifier: Verifier,
-    written: u64,
-}
-
-impl Partial {
-    /// Empties the file and the hash, for a registry that answers a range with the whole blob.
-    fn restart(mut self) -> Result<Partial, Error> {
-        let emptied = self.file.flush().and_then(|()| {
-            let file = self.file.get_mut();
-            file.set_len(0)?;
-            file.seek(std::io::SeekFrom::Start(0)).map(drop)
-        });
-        emptied.map_err(Error::io("truncate", self.path.clone()))?;
-        self.verifier = self.verifier.restart();
-        self.written = 0;
-        Ok(self)
     }
 }
 

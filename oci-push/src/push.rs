@@ -17,6 +17,7 @@ use crate::progress::{BlobOutcome, NoProgress, Progress};
 use crate::reference::ImageRef;
 use crate::spec::{Descriptor, Parsed, is_index, parse_manifest};
 use crate::transport::{Client, Target, UploadMode, error_body, expect_status, headers};
+use crate::upload_hash::{HashState, check_hash};
 
 /// How one blob is being uploaded: the mode (which can change to chunks when the registry
 /// refuses a monolithic upload) and the session to resume, if any.
@@ -84,14 +85,6 @@ struct BlobPush<'a> {
     slots: &'a Arc<tokio::sync::Semaphore>,
 }
 
-/// The running hash of one blob across upload attempts: bytes are hashed once, in order,
-/// even when an upload restarts or resumes.
-struct HashState {
-    hasher: Sha256,
-    hashed: u64,
-    result: Option<Digest>,
-}
-
 impl Client {
     /// Pushes the manifest tagged `tag` in `layout` (or its only manifest) to `target`, with
     /// every blob it references. Returns the manifest digest and size.
@@ -146,6 +139,13 @@ impl Client {
         }
         let mut seen = std::collections::BTreeSet::new();
         blobs.retain(|b| seen.insert(b.digest.clone()));
+        // Authenticated once here, not by each of the concurrent requests below.
+        self.authorize(&push_target(target, None)).await?;
+        if let Some(from) = options.mount_from.as_deref()
+            && from != target.repository
+        {
+            self.authorize(&push_target(target, Some(from))).await?;
+        }
         let parallelism = self.inner.options.parallelism;
         // `parallelism` blobs move data at once; a blob whose last byte is sent gives its
         // slot to the next one while the registry commits it (HEADs and commits run beside).
@@ -426,8 +426,11 @@ impl Client {
                     1,
                 )
                 .await;
+            // A failed transfer is retried (the hash goes on where it stopped); only a
+            // completed one must have hashed every byte.
+            let response = response?;
             check_hash(state, blob)?;
-            return expect_created(response?, "PUT", url).await;
+            return expect_created(response, "PUT", url).await;
         }
         while offset < blob.size {
             let end = (offset + chunk).min(blob.size);
@@ -595,19 +598,6 @@ fn push_target<'a>(target: &'a ImageRef, mount_from: Option<&'a str>) -> Target<
         repository: &target.repository,
         actions: "pull,push",
         mount_from,
-    }
-}
-
-/// After the last byte: the hash computed on the way out must name the blob.
-fn check_hash(state: &Arc<Mutex<HashState>>, blob: &Descriptor) -> Result<(), Error> {
-    let result = state.lock().ok().and_then(|s| s.result.clone());
-    match result {
-        Some(actual) if actual != blob.digest => Err(Error::DigestMismatch {
-            what: format!("layout blob {}", blob.digest),
-            expected: blob.digest.to_string(),
-            actual: actual.to_string(),
-        }),
-        _ => Ok(()),
     }
 }
 

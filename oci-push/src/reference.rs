@@ -21,6 +21,17 @@ pub struct ImageRef {
 impl ImageRef {
     /// Parses a reference. A reference without tag or digest means `latest`.
     pub fn parse(text: &str) -> Result<ImageRef, Error> {
+        // `127.0.0.1:5000` or `registry.example` alone names a registry, not a Docker Hub
+        // image: refuse it rather than look for `library/127.0.0.1` there.
+        let name = text.split(['@', ':']).next().unwrap_or("");
+        if !text.contains('/') && (name.contains('.') || name == "localhost") {
+            return Err(Error::InvalidReference {
+                reference: text.to_owned(),
+                reason: format!(
+                    "{name} looks like a registry and no repository follows it; add /REPOSITORY"
+                ),
+            });
+        }
         let parsed: oci_client::Reference =
             text.parse()
                 .map_err(|e: oci_client::ParseError| Error::InvalidReference {
@@ -86,5 +97,16 @@ mod tests {
             Some("latest")
         );
         assert!(ImageRef::parse("UPPER/Case:x").is_err());
+        for registry_only in ["127.0.0.1:15000", "localhost:5000", "registry.example"] {
+            let error = ImageRef::parse(registry_only).unwrap_err();
+            assert!(
+                matches!(&error, Error::InvalidReference { reason, .. } if reason.contains("no repository")),
+                "{error}"
+            );
+        }
+        assert_eq!(
+            ImageRef::parse("alpine").unwrap().repository,
+            "library/alpine"
+        );
     }
 }

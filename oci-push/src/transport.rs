@@ -91,6 +91,11 @@ pub(crate) struct Inner {
     pub(crate) options: ClientOptions,
     /// Authorization header values by (registry, scope); bearer tokens expire.
     tokens: Mutex<TokenCache>,
+    /// Held while answering a challenge, so that requests challenged at the same time
+    /// fetch one token between them.
+    auth_lock: tokio::sync::Mutex<()>,
+    /// Credentials by registry, resolved once (a credential helper runs once per registry).
+    credentials: Mutex<HashMap<String, Credentials>>,
 }
 
 /// `Authorization` values by (registry, scopes), with their expiry; basic auth is stored
@@ -173,6 +178,8 @@ impl Client {
                 http,
                 options,
                 tokens: Mutex::new(HashMap::new()),
+                auth_lock: tokio::sync::Mutex::new(()),
+                credentials: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -218,7 +225,8 @@ impl Client {
                 .http
                 .request(method.clone(), url)
                 .headers(headers.clone());
-            if let Some(auth) = self.cached_auth(target) {
+            let sent_auth = self.cached_auth(target);
+            if let Some(auth) = &sent_auth {
                 request = request.header(AUTHORIZATION, auth.expose());
             }
             if let Some(body) = body() {
@@ -228,7 +236,13 @@ impl Client {
                 Ok(response) => match response.status() {
                     StatusCode::UNAUTHORIZED if !authenticated_once => {
                         authenticated_once = true;
-                        self.authenticate(target, &response).await?;
+                        let _one_at_a_time = self.inner.auth_lock.lock().await;
+                        // A request challenged at the same time may have authenticated while
+                        // this one waited: use what it got.
+                        let now = self.cached_auth(target);
+                        if now.is_none() || now == sent_auth {
+                            self.authenticate(target, &response).await?;
+                        }
                         attempt -= 1;
                         continue;
                     }
@@ -265,6 +279,59 @@ impl Client {
         }
     }
 
+    /// Authenticates for `target` now, unless a valid authorization is cached: one request to
+    /// the registry's `/v2/` endpoint, answering its challenge. Called before the parallel
+    /// phase of a push, so that its concurrent requests share one token.
+    pub(crate) async fn authorize(&self, target: &Target<'_>) -> Result<(), Error> {
+        if self.cached_auth(target).is_some() {
+            return Ok(());
+        }
+        let url = format!("{}/v2/", self.base(target.registry));
+        match self
+            .send(target, Method::GET, &url, HeaderMap::new(), &|| None, 1)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(
+                error @ (Error::Unauthorized { .. }
+                | Error::AuthChallenge { .. }
+                | Error::CredentialHelper { .. }
+                | Error::TooLarge { .. }),
+            ) => Err(error),
+            // Not an authentication failure: the requests that follow meet it and say so.
+            Err(error) => {
+                tracing::debug!(%url, %error, "authorization check failed");
+                Ok(())
+            }
+        }
+    }
+
+    /// The credentials for `registry`, resolved once per client; a credential helper runs
+    /// on a blocking thread, never on the runtime's workers.
+    async fn credentials_for(&self, registry: &str) -> Result<Credentials, Error> {
+        let cached = self
+            .inner
+            .credentials
+            .lock()
+            .ok()
+            .and_then(|c| c.get(registry).cloned());
+        if let Some(credentials) = cached {
+            return Ok(credentials);
+        }
+        let source = self.inner.options.credentials.clone();
+        let host = registry.to_owned();
+        let credentials = tokio::task::spawn_blocking(move || source.credentials_for(&host))
+            .await
+            .map_err(|error| Error::AuthChallenge {
+                registry: registry.to_owned(),
+                reason: format!("the credential lookup stopped: {error}"),
+            })??;
+        if let Ok(mut cache) = self.inner.credentials.lock() {
+            cache.insert(registry.to_owned(), credentials.clone());
+        }
+        Ok(credentials)
+    }
+
     fn cached_auth(&self, target: &Target<'_>) -> Option<Secret> {
         let key = (target.registry.to_owned(), target.scopes().join(" "));
         let basic_key = (target.registry.to_owned(), String::new());
@@ -289,7 +356,7 @@ impl Client {
             registry: registry.to_owned(),
             reason: format!("unsupported WWW-Authenticate challenge {header:?}"),
         })?;
-        let credentials = self.inner.options.credentials.credentials_for(registry)?;
+        let credentials = self.credentials_for(registry).await?;
         match challenge {
             Challenge::Basic => {
                 let value = credentials.basic_header().ok_or(Error::Unauthorized {
