@@ -4,42 +4,84 @@
 //! again, and an fsync per staged change made staging 1,000 tags take seconds. Keys, which
 //! cannot be recovered, are fsynced by keymgmt.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-
-/// Largest cached file read back (roots and targets of big collections stay far below).
-const MAX_CACHED_FILE: u64 = 64 * 1024 * 1024;
+use crate::limits::Limits;
 
 /// The cache of one GUN.
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
+    gun: String,
+    limits: Limits,
 }
 
 impl Cache {
     /// The cache under `<trust_dir>/tuf/<gun>/metadata`; the GUN must be validated already.
+    /// Files are read back within [`Limits::default`] unless [`with_limits`](Self::with_limits).
     pub fn new(trust_dir: &Path, gun: &str) -> Self {
         Self {
             dir: trust_dir.join("tuf").join(gun).join("metadata"),
+            gun: gun.to_owned(),
+            limits: Limits::default(),
         }
     }
 
-    fn path(&self, role: &str) -> PathBuf {
+    /// Reads files back within `limits` (the client's download limits).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The file that caches `role`.
+    pub fn path(&self, role: &str) -> PathBuf {
         self.dir.join(format!("{role}.json"))
     }
 
-    /// The cached file of `role`, if any.
+    /// The cached file of `role`, if any. A file larger than the role's limit is refused with
+    /// [`Error::CorruptCache`], never read as "nothing cached" (that would drop rollback
+    /// protection).
     pub fn read(&self, role: &str) -> Result<Option<Vec<u8>>> {
+        self.read_within(role, self.limits.size_of(role))
+    }
+
+    /// The cached file of `role`, if any, refused when it is over `limit` bytes.
+    pub fn read_within(&self, role: &str, limit: u64) -> Result<Option<Vec<u8>>> {
         let path = self.path(role);
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.len() > MAX_CACHED_FILE => Ok(None),
-            Ok(_) => std::fs::read(&path)
-                .map(Some)
-                .map_err(Error::io("read", &path)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("read", &path)(e)),
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read", &path)(e)),
+        };
+        // Read one byte past the limit instead of trusting the size the file system reports.
+        let mut bytes = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(Error::io("read", &path))?;
+        if bytes.len() as u64 > limit {
+            return Err(self.corrupt(
+                role,
+                Error::MalformedMetadata {
+                    role: role.to_owned(),
+                    reason: format!("the file is over the {limit}-byte limit of its role"),
+                },
+            ));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// `source` as the reason the cached file of `role` cannot be used.
+    pub fn corrupt(&self, role: &str, source: Error) -> Error {
+        match source {
+            already @ Error::CorruptCache { .. } => already,
+            source => Error::CorruptCache {
+                gun: self.gun.clone(),
+                role: role.to_owned(),
+                path: self.path(role),
+                source: Box::new(source),
+            },
         }
     }
 

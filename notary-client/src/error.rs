@@ -67,6 +67,23 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// A file whose verified parent records a length over the limit of its kind: refused
+    /// before it is requested (forged-length and endless data attacks).
+    #[error(
+        "{parent} records {role} as {length} bytes, over the {limit}-byte limit: refused before downloading it (raise Limits::{field} if the collection really is that large)"
+    )]
+    LengthOverLimit {
+        /// The role of the file.
+        role: String,
+        /// The role whose metadata records the length.
+        parent: String,
+        /// The recorded length.
+        length: i64,
+        /// The limit in bytes.
+        limit: u64,
+        /// The [`Limits`](crate::limits::Limits) field that sets the limit.
+        field: &'static str,
+    },
     /// A version older than the one already trusted (rollback attack).
     #[error("{role} version {received} is older than the trusted version {cached}")]
     Rollback {
@@ -176,6 +193,44 @@ pub enum Error {
         /// The new root's version.
         version: i64,
         /// Why the old keys' threshold is not met.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A root rotation longer than [`Limits::max_root_rotations`](crate::limits::Limits).
+    #[error(
+        "the server's root is version {newest}, {} versions after the trusted version {trusted}: over the limit of {limit} rotations in one update",
+        newest - trusted
+    )]
+    TooManyRootRotations {
+        /// The trusted root's version.
+        trusted: i64,
+        /// The newest root's version.
+        newest: i64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A trust pin that cannot be one (not a key ID, an unreadable CA certificate).
+    #[error("invalid trust pin for {pattern:?}: {reason}")]
+    InvalidPin {
+        /// The GUN or GUN pattern the pin is for.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A cached metadata file that cannot be used: a problem of the local trust dir, not of
+    /// the server. It is never read as "nothing cached", which would drop rollback protection.
+    #[error(
+        "the cached {role} metadata of {gun}, {}, is unusable: {source}. This is a problem of the local trust dir, not of the server: remove the local cache of {gun} (`trust delete {gun}` or `notary delete {gun}`; the server's copy stays) and fetch it again",
+        .path.display()
+    )]
+    CorruptCache {
+        /// The GUN.
+        gun: String,
+        /// The role whose cached file it is.
+        role: String,
+        /// The cached file.
+        path: PathBuf,
+        /// What is wrong with it.
         #[source]
         source: Box<Error>,
     },

@@ -335,12 +335,20 @@ pub fn parse<T: Signed>(role: &str, role_type: RoleType, bytes: &[u8]) -> Result
         role: role.to_owned(),
         reason,
     };
-    let envelope: RawEnvelope =
-        serde_json::from_slice(bytes).map_err(|e| malformed(format!("bad envelope: {e}")))?;
+    let envelope: RawEnvelope = serde_json::from_slice(bytes).map_err(|e| {
+        malformed(format!(
+            "expected a signed envelope {{\"signed\":{{...}},\"signatures\":[...]}}: {e}"
+        ))
+    })?;
     let value: serde_json::Value = serde_json::from_str(envelope.signed.get())
-        .map_err(|e| malformed(format!("bad signed part: {e}")))?;
+        .map_err(|e| malformed(format!("the signed part is not JSON: {e}")))?;
     let canonical = canonical::encode(&value)?;
-    let signed: T = serde_json::from_value(value).map_err(|e| malformed(e.to_string()))?;
+    let signed: T = serde_json::from_value(value).map_err(|e| {
+        malformed(format!(
+            "expected the signed part of a {} file: {e}",
+            role_type.type_name()
+        ))
+    })?;
     if signed.type_name() != role_type.type_name() {
         return Err(malformed(format!(
             "_type is {:?}, expected {:?}",

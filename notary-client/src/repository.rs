@@ -89,6 +89,13 @@ impl Client {
         self
     }
 
+    /// Sets the download limits of the update flow (default
+    /// [`Limits::default`](crate::limits::Limits)).
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
+        self.transport = self.transport.with_limits(limits);
+        self
+    }
+
     /// The trust dir.
     pub fn trust_dir(&self) -> &Path {
         &self.trust_dir
@@ -105,7 +112,7 @@ impl Client {
         Ok(Repository {
             client: self,
             gun: gun.to_owned(),
-            cache: Cache::new(&self.trust_dir, gun),
+            cache: Cache::new(&self.trust_dir, gun).with_limits(self.transport.limits()),
             changelist: Changelist::new(self.trust_dir.join("tuf").join(gun).join("changelist")),
         })
     }
@@ -323,9 +330,21 @@ impl Repository<'_> {
         .await
     }
 
+    /// [`update`](Self::update), or the verified, unexpired cache with a warning when the
+    /// server does not have the collection (any more) or cannot be reached, as Go's reads do.
+    pub async fn read_state(&self) -> Result<TrustedState> {
+        update::update_or_cached(
+            &self.client.transport,
+            &self.cache,
+            &self.gun,
+            &self.client.pinning,
+        )
+        .await
+    }
+
     /// Every target of every verified role, in docker's lookup order (first role wins).
     pub async fn list(&self) -> Result<Vec<TargetInfo>> {
-        let state = self.update().await?;
+        let state = self.read_state().await?;
         let mut seen = BTreeMap::new();
         for (role, verified) in &state.targets {
             for (name, meta) in &verified.file.signed.targets {
@@ -343,7 +362,7 @@ impl Repository<'_> {
     /// Resolves `target` as docker does: `targets/releases`, then `targets`, then the other
     /// delegations.
     pub async fn lookup(&self, target: &str) -> Result<TargetInfo> {
-        let state = self.update().await?;
+        let state = self.read_state().await?;
         resolve(&state, target).ok_or_else(|| Error::TargetNotFound {
             gun: self.gun.clone(),
             target: target.to_owned(),

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 
 /// How to reach the server.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +63,8 @@ pub struct Transport {
     basic_auth: Option<(String, keymgmt::passphrase::Passphrase)>,
     /// Bearer tokens by (realm, service, scope).
     tokens: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    /// Size limits of metadata downloads.
+    limits: Limits,
 }
 
 /// What a GET found.
@@ -114,7 +117,19 @@ impl Transport {
             base,
             basic_auth: config.basic_auth.clone(),
             tokens: Default::default(),
+            limits: Limits::default(),
         })
+    }
+
+    /// Bounds metadata downloads by `limits` instead of [`Limits::default`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The size limits of metadata downloads.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The server's base URL.
@@ -122,7 +137,8 @@ impl Transport {
         &self.base
     }
 
-    fn url(&self, gun: &str, file: &str) -> String {
+    /// The URL of `file` of `gun`'s collection.
+    pub fn url(&self, gun: &str, file: &str) -> String {
         format!("{}/v2/{gun}/_trust/tuf/{file}", self.base)
     }
 
@@ -250,7 +266,7 @@ impl Transport {
     /// GETs the server-managed key of `role` (`timestamp` or `snapshot`).
     pub async fn get_key(&self, gun: &str, role: &str) -> Result<Vec<u8>> {
         match self
-            .get(gun, &format!("{role}.key"), role, 64 * 1024)
+            .get(gun, &format!("{role}.key"), role, SMALL_RESPONSE_LIMIT)
             .await?
         {
             Fetched::Found(body) => Ok(body),

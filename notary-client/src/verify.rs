@@ -1,9 +1,12 @@
 //! The security checks of the client update flow, each written once.
 //!
-//! Every role goes through [`check_signatures`] (threshold of distinct valid keys listed by the
-//! role), [`check_expiry`] and [`check_version`]; roots also through [`check_root_self`], [`check_pinning`] and [`check_root_rotation`] (certificate
-//! checks and trust pinning). The numbers in comments refer to the client update steps of
-//! `shared/spec/notary-v1.md`.
+//! Every non-root file goes through [`check_role`]: a threshold of distinct valid keys listed
+//! for the role ([`check_signatures`]), no rollback ([`check_version`]), no freeze
+//! ([`check_expiry`]); delegations also through [`check_delegation_entry`] and
+//! [`check_delegation`] (name, parent, paths). Roots go through [`check_root_self`] (a first
+//! root), [`check_root_shape`] (a cached one), [`check_root_rotation`] and [`check_pinning`].
+//! Comments name the step: TUF 1.0's client workflow section (`TUF 5.x.y`, as `tough` does) and
+//! the client update steps of `shared/spec/notary-v1.md` (`notary step N`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,46 +17,11 @@ use time::OffsetDateTime;
 
 use crate::canonical;
 use crate::error::{Error, Result};
-use crate::metadata::{KeyJson, Root, SignatureJson, SignedFile};
+use crate::metadata::{
+    self, DelegationRole, KeyJson, Root, SignatureJson, Signed, SignedFile, Targets,
+};
 
-/// How a client decides to trust a GUN's first root.
-#[derive(Debug, Clone, Default)]
-pub struct TrustPinning {
-    /// Pinned root certificate key IDs by GUN, or by `prefix*` wildcard.
-    pub certs: Vec<(String, Vec<String>)>,
-    /// Pinned CA certificates (PEM) by GUN or `prefix*`: the root certificate must be issued by
-    /// one of them.
-    pub ca: Vec<(String, Vec<u8>)>,
-    /// Refuse a first root that no pin covers (no trust on first use).
-    pub disable_tofu: bool,
-}
-
-impl TrustPinning {
-    /// Pins the root of `gun` to a certificate key ID, as an appliance does with the key ID
-    /// of a registration file.
-    pub fn pin_cert(mut self, gun_pattern: impl Into<String>, key_id: impl Into<String>) -> Self {
-        let pattern = gun_pattern.into();
-        let key_id = key_id.into();
-        match self.certs.iter_mut().find(|(p, _)| *p == pattern) {
-            Some((_, ids)) => ids.push(key_id),
-            None => self.certs.push((pattern, vec![key_id])),
-        }
-        self
-    }
-
-    /// Pins the roots of `gun_pattern` to certificates issued by `ca_pem`.
-    pub fn pin_ca(mut self, gun_pattern: impl Into<String>, ca_pem: Vec<u8>) -> Self {
-        self.ca.push((gun_pattern.into(), ca_pem));
-        self
-    }
-}
-
-fn pattern_matches(pattern: &str, gun: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => gun.starts_with(prefix),
-        None => pattern == gun,
-    }
-}
+pub use crate::pinning::{TrustPinning, check_pinning};
 
 /// Checks that a threshold of distinct keys listed by `keyids` signed `file.canonical`.
 ///
@@ -140,7 +108,8 @@ fn check_one(
     key.verify(method, canonical, &bytes).map_err(|_| bad())
 }
 
-/// Step 2: metadata must not be past its `expires` at `now`.
+/// Freeze attacks (TUF 5.3.10, 5.4.4, 5.5.6, 5.6.5): metadata must not be past its `expires`
+/// at `now`.
 pub fn check_expiry(role: &str, expires: &str, now: OffsetDateTime) -> Result<()> {
     let at = canonical::parse_go_time(expires)?;
     if at <= now {
@@ -152,7 +121,7 @@ pub fn check_expiry(role: &str, expires: &str, now: OffsetDateTime) -> Result<()
     Ok(())
 }
 
-/// Step 2: versions never go back.
+/// Rollback attacks (TUF 5.4.3, 5.5.5, 5.6.4): versions never go back.
 pub fn check_version(role: &str, cached: Option<i64>, received: i64) -> Result<()> {
     match cached {
         Some(cached) if received < cached => Err(Error::Rollback {
@@ -165,8 +134,16 @@ pub fn check_version(role: &str, cached: Option<i64>, received: i64) -> Result<(
 }
 
 /// Checks a root on its own terms: the four base roles are present, every root key is a
-/// certificate acceptable for `gun`, and a threshold of root keys signed it.
+/// certificate acceptable for `gun`, a threshold of root keys signed it and (TUF 5.3.10) it is
+/// not expired.
 pub fn check_root_self(gun: &str, file: &SignedFile<Root>, now: OffsetDateTime) -> Result<()> {
+    check_root_certificates(gun, file, now)?;
+    check_expiry("root", &file.signed.expires, now)
+}
+
+/// A root's structure, its own signatures and its certificates, not its expiry (which does not
+/// matter for the intermediate roots of a rotation, TUF 5.3.5).
+fn check_root_certificates(gun: &str, file: &SignedFile<Root>, now: OffsetDateTime) -> Result<()> {
     check_root_shape(file)?;
     let root = &file.signed;
     let root_role = &root.role("root")?;
@@ -194,7 +171,7 @@ pub fn check_root_self(gun: &str, file: &SignedFile<Root>, now: OffsetDateTime) 
             },
         )?;
     }
-    check_expiry("root", &root.expires, now)
+    Ok(())
 }
 
 /// Checks a root's structure and that a threshold of its own root keys signed it; what a
@@ -226,76 +203,41 @@ pub fn check_root_shape(file: &SignedFile<Root>) -> Result<()> {
     )
 }
 
-/// Step 1: trust pinning for a root seen for the first time: pinned certificate IDs for the GUN
-/// (or a `prefix*`), then a pinned CA, then trust on first use unless disabled.
-pub fn check_pinning(gun: &str, root: &Root, pinning: &TrustPinning) -> Result<()> {
-    let root_ids = &root.role("root")?.keyids;
-    let not_pinned = |reason: String| Error::RootNotPinned {
-        gun: gun.to_owned(),
-        reason,
-    };
-    if let Some((_, pinned)) = pinning
-        .certs
-        .iter()
-        .find(|(pattern, _)| pattern_matches(pattern, gun))
-    {
-        return if root_ids.iter().any(|id| pinned.contains(id)) {
-            Ok(())
-        } else {
-            Err(not_pinned(format!(
-                "its root keys {root_ids:?} include none of the pinned {pinned:?}"
-            )))
-        };
-    }
-    let cas: Vec<&[u8]> = pinning
-        .ca
-        .iter()
-        .filter(|(pattern, _)| pattern_matches(pattern, gun))
-        .map(|(_, pem)| pem.as_slice())
-        .collect();
-    if !cas.is_empty() {
-        for id in root_ids {
-            let Some(cert) = root.keys.get(id) else {
-                continue;
-            };
-            let cert = cert.to_public()?;
-            if cas.iter().any(|ca| issued_by(cert.public_bytes(), ca)) {
-                return Ok(());
-            }
-        }
-        return Err(not_pinned(
-            "no root certificate is issued by a pinned CA".to_owned(),
-        ));
-    }
-    if pinning.disable_tofu {
-        return Err(not_pinned(
-            "no pin covers it and trust on first use is disabled".to_owned(),
-        ));
-    }
-    Ok(())
+/// How a root of a rotation is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationStep {
+    /// A root between the trusted and the newest one: its expiry does not matter (TUF 5.3.5).
+    Intermediate,
+    /// The newest root, which becomes trusted: it must not be expired (TUF 5.3.10).
+    Newest,
 }
 
-fn issued_by(cert_pem: &[u8], ca_pem: &[u8]) -> bool {
-    let Ok((_, cert)) = x509_parser::pem::parse_x509_pem(cert_pem) else {
-        return false;
-    };
-    let Ok((_, ca)) = x509_parser::pem::parse_x509_pem(ca_pem) else {
-        return false;
-    };
-    let (Ok(cert), Ok(ca)) = (cert.parse_x509(), ca.parse_x509()) else {
-        return false;
-    };
-    cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
-}
-
-/// Step 4: a new root must be signed by a threshold of the previous root's keys and of its own.
+/// TUF 5.3.3-5.3.4 (notary step 4): a new root is exactly one version newer (no rollback, no
+/// skipped version) and signed by a threshold of the previous root's keys and of its own; its
+/// certificates are checked as a first root's.
 pub fn check_root_rotation(
     gun: &str,
     previous: &Root,
     next: &SignedFile<Root>,
     now: OffsetDateTime,
+    step: RotationStep,
 ) -> Result<()> {
-    check_version("root", Some(previous.version + 1), next.signed.version)?;
+    if next.signed.version <= previous.version {
+        return Err(Error::Rollback {
+            role: "root".to_owned(),
+            cached: previous.version,
+            received: next.signed.version,
+        });
+    }
+    if next.signed.version != previous.version + 1 {
+        return Err(Error::MalformedMetadata {
+            role: "root".to_owned(),
+            reason: format!(
+                "version {} follows version {}: a rotation goes one version at a time",
+                next.signed.version, previous.version
+            ),
+        });
+    }
     let old = &previous.role("root")?;
     check_signatures("root", next, &old.keyids, old.threshold, &previous.keys).map_err(
         |source| Error::RootRotationUnsigned {
@@ -303,7 +245,92 @@ pub fn check_root_rotation(
             source: Box::new(source),
         },
     )?;
-    check_root_self(gun, next, now)
+    match step {
+        RotationStep::Intermediate => check_root_certificates(gun, next, now),
+        RotationStep::Newest => check_root_self(gun, next, now),
+    }
+}
+
+/// TUF 5.4.2-5.4.4, 5.5.3-5.5.6, 5.6.3-5.6.5 (notary step 2): the one check of every
+/// non-root file: a threshold of the role's keys signed it, its version is not older than the
+/// cached one (rollback), and it is not expired (freeze).
+pub fn check_role<T: Signed>(
+    role: &str,
+    file: &SignedFile<T>,
+    keyids: &[String],
+    threshold: i64,
+    keys: &BTreeMap<String, KeyJson>,
+    cached_version: Option<i64>,
+    now: OffsetDateTime,
+) -> Result<()> {
+    check_signatures(role, file, keyids, threshold, keys)?;
+    check_version(role, cached_version, file.signed.version())?;
+    check_expiry(role, file.signed.expires(), now)
+}
+
+/// [`check_role`] for a base role (`timestamp`, `snapshot`, `targets`) with the keys and
+/// threshold the trusted `root` lists for it.
+pub fn check_base_role<T: Signed>(
+    root: &Root,
+    role: &str,
+    file: &SignedFile<T>,
+    cached_version: Option<i64>,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let entry = root.role(role)?;
+    check_role(
+        role,
+        file,
+        &entry.keyids,
+        entry.threshold,
+        &root.keys,
+        cached_version,
+        now,
+    )
+}
+
+/// Notary's delegation rules, checked on the verified parent's entry before the delegation's
+/// file is requested: a valid name, and a direct child of the file that lists it.
+pub fn check_delegation_entry(parent: &str, role: &DelegationRole) -> Result<()> {
+    let direct_child = role
+        .name
+        .strip_prefix(parent)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| !rest.contains('/'));
+    if !metadata::is_delegation_name(&role.name) || !direct_child {
+        return Err(Error::InvalidRole {
+            role: role.name.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// TUF 5.6.7 (notary step 3): a delegation's file passes [`check_role`] with the keys its
+/// parent delegates to it, and signs only targets within its delegated paths.
+pub fn check_delegation(
+    role: &DelegationRole,
+    parent_keys: &BTreeMap<String, KeyJson>,
+    file: &SignedFile<Targets>,
+    cached_version: Option<i64>,
+    now: OffsetDateTime,
+) -> Result<()> {
+    check_role(
+        &role.name,
+        file,
+        &role.keyids,
+        role.threshold,
+        parent_keys,
+        cached_version,
+        now,
+    )?;
+    if let Some(target) = file.signed.targets.keys().find(|t| !role.covers(t)) {
+        return Err(Error::DelegationPathViolation {
+            role: role.name.clone(),
+            target: target.clone(),
+            paths: role.paths.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The key type of a listed key, for messages.

@@ -3,376 +3,9 @@
 //! leaving the cache untouched.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+mod harness;
 
-use keymgmt::passphrase::{Fixed, Passphrase};
-use keymgmt::{PrivateKey, PublicKey};
-use notary_client::Error;
-use notary_client::metadata::{
-    self, DelegationRole, Delegations, FileMeta, KeyJson, MetaFile, Root, RootRole, SigningKey,
-    Targets,
-};
-use notary_client::repository::Client;
-use notary_client::transport::{Security, ServerConfig};
-use sha2::Digest as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-const GUN: &str = "registry.example.com/attacks/app";
-
-// ---------------------------------------------------------------- a tampering server
-
-#[derive(Clone)]
-enum Body {
-    Bytes(Vec<u8>),
-    /// More bytes than any limit, until the client hangs up (bounded so the test ends).
-    Endless,
-    /// A server error whose body goes on like [`Body::Endless`].
-    EndlessError,
-}
-
-#[derive(Clone)]
-struct Mock {
-    files: Arc<Mutex<HashMap<String, Body>>>,
-    url: String,
-    /// Bytes of endless bodies the client took before hanging up.
-    endless_sent: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Mock {
-    async fn start() -> Mock {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let files: Arc<Mutex<HashMap<String, Body>>> = Arc::default();
-        let shared = files.clone();
-        let endless_sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let sent = endless_sent.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let files = shared.clone();
-                let sent = sent.clone();
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let text = String::from_utf8_lossy(&request);
-                    let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                    let prefix = format!("/v2/{GUN}/_trust/tuf/");
-                    let body = path
-                        .strip_prefix(&prefix)
-                        .and_then(|f| files.lock().unwrap().get(f).cloned());
-                    match body {
-                        Some(Body::Bytes(bytes)) => {
-                            let head = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                bytes.len()
-                            );
-                            let _ = socket.write_all(head.as_bytes()).await;
-                            let _ = socket.write_all(&bytes).await;
-                        }
-                        Some(endless @ (Body::Endless | Body::EndlessError)) => {
-                            let head: &[u8] = if matches!(endless, Body::Endless) {
-                                b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
-                            } else {
-                                b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n"
-                            };
-                            let _ = socket.write_all(head).await;
-                            let chunk = vec![b' '; 64 * 1024];
-                            for _ in 0..1024 {
-                                if socket.write_all(&chunk).await.is_err() {
-                                    break;
-                                }
-                                sent.fetch_add(
-                                    chunk.len() as u64,
-                                    std::sync::atomic::Ordering::SeqCst,
-                                );
-                            }
-                        }
-                        None => {
-                            let body = r#"{"errors":[{"code":"METADATA_NOT_FOUND","message":"not found"}]}"#;
-                            let head = format!(
-                                "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                body.len()
-                            );
-                            let _ = socket.write_all(head.as_bytes()).await;
-                            let _ = socket.write_all(body.as_bytes()).await;
-                        }
-                    }
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        Mock {
-            files,
-            url,
-            endless_sent,
-        }
-    }
-
-    fn put(&self, name: &str, body: Body) {
-        self.files.lock().unwrap().insert(name.to_owned(), body);
-    }
-
-    fn put_bytes(&self, name: &str, bytes: &[u8]) {
-        self.put(name, Body::Bytes(bytes.to_vec()));
-    }
-
-    /// Serves a consistent set of files as notary-server names them.
-    fn serve(&self, set: &FileSet) {
-        self.put_bytes("root.json", &set.root);
-        self.put_bytes(&format!("root.{}.json", sha(&set.root)), &set.root);
-        self.put_bytes(&format!("targets.{}.json", sha(&set.targets)), &set.targets);
-        self.put_bytes(
-            &format!("snapshot.{}.json", sha(&set.snapshot)),
-            &set.snapshot,
-        );
-        self.put_bytes("timestamp.json", &set.timestamp);
-        for (role, bytes) in &set.delegations {
-            self.put_bytes(&format!("{role}.{}.json", sha(bytes)), bytes);
-        }
-    }
-}
-
-fn sha(bytes: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
-// ---------------------------------------------------------------- a repository whose every key we hold
-
-struct Keys {
-    root: PrivateKey,
-    root_cert: PublicKey,
-    targets: PrivateKey,
-    snapshot: PrivateKey,
-    timestamp: PrivateKey,
-}
-
-impl Keys {
-    fn new() -> Keys {
-        let root = PrivateKey::generate_ecdsa();
-        let root_cert = keymgmt::x509::generate_root_certificate(GUN, &root).unwrap();
-        Keys {
-            root,
-            root_cert,
-            targets: PrivateKey::generate_ecdsa(),
-            snapshot: PrivateKey::generate_ecdsa(),
-            timestamp: PrivateKey::generate_ecdsa(),
-        }
-    }
-}
-
-fn signer(key: &PrivateKey) -> SigningKey<'_> {
-    SigningKey {
-        key,
-        key_id: key.key_id(),
-    }
-}
-
-fn root_meta(keys: &Keys, version: i64, expires: &str) -> Root {
-    let mut map = BTreeMap::new();
-    let mut roles = BTreeMap::new();
-    for (role, public) in [
-        ("root", keys.root_cert.clone()),
-        ("targets", keys.targets.public_key()),
-        ("snapshot", keys.snapshot.public_key()),
-        ("timestamp", keys.timestamp.public_key()),
-    ] {
-        let id = public.key_id().to_string();
-        map.insert(id.clone(), KeyJson::from_public(&public));
-        roles.insert(
-            role.to_owned(),
-            RootRole {
-                keyids: vec![id],
-                threshold: 1,
-            },
-        );
-    }
-    Root {
-        type_name: "Root".into(),
-        consistent_snapshot: false,
-        expires: expires.into(),
-        keys: map,
-        roles,
-        version,
-    }
-}
-
-fn sign_root(keys: &Keys, root: &Root) -> Vec<u8> {
-    metadata::sign(
-        root,
-        &[SigningKey {
-            key: &keys.root,
-            key_id: keys.root_cert.key_id(),
-        }],
-    )
-    .unwrap()
-}
-
-fn future() -> String {
-    metadata::expires_in(time::Duration::days(30))
-}
-
-fn past() -> String {
-    metadata::expires_in(time::Duration::days(-1))
-}
-
-struct FileSet {
-    root: Vec<u8>,
-    targets: Vec<u8>,
-    snapshot: Vec<u8>,
-    timestamp: Vec<u8>,
-    delegations: Vec<(String, Vec<u8>)>,
-}
-
-/// Versions and contents of one consistent publication.
-struct Spec {
-    version: i64,
-    targets: BTreeMap<String, FileMeta>,
-    delegations: Delegations,
-    delegation_files: Vec<(String, Vec<u8>)>,
-    timestamp_expires: String,
-}
-
-impl Spec {
-    fn version(version: i64) -> Spec {
-        let mut targets = BTreeMap::new();
-        targets.insert(
-            format!("v{version}"),
-            FileMeta::of_bytes(format!("content {version}").as_bytes()),
-        );
-        Spec {
-            version,
-            targets,
-            delegations: Delegations::default(),
-            delegation_files: Vec::new(),
-            timestamp_expires: future(),
-        }
-    }
-}
-
-fn publication(keys: &Keys, root: &[u8], spec: &Spec) -> FileSet {
-    let targets = Targets {
-        type_name: "Targets".into(),
-        delegations: spec.delegations.clone(),
-        expires: future(),
-        targets: spec.targets.clone(),
-        version: spec.version,
-    };
-    let targets = metadata::sign(&targets, &[signer(&keys.targets)]).unwrap();
-    let mut meta = BTreeMap::new();
-    meta.insert("root".to_owned(), FileMeta::of_bytes(root));
-    meta.insert("targets".to_owned(), FileMeta::of_bytes(&targets));
-    for (role, bytes) in &spec.delegation_files {
-        meta.insert(role.clone(), FileMeta::of_bytes(bytes));
-    }
-    let snapshot = MetaFile {
-        type_name: "Snapshot".into(),
-        expires: future(),
-        meta,
-        version: spec.version,
-    };
-    let snapshot = metadata::sign(&snapshot, &[signer(&keys.snapshot)]).unwrap();
-    let timestamp = timestamp_for(keys, &snapshot, spec.version, &spec.timestamp_expires);
-    FileSet {
-        root: root.to_vec(),
-        targets,
-        snapshot,
-        timestamp,
-        delegations: spec.delegation_files.clone(),
-    }
-}
-
-fn timestamp_for(keys: &Keys, snapshot: &[u8], version: i64, expires: &str) -> Vec<u8> {
-    let mut meta = BTreeMap::new();
-    meta.insert("snapshot".to_owned(), FileMeta::of_bytes(snapshot));
-    let timestamp = MetaFile {
-        type_name: "Timestamp".into(),
-        expires: expires.into(),
-        meta,
-        version,
-    };
-    metadata::sign(&timestamp, &[signer(&keys.timestamp)]).unwrap()
-}
-
-// ---------------------------------------------------------------- the client side
-
-struct Victim {
-    dir: tempfile::TempDir,
-    client: Client,
-}
-
-impl Victim {
-    fn new(mock: &Mock) -> Victim {
-        let dir = tempfile::tempdir().unwrap();
-        let config = ServerConfig {
-            url: mock.url.clone(),
-            security: Security::InsecureHttp,
-            ..Default::default()
-        };
-        let client = Client::new(
-            dir.path(),
-            &config,
-            Fixed(Passphrase::new("unused-passphrase")),
-        )
-        .unwrap();
-        Victim { dir, client }
-    }
-
-    async fn update(&self) -> Result<notary_client::update::TrustedState, Error> {
-        self.client.repository(GUN).unwrap().update().await
-    }
-
-    fn cache(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                return;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.insert(path.clone(), std::fs::read(&path).unwrap());
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(&self.dir.path().join("tuf"), &mut out);
-        out
-    }
-
-    /// Runs an update that must fail, checks the cache did not change, returns the error.
-    async fn refused(&self) -> Error {
-        let before = self.cache();
-        let err = self.update().await.expect_err("the attack must be refused");
-        assert_eq!(
-            before,
-            self.cache(),
-            "a refused update changed the cache ({err})"
-        );
-        err
-    }
-}
-
-/// A victim that trusts version 2 of everything.
-async fn trusting_v2() -> (Keys, Mock, Victim, Vec<u8>) {
-    let keys = Keys::new();
-    let mock = Mock::start().await;
-    let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
-    mock.serve(&publication(&keys, &root, &Spec::version(1)));
-    let victim = Victim::new(&mock);
-    victim.update().await.unwrap();
-    mock.serve(&publication(&keys, &root, &Spec::version(2)));
-    let state = victim.update().await.unwrap();
-    assert_eq!(state.timestamp.file.signed.version, 2);
-    (keys, mock, victim, root)
-}
+use harness::*;
 
 #[tokio::test]
 async fn rollback_of_timestamp() {
@@ -790,41 +423,6 @@ async fn gun_path_traversal() {
     assert!(victim.cache().is_empty());
 }
 
-/// Version 1 of the repository with a `targets/releases` delegation (a fresh key) that may
-/// sign `paths` and signs `targets`.
-fn with_releases_delegation(targets: &[(&str, &[u8])], paths: &[&str]) -> Spec {
-    let releases = PrivateKey::generate_ecdsa();
-    let delegated = targets
-        .iter()
-        .map(|(name, content)| ((*name).to_owned(), FileMeta::of_bytes(content)))
-        .collect();
-    let file = metadata::sign(
-        &Targets {
-            type_name: "Targets".into(),
-            delegations: Delegations::default(),
-            expires: future(),
-            targets: delegated,
-            version: 1,
-        },
-        &[signer(&releases)],
-    )
-    .unwrap();
-    let mut spec = Spec::version(1);
-    spec.delegations.keys.insert(
-        releases.key_id().to_string(),
-        KeyJson::from_public(&releases.public_key()),
-    );
-    spec.delegations.roles.push(DelegationRole {
-        keyids: vec![releases.key_id().to_string()],
-        name: "targets/releases".into(),
-        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-        threshold: 1,
-    });
-    spec.delegation_files
-        .push(("targets/releases".into(), file));
-    spec
-}
-
 #[tokio::test]
 async fn delegation_signing_outside_its_paths() {
     let keys = Keys::new();
@@ -890,16 +488,33 @@ async fn tampered_local_root_is_refused_not_trusted() {
     let mut rogue = root_meta(&Keys::new(), 1, &future());
     rogue.roles.remove("timestamp");
     std::fs::write(&cached, sign_root(&keys, &rogue)).unwrap();
+    // Both read as a problem of the local file, which they name, not as a bad server root.
+    let local = |err: &Error| {
+        let text = err.to_string();
+        text.contains(cached.to_str().unwrap()) && text.contains("local trust dir")
+    };
     let err = victim.update().await.unwrap_err();
     assert!(
-        matches!(err, Error::MalformedMetadata { ref role, .. } if role == "root"),
+        matches!(err, Error::CorruptCache { ref role, ref source, .. }
+            if role == "root" && matches!(**source, Error::MalformedMetadata { .. })),
         "{err}"
     );
+    assert!(local(&err), "{err}");
     let mut edited: serde_json::Value = serde_json::from_slice(&root).unwrap();
     edited["signed"]["version"] = 7.into();
     std::fs::write(&cached, serde_json::to_vec(&edited).unwrap()).unwrap();
     let err = victim.update().await.unwrap_err();
-    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+    assert!(
+        matches!(err, Error::CorruptCache { ref source, .. } if matches!(**source, Error::BadSignature { .. })),
+        "{err}"
+    );
+    assert!(local(&err), "{err}");
+    std::fs::write(&cached, b"\x00garbage").unwrap();
+    let err = victim.update().await.unwrap_err();
+    assert!(
+        matches!(err, Error::CorruptCache { .. }) && local(&err),
+        "{err}"
+    );
 }
 
 #[tokio::test]
