@@ -16,10 +16,12 @@
 #                     only read)
 #   FUZZ_LOGS         directory keeping each target's libFuzzer log (default: discarded)
 #   FUZZ_ARGS         extra libFuzzer arguments
+#   FUZZ_PROFILE      release (default: fast executions, for real fuzzing) or dev (a build
+#                     that costs far less CPU, for the short regression runs of test.sh)
 #
-# Build choice: release (opt-level 1, see fuzz/Cargo.toml) with debug assertions and overflow
-# checks, 16 codegen units, and no sanitizer (`-s none`): the code under test forbids
-# `unsafe`, so AddressSanitizer would only slow every run and lengthen the build.
+# Build choice: debug assertions and overflow checks on, no sanitizer (`-s none`: the code
+# under test forbids `unsafe`, so AddressSanitizer would only slow every run and lengthen the
+# build); release is opt-level 1 (fuzz/Cargo.toml) with 16 codegen units.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -36,13 +38,18 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-build_flags=(-O -a -s none --codegen-units 16 --target-dir "$target_dir")
+case "${FUZZ_PROFILE:-release}" in
+    release) build_flags=(-O -a -s none --codegen-units 16) profile_dir=release ;;
+    dev) build_flags=(--dev -a -s none) profile_dir=debug ;;
+    *) echo "fuzz.sh: FUZZ_PROFILE must be release or dev" >&2; exit 1 ;;
+esac
+build_flags+=(--target-dir "$target_dir")
 echo "== cargo fuzz build"
 cargo +nightly fuzz build "${build_flags[@]}"
 
 targets="${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}"
 triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"
-bin_dir="$target_dir/$triple/release"
+bin_dir="$target_dir/$triple/$profile_dir"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/hpvs-fuzz.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT

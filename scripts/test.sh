@@ -17,4 +17,4 @@ echo "== cargo doc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 echo "== cargo test"
 cargo test --workspace --locked
-bash scripts/fuzz.sh 3  # every fuzz target for 3 s over its committed corpus
+FUZZ_PROFILE=dev bash scripts/fuzz.sh 3  # every fuzz target for 3 s over its committed corpus

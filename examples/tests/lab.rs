@@ -23,6 +23,9 @@ fn lab_runs_steps_one_to_four_and_six_end_to_end() {
         stdout.contains("a root other than the registered one is refused"),
         "{stdout}"
     );
+    // The default is the embedded in-memory stack.
+    assert!(stdout.contains("embedded default stack"), "{stdout}");
+    assert!(!stdout.contains("notary-signer"), "{stdout}");
     // The outputs a user inspects afterwards are there.
     for file in [
         "sbs-mtls/ca.pem",
@@ -50,4 +53,31 @@ fn lab_rejects_unknown_arguments() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("usage: lab"));
+}
+
+#[test]
+fn lab_runs_on_the_production_notary_topology() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .arg("--production-notary")
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "lab failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("production notary topology"), "{stdout}");
+    assert!(stdout.contains("notary-signer 127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("PostgreSQL    127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("witness: Go `notary lookup`"), "{stdout}");
+    assert!(
+        stdout.contains("a root other than the registered one is refused"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("lab: done"), "{stdout}");
+    assert!(out.path().join("rootfs/app/start.sh").is_file());
 }

@@ -156,12 +156,15 @@ fn credential_helper_from_docker_config() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
+    // Each run of the helper adds a line here.
+    let runs = dir.path().join("helper-runs");
     let helper = |password: &str| {
         let script = bin.join("docker-credential-fake");
         std::fs::write(
             &script,
             format!(
-                "#!/bin/sh\nread host\necho '{{\"ServerURL\":\"'$host'\",\"Username\":\"alice\",\"Secret\":\"{password}\"}}'\n"
+                "#!/bin/sh\nread host\necho run >> '{}'\necho '{{\"ServerURL\":\"'$host'\",\"Username\":\"alice\",\"Secret\":\"{password}\"}}'\n",
+                runs.display()
             ),
         )
         .unwrap();
@@ -204,6 +207,8 @@ fn credential_helper_from_docker_config() {
         String::from_utf8_lossy(&out.stderr)
     );
     let digest = last_line(&String::from_utf8(out.stdout).unwrap());
+    // A push of two blobs (HEADs at the same time) asks the helper once.
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 1);
     let out = run(&["digest", "--insecure", &image]);
     assert_eq!(last_line(&String::from_utf8(out.stdout).unwrap()), digest);
     helper("wrong");
@@ -213,5 +218,75 @@ fn credential_helper_from_docker_config() {
     assert!(
         stderr.contains("refused access") && stderr.contains("check the credentials"),
         "{stderr}"
+    );
+}
+
+/// A completed pull whose reader has gone (`oci pull ... | true`) ends with exit 0, not a
+/// panic; a registry without repository is refused at once; a layout of several images
+/// without a tag says so.
+#[test]
+fn closed_stdout_and_clear_refusals() {
+    let registry = Registry::start(RegistryOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("f"), "x").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").unwrap();
+    let image = format!("{}/pipe/app:1", registry.host());
+    let ctx_s = ctx.to_str().unwrap();
+    let (ok, _, err) = oci(&["build", ctx_s, "-t", &image, "--insecure", "--push"]);
+    assert!(ok, "{err}");
+
+    let pulled = dir.path().join("pulled");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oci"))
+        .args(["pull", "--insecure", &image, pulled.to_str().unwrap()])
+        .env("DOCKER_CONFIG", "/nonexistent-docker-config")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader closes before the digest line is written, as `| true` does.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(pulled.join("index.json").exists());
+
+    // A registry alone is no image: refused at once, not looked up on Docker Hub.
+    let started = std::time::Instant::now();
+    let (ok, _, err) = oci(&[
+        "pull",
+        "--insecure",
+        "127.0.0.1:15000",
+        pulled.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("invalid image reference") && err.contains("no repository"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    // Two images in a layout and no tag named.
+    let other = format!("{}/pipe/app:2", registry.host());
+    let (ok, _, err) = oci(&["pull", "--insecure", &image, pulled.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    std::fs::write(ctx.join("f"), "y").unwrap();
+    let (ok, _, err) = oci(&[
+        "build",
+        ctx_s,
+        "-t",
+        &other,
+        "--output",
+        pulled.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let rootfs = dir.path().join("rootfs");
+    let (ok, _, err) = oci(&["unpack", pulled.to_str().unwrap(), rootfs.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("holds 2 images") && err.contains("LAYOUT:TAG"),
+        "{err}"
     );
 }

@@ -9,8 +9,9 @@
 //! Reading also understands the pre-0.4 notary layout (`private/root_keys/<id>[_<role>].key`
 //! and `private/tuf_keys/<gun>/<id>[_<role>].key`). As notary's own migration does, the role
 //! from a `_<role>` file name suffix and the GUN from the directory win over PEM headers; a
-//! root_keys file without either is a root key. The store never moves or deletes those files
-//! except in [`KeyStore::remove`].
+//! root_keys file without either is a root key. [`KeyStore::open`] moves such files to the
+//! current layout as the Go client does (see [`KeyStore::migrate_legacy_layout`]); a file it
+//! cannot move stays where it is and is still read there.
 //!
 //! Passphrases come from a [`PassphraseSource`]; reading an encrypted key asks again (with
 //! `attempt` + 1) after a wrong passphrase, up to [`MAX_ATTEMPTS`] times, and stops as soon as
@@ -50,6 +51,8 @@ use crate::fsutil::write_atomic;
 use crate::keyfile::{self, KeyFile, MAX_KEY_FILE_SIZE};
 use crate::keys::{KeyId, PrivateKey, PublicKey};
 use crate::passphrase::{PassphraseRequest, PassphraseSource};
+
+mod migrate;
 
 /// How many passphrases are tried for one key before giving up.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -179,12 +182,15 @@ fn key_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
 impl KeyStore {
     /// Opens the key store of `trust_dir` (e.g. `~/.docker/trust` or `~/.notary`), creating
     /// `trust_dir` and `trust_dir/private` with mode 0700 if missing. Existing directories keep
-    /// their permissions.
+    /// their permissions. Keys in the pre-0.4 layout are moved to the current one, as the Go
+    /// client does when it opens a trust dir.
     pub fn open(trust_dir: &Path) -> Result<KeyStore> {
         create_private_dir(trust_dir)?;
         let private_dir = trust_dir.join(PRIVATE_DIR);
         create_private_dir(&private_dir)?;
-        Ok(KeyStore { private_dir })
+        let store = KeyStore { private_dir };
+        store.migrate_legacy_layout()?;
+        Ok(store)
     }
 
     /// The `private/` directory.

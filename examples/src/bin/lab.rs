@@ -1,7 +1,9 @@
 //! The HPVS secure build lab on the embedded default stack.
 //!
-//! Usage: `lab [--out DIR]`. Outputs (trust dir, image layout, registration file, unpacked
-//! root filesystem, mTLS files) are kept in DIR, a fresh directory by default.
+//! Usage: `lab [--out DIR] [--production-notary]`. Outputs (trust dir, image layout,
+//! registration file, unpacked root filesystem, mTLS files) are kept in DIR, a fresh directory
+//! by default. `--production-notary` runs notary the way production does: notary-server on
+//! PostgreSQL with a separate notary-signer over mutual TLS, instead of in memory.
 //!
 //! What runs: lab steps 1-4 with the workspace's crates against the real notary-server and
 //! docker-registry (devstack), with the Go `notary` client as a witness. Step 5 (running and
@@ -13,10 +15,10 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use devstack::{
-    DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer, Registry, RegistryOptions,
-    Transport,
+    DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer, ProductionNotary, Registry,
+    RegistryOptions, Transport,
 };
-use examples::{detail, stage};
+use examples::{detail, outln, stage};
 use keymgmt::PrivateKey;
 use keymgmt::keystore::KeyStore;
 use keymgmt::mtls::{MtlsMaterial, SubjectAltName};
@@ -67,40 +69,112 @@ fn main() {
 
 type AnyResult<T> = Result<T, Box<dyn Error>>;
 
-fn output_dir() -> AnyResult<PathBuf> {
+const USAGE: &str = "usage: lab [--out DIR] [--production-notary]";
+
+/// The command line.
+struct Args {
+    out: PathBuf,
+    production_notary: bool,
+}
+
+fn parse_args() -> AnyResult<Args> {
+    let mut out = None;
+    let mut production_notary = false;
     let mut args = std::env::args().skip(1);
-    match (args.next().as_deref(), args.next()) {
-        (None, _) => Ok(tempfile::Builder::new()
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--out" => out = Some(args.next().ok_or(USAGE)?),
+            "--production-notary" => production_notary = true,
+            _ => return Err(USAGE.into()),
+        }
+    }
+    let out = match out {
+        None => tempfile::Builder::new()
             .prefix("hpvs-lab-")
             .tempdir()?
-            .keep()),
-        (Some("--out"), Some(dir)) => {
+            .keep(),
+        Some(dir) => {
             std::fs::create_dir_all(&dir)?;
-            Ok(PathBuf::from(dir))
+            PathBuf::from(dir)
         }
-        _ => Err("usage: lab [--out DIR]".into()),
+    };
+    Ok(Args {
+        out,
+        production_notary,
+    })
+}
+
+/// The lab's notary: the embedded in-memory server, or the production topology.
+enum LabNotary {
+    Embedded(NotaryServer),
+    Production(Box<ProductionNotary>),
+}
+
+impl LabNotary {
+    fn start(production: bool) -> AnyResult<LabNotary> {
+        let options = NotaryOptions::with_transport(Transport::Tls);
+        Ok(if production {
+            LabNotary::Production(Box::new(ProductionNotary::start(options)?))
+        } else {
+            LabNotary::Embedded(NotaryServer::start(options)?)
+        })
+    }
+
+    fn server(&self) -> &NotaryServer {
+        match self {
+            LabNotary::Embedded(server) => server,
+            LabNotary::Production(production) => production.server(),
+        }
     }
 }
 
 async fn run() -> AnyResult<()> {
-    let out = output_dir()?;
-    println!("HPVS secure build lab, on the embedded default stack (devstack)");
-    println!(
+    let Args {
+        out,
+        production_notary,
+    } = parse_args()?;
+    if production_notary {
+        outln!(
+            "HPVS secure build lab, on devstack with the production notary topology \
+             (PostgreSQL, notary-signer)"
+        );
+    } else {
+        outln!("HPVS secure build lab, on the embedded default stack (devstack)");
+    }
+    outln!(
         "Runs lab steps 1-4 and 6 with this workspace's crates against a real notary-server and\n\
          docker-registry on loopback. Not yet: step 5 (running and reaching the workload) and the\n\
          appliance API calls, which need the appliance emulator (hpvs-sim), still to come; step 4\n\
          performs the appliance's verification in this process."
     );
-    println!("Outputs are kept in {}", out.display());
+    outln!("Outputs are kept in {}", out.display());
 
     stage(
         1,
         STAGES,
-        "set up: notary-server (HTTPS), registry, SBS mutual-TLS material",
+        if production_notary {
+            "set up: notary-server (HTTPS) on PostgreSQL with notary-signer (mutual TLS), \
+             registry, SBS mutual-TLS material"
+        } else {
+            "set up: notary-server (HTTPS), registry, SBS mutual-TLS material"
+        },
     );
-    let notary = NotaryServer::start(NotaryOptions::with_transport(Transport::Tls))?;
+    let lab_notary = LabNotary::start(production_notary)?;
+    let notary = lab_notary.server();
     let registry = Registry::start(RegistryOptions::default())?;
     detail(format!("notary-server {}", notary.url()));
+    if let LabNotary::Production(production) = &lab_notary {
+        detail(format!(
+            "notary-signer {} (holds the timestamp and snapshot keys)",
+            production.signer().address()
+        ));
+        detail(format!(
+            "PostgreSQL    127.0.0.1:{} (databases {} and {})",
+            production.postgres().port(),
+            production.server_database().name(),
+            production.signer_database().name()
+        ));
+    }
     detail(format!("registry      {}", registry.url()));
     let material = MtlsMaterial::generate("sbs.hpvs-lab.example", &SubjectAltName::loopback())?;
     let paths = material.write_pem_files(&out.join("sbs-mtls"))?;
@@ -198,7 +272,7 @@ async fn run() -> AnyResult<()> {
     repo.add_target(TAG, FileMeta::from_sha256(manifest_sha, pushed.size), &[])?;
     repo.publish().await?;
     detail(format!("signed {TAG} -> {} in {gun}", pushed.digest));
-    let go = NotaryCli::new(&notary)?;
+    let go = NotaryCli::new(notary)?;
     let go_lookup = go.run(&["lookup", &gun, TAG])?;
     if !go_lookup.contains(pushed.digest.hex()) {
         return Err(format!("the Go notary client sees another digest: {go_lookup}").into());
@@ -327,11 +401,16 @@ async fn run() -> AnyResult<()> {
     stage(6, STAGES, "clean up");
     repo.delete_remote().await?;
     detail(format!("deleted the trust data of {gun} on notary-server"));
-    detail("stopping notary-server and the registry (their temporary directories go with them)");
+    detail(if production_notary {
+        "stopping notary-server, notary-signer, PostgreSQL and the registry (their temporary \
+         directories go with them)"
+    } else {
+        "stopping notary-server and the registry (their temporary directories go with them)"
+    });
     drop(registry);
-    drop(notary);
+    drop(lab_notary);
 
-    println!("\nlab: done (steps 1-4 and 6; step 5 needs the appliance emulator).");
+    outln!("\nlab: done (steps 1-4 and 6; step 5 needs the appliance emulator).");
     Ok(())
 }
 

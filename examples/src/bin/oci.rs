@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use clap::{Args, Parser, Subcommand};
+use examples::outln;
 use oci_push::dockerfile::BuildOptions;
 use oci_push::{
     BlobOutcome, Client, ClientOptions, Compression, CredentialSource, Credentials, Digest,
@@ -181,7 +182,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 .push_layout(&layout, tag.as_deref(), &target, &options)
                 .await?;
             eprintln!("pushed {target} ({} bytes manifest)", pushed.size);
-            println!("{}", pushed.digest);
+            outln!("{}", pushed.digest);
         }
         Command::Pull {
             net,
@@ -193,7 +194,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             let layout = Layout::create(layout)?;
             let tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
             let options = PushOptions {
-                progress: progress(),
+                progress: pull_progress(),
                 ..PushOptions::default()
             };
             let client = client(&net)?;
@@ -206,7 +207,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 }
                 None => client.pull(&reference, &layout, &tag, &options).await?,
             };
-            println!("{}", pulled.digest);
+            outln!("{}", pulled.digest);
         }
         Command::Build {
             net,
@@ -270,15 +271,15 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                     .push_layout(&layout, Some(&layout_tag), &reference, &options)
                     .await?;
                 eprintln!("pushed {reference}");
-                println!("{}", pushed.digest);
+                outln!("{}", pushed.digest);
             } else {
                 eprintln!("built {} into {}", layout_tag, layout_dir.display());
-                println!("{}", built.digest);
+                outln!("{}", built.digest);
             }
         }
         Command::Digest { net, reference } => {
             let reference = ImageRef::parse(&reference)?;
-            println!("{}", client(&net)?.resolve(&reference).await?.digest);
+            outln!("{}", client(&net)?.resolve(&reference).await?.digest);
         }
         Command::Unpack { source, rootfs } => {
             let (dir, tag) = split_layout(&source);
@@ -287,18 +288,25 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             let manifest = layout.select_platform(&manifest, &Platform::host())?;
             let stats =
                 oci_push::unpack_image(&layout, &manifest, &rootfs, &UnpackOptions::default())?;
-            println!(
+            outln!(
                 "unpacked {} entries, {} bytes, {} whiteouts into {}",
                 stats.entries,
                 stats.bytes,
                 stats.whiteouts,
                 rootfs.display()
             );
+            if stats.owners_dropped > 0 || stats.setid_bits_dropped > 0 {
+                eprintln!(
+                    "warning: not running as root: {} entries keep the unpacking user instead \
+                     of the layer's owner, {} lost their setuid/setgid bit",
+                    stats.owners_dropped, stats.setid_bits_dropped
+                );
+            }
         }
         Command::Clean { layout, older_than } => {
             let removed = Layout::open(&layout)?
                 .remove_stale_files(std::time::Duration::from_secs(older_than))?;
-            println!("removed {removed} stale file(s) from {}", layout.display());
+            outln!("removed {removed} stale file(s) from {}", layout.display());
         }
     }
     Ok(())
@@ -363,15 +371,26 @@ fn client(net: &Net) -> Result<Client, BoxError> {
 }
 
 fn progress() -> Arc<dyn Progress> {
+    progress_for(false)
+}
+
+/// Progress of a pull: a blob already in the layout was hashed again ("present").
+fn pull_progress() -> Arc<dyn Progress> {
+    progress_for(true)
+}
+
+fn progress_for(pull: bool) -> Arc<dyn Progress> {
     if std::io::stderr().is_terminal() {
         Arc::new(Bars::default())
     } else {
-        Arc::new(Lines)
+        Arc::new(Lines { pull })
     }
 }
 
 /// Plain lines, one per finished blob.
-struct Lines;
+struct Lines {
+    pull: bool,
+}
 
 impl Progress for Lines {
     fn blob_retry(&self, digest: &Digest, offset: u64) {
@@ -380,6 +399,8 @@ impl Progress for Lines {
     fn blob_finished(&self, digest: &Digest, outcome: BlobOutcome) {
         let what = match outcome {
             BlobOutcome::Uploaded => "uploaded",
+            // A pull hashes a blob the layout has; a push finds it in the registry.
+            BlobOutcome::Skipped if self.pull => "present",
             BlobOutcome::Skipped => "exists",
             BlobOutcome::Mounted => "mounted",
             BlobOutcome::Downloaded => "verified",
