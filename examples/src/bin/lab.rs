@@ -106,7 +106,7 @@ fn parse_args() -> AnyResult<Args> {
 
 /// The lab's notary: the embedded in-memory server, or the production topology.
 enum LabNotary {
-    Embedded(NotaryServer),
+    Embedded(Box<NotaryServer>),
     Production(Box<ProductionNotary>),
 }
 
@@ -116,7 +116,7 @@ impl LabNotary {
         Ok(if production {
             LabNotary::Production(Box::new(ProductionNotary::start(options)?))
         } else {
-            LabNotary::Embedded(NotaryServer::start(options)?)
+            LabNotary::Embedded(Box::new(NotaryServer::start(options)?))
         })
     }
 
