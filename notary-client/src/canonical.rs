@@ -1,9 +1,13 @@
 //! Canonical JSON as docker/go's `canonical/json` writes it, and Go's time format.
 //!
 //! Notary signs the canonical bytes of a metadata file's `signed` object: object keys sorted
-//! bytewise, no whitespace, strings escaping only `\` and `"` (control characters and
-//! non-ASCII written raw), integers only. [`encode`] reproduces that byte for byte; it is
-//! idempotent on its own output, which is how verification re-canonicalises what it parsed.
+//! bytewise, no whitespace, strings escaping only `\` and `"` (non-ASCII written raw),
+//! integers only. [`encode`] reproduces that byte for byte; it is idempotent on its own output,
+//! which is how verification re-canonicalises what it parsed.
+//!
+//! Go's encoder writes control characters (U+0000 to U+001F) raw too, which makes invalid
+//! JSON: the Go client's own publish of such a target name fails, and notary-server could not
+//! parse it. No escaping can be byte-identical to Go there, so [`encode`] refuses them.
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -46,7 +50,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<()> {
                 });
             }
         }
-        Value::String(s) => write_string(out, s),
+        Value::String(s) => write_string(out, s)?,
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -67,7 +71,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<()> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_string(out, key);
+                write_string(out, key)?;
                 out.push(b':');
                 write_value(out, item)?;
             }
@@ -77,15 +81,23 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<()> {
     Ok(())
 }
 
-fn write_string(out: &mut Vec<u8>, s: &str) {
+fn write_string(out: &mut Vec<u8>, s: &str) -> Result<()> {
     out.push(b'"');
     for &b in s.as_bytes() {
+        if b < 0x20 {
+            return Err(Error::Canonical {
+                reason: format!(
+                    "string {s:?} contains the control character U+{b:04X}, which canonical JSON writes raw (invalid JSON)"
+                ),
+            });
+        }
         if b == b'"' || b == b'\\' {
             out.push(b'\\');
         }
         out.push(b);
     }
     out.push(b'"');
+    Ok(())
 }
 
 /// Formats a time as Go's `time.Time` JSON does in UTC: RFC 3339 with nanoseconds, trailing
@@ -127,11 +139,19 @@ mod tests {
 
     #[test]
     fn strings_escape_only_quote_and_backslash() {
-        let v = json!({"k": "a\"b\\c\n\u{1}é<>&"});
+        let v = json!({"k": "a\"b\\c\u{7f}é<>&"});
         assert_eq!(
             encode(&v).unwrap(),
-            "{\"k\":\"a\\\"b\\\\c\n\u{1}é<>&\"}".as_bytes()
+            "{\"k\":\"a\\\"b\\\\c\u{7f}é<>&\"}".as_bytes()
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused_not_written_raw() {
+        for text in ["a\nb", "t\tx", "\u{1}", "\u{0}"] {
+            assert!(encode(&json!({ "k": text })).is_err(), "{text:?}");
+            assert!(encode(&json!({ text: 1 })).is_err(), "{text:?} as a key");
+        }
     }
 
     #[test]

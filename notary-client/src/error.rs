@@ -310,6 +310,54 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A GUN that is not a repository name docker accepts (it would be cut or decoded in URLs).
+    #[error("invalid GUN {gun:?}: {reason}; expected a repository name like registry.example.com/team/app")]
+    GunNotARepositoryName {
+        /// The GUN as given.
+        gun: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// A target name or delegation path with a control character, which notary's canonical
+    /// JSON cannot sign.
+    #[error("name {name:?} contains the control character {character:?}, which notary's canonical JSON cannot sign: use a name without control characters")]
+    ControlCharacterInName {
+        /// The name as given.
+        name: String,
+        /// The first control character.
+        character: char,
+    },
+    /// A nested delegation staged before its parent exists.
+    #[error("parent role {parent} does not exist: add the delegation {parent} before {role}")]
+    ParentRoleMissing {
+        /// The delegation being added.
+        role: String,
+        /// Its missing parent.
+        parent: String,
+    },
+    /// A reset of a change number that the status does not list.
+    #[error("{gun} has no staged change number {number}: status lists {staged} change(s), numbered from 0")]
+    NoSuchChange {
+        /// The GUN.
+        gun: String,
+        /// The number asked for.
+        number: usize,
+        /// How many changes are staged.
+        staged: usize,
+    },
+    /// A collection initialised in this trust dir whose GUN the server already holds under a
+    /// different root key.
+    #[error("{gun} already exists on {server} under another root (root keys {server_root_keys:?}, this trust dir's are {local_root_keys:?}): choose another GUN, or `delete {gun}` locally and work with the existing collection")]
+    GunOwnedByAnotherRoot {
+        /// The GUN.
+        gun: String,
+        /// The server URL.
+        server: String,
+        /// Root key IDs of the local, unpublished root.
+        local_root_keys: Vec<String>,
+        /// Root key IDs of the server's root.
+        server_root_keys: Vec<String>,
+    },
     /// A staged change that cannot be read.
     #[error("unreadable staged change {}: {reason}", .path.display())]
     Changelist {

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use examples::outln;
 use keymgmt::passphrase::{Chain, DockerEnv, NotaryEnv};
 use notary_client::changelist::{Action, ChangeContent};
 use notary_client::metadata::FileMeta;
-use notary_client::repository::{Client, InitOptions};
+use notary_client::repository::{Client, InitOptions, Reset, RootKeyChoice};
 use notary_client::transport::{Security, ServerConfig};
 use notary_client::verify::TrustPinning;
 
@@ -106,6 +107,16 @@ enum Command {
     Publish { gun: String },
     /// Show the staged changes.
     Status { gun: String },
+    /// Drop staged changes: all of them, or those numbered as `status` lists them.
+    Reset {
+        gun: String,
+        /// Drop every staged change.
+        #[arg(long, conflicts_with = "number")]
+        all: bool,
+        /// Numbers of the changes to drop, as `status` lists them (repeatable or comma-separated).
+        #[arg(short = 'n', long = "number", value_delimiter = ',')]
+        number: Vec<usize>,
+    },
     /// List the verified targets.
     List {
         gun: String,
@@ -126,7 +137,8 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
-    /// Delete a collection.
+    /// Delete the local trust data of a collection (cached metadata and staged changes; keys
+    /// are kept).
     Delete {
         gun: String,
         /// Delete the trust data on the server too.
@@ -209,16 +221,23 @@ fn read(path: &PathBuf) -> AnyResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
 }
 
-fn client(cli: &Cli) -> AnyResult<Client> {
+/// The Go client's server when none is configured; commands that stage or touch only the
+/// trust dir never contact it.
+const DEFAULT_SERVER: &str = "https://notary-server:4443";
+
+fn client(cli: &Cli, needs_server: bool) -> AnyResult<Client> {
     let trust_dir = match &cli.trust_dir {
         Some(dir) => dir.clone(),
         None => PathBuf::from(std::env::var("HOME").map_err(|_| "HOME is not set: pass -d")?)
             .join(".notary"),
     };
-    let url = cli
-        .server
-        .clone()
-        .ok_or("no trust server: pass -s URL (e.g. https://notary.docker.io)")?;
+    let url = match (&cli.server, needs_server) {
+        (Some(url), _) => url.clone(),
+        (None, false) => DEFAULT_SERVER.to_owned(),
+        (None, true) => {
+            return Err("no trust server: pass -s URL (e.g. https://notary.docker.io)".into());
+        }
+    };
     // An explicit http:// URL is the user's request for plain HTTP, as with notary.
     let security = if url.starts_with("http://") {
         Security::InsecureHttp
@@ -293,7 +312,23 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
                 line.push_str(&format!("{cell:<width$}", width = widths[c] + 4));
             }
         }
-        println!("{line}");
+        outln!("{line}");
+    }
+}
+
+/// Whether a command needs the server; staging and local commands run offline, as with Go.
+fn needs_server(command: &Command) -> bool {
+    match command {
+        Command::Add { publish, .. }
+        | Command::AddHash { publish, .. }
+        | Command::Remove { publish, .. } => *publish,
+        Command::Status { .. } | Command::Reset { .. } => false,
+        Command::Delete { remote, .. } => *remote,
+        Command::Delegation {
+            command:
+                DelegationCommand::Add { publish, .. } | DelegationCommand::Remove { publish, .. },
+        } => *publish,
+        _ => true,
     }
 }
 
@@ -319,7 +354,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
         print_table(&["ROLE", "GUN", "KEY ID", "LOCATION"], &rows);
         return Ok(());
     }
-    let client = client(&cli)?;
+    let client = client(&cli, needs_server(&cli.command))?;
     let gun = match &cli.command {
         Command::Init { gun, .. }
         | Command::Add { gun, .. }
@@ -327,6 +362,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
         | Command::Remove { gun, .. }
         | Command::Publish { gun }
         | Command::Status { gun }
+        | Command::Reset { gun, .. }
         | Command::List { gun, .. }
         | Command::Lookup { gun, .. }
         | Command::Inspect { gun }
@@ -357,12 +393,15 @@ async fn run(cli: Cli) -> AnyResult<()> {
                 Some(value) => Some(root_key_from(&client, value)?),
                 None => None,
             };
-            repo.init(&InitOptions {
-                root_key,
-                server_managed_snapshot: *server_managed_snapshot,
-            })
-            .await?;
-            println!("Root key and certificate created for {gun}.");
+            let choice = repo
+                .init(&InitOptions {
+                    root_key,
+                    server_managed_snapshot: *server_managed_snapshot,
+                })
+                .await?;
+            if let RootKeyChoice::Given(id) | RootKeyChoice::Found(id) = &choice {
+                outln!("Root key found, using: {id}");
+            }
             *publish
         }
         Command::Add {
@@ -373,7 +412,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
             ..
         } => {
             repo.add_target(target, FileMeta::of_bytes(&read(file)?), roles)?;
-            println!(
+            outln!(
                 "Addition of target \"{target}\" to repository \"{gun}\" staged for next publish."
             );
             *publish
@@ -391,7 +430,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                 .and_then(|d| d.try_into().ok())
                 .ok_or_else(|| format!("--sha256 {sha256:?} is not 64 hex digits"))?;
             repo.add_target(target, FileMeta::from_sha256(digest, *length), roles)?;
-            println!(
+            outln!(
                 "Addition of target \"{target}\" by hash to repository \"{gun}\" staged for next publish."
             );
             *publish
@@ -403,16 +442,16 @@ async fn run(cli: Cli) -> AnyResult<()> {
             ..
         } => {
             repo.remove_target(target, roles)?;
-            println!("Removal of {target} from {gun} staged for next publish.");
+            outln!("Removal of {target} from {gun} staged for next publish.");
             *publish
         }
         Command::Publish { .. } => true,
         Command::Status { .. } => {
             let changes = repo.status()?;
             if changes.is_empty() {
-                println!("No unpublished changes for {gun}");
+                outln!("No unpublished changes for {gun}");
             } else {
-                println!("Unpublished changes for {gun}:\n");
+                outln!("Unpublished changes for {gun}:\n");
                 let rows: Vec<Vec<String>> = changes
                     .iter()
                     .enumerate()
@@ -439,6 +478,18 @@ async fn run(cli: Cli) -> AnyResult<()> {
             }
             false
         }
+        Command::Reset { all, number, .. } => {
+            let which = if *all {
+                Reset::All
+            } else if number.is_empty() {
+                return Err("must specify changes to reset with -n or the --all flag".into());
+            } else {
+                Reset::Numbers(number.clone())
+            };
+            repo.reset(&which)?;
+            outln!("Successfully reset specified changes for repository {gun}");
+            false
+        }
         Command::List { roles, .. } => {
             let rows: Vec<Vec<String>> = repo
                 .list()
@@ -459,7 +510,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
         }
         Command::Lookup { target, .. } => {
             let t = repo.lookup(target).await?;
-            println!(
+            outln!(
                 "{} sha256:{} {}",
                 t.name,
                 t.sha256.map(hex::encode).unwrap_or_default(),
@@ -469,7 +520,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
         }
         Command::Inspect { .. } => {
             let view = repo.inspect().await?;
-            println!("{}", serde_json::to_string_pretty(&[view])?);
+            outln!("{}", serde_json::to_string_pretty(&[view])?);
             false
         }
         Command::Delegation { command } => match command {
@@ -491,7 +542,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     paths.clone()
                 };
                 repo.add_delegation(role, &keys, &paths)?;
-                println!(
+                outln!(
                     "Addition of delegation role {role} with {} key(s) to repository \"{gun}\" staged for next publish.",
                     keys.len()
                 );
@@ -499,7 +550,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
             }
             DelegationCommand::Remove { role, publish, .. } => {
                 repo.remove_delegation(role)?;
-                println!(
+                outln!(
                     "Removal of delegation role {role} from repository \"{gun}\" staged for next publish."
                 );
                 *publish
@@ -527,11 +578,14 @@ async fn run(cli: Cli) -> AnyResult<()> {
             }
         },
         Command::Delete { remote, .. } => {
-            if !*remote {
-                return Err("only `delete GUN --remote` is supported: it deletes the server's trust data and the local cache".into());
+            outln!("Deleting trust data for repository {gun}");
+            if *remote {
+                repo.delete_remote().await?;
+                outln!("Successfully deleted local and remote trust data for repository {gun}");
+            } else {
+                repo.delete_local()?;
+                outln!("Successfully deleted local trust data for repository {gun}");
             }
-            repo.delete_remote().await?;
-            println!("Deleted trust data for {gun} on the server and locally.");
             false
         }
         Command::Key {
@@ -543,7 +597,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                 },
         } => {
             let key = repo.rotate_key(role, *server_managed).await?;
-            println!(
+            outln!(
                 "Successfully rotated {role} key for repository {gun}: new key {}",
                 key.key_id()
             );
@@ -555,7 +609,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
     };
     if publish_now {
         repo.publish().await?;
-        println!("Successfully published changes for repository {gun}");
+        outln!("Successfully published changes for repository {gun}");
     }
     Ok(())
 }
