@@ -311,7 +311,9 @@ pub enum Error {
         reason: String,
     },
     /// A GUN that is not a repository name docker accepts (it would be cut or decoded in URLs).
-    #[error("invalid GUN {gun:?}: {reason}; expected a repository name like registry.example.com/team/app")]
+    #[error(
+        "invalid GUN {gun:?}: {reason}; expected a repository name like registry.example.com/team/app"
+    )]
     GunNotARepositoryName {
         /// The GUN as given.
         gun: String,
@@ -320,7 +322,9 @@ pub enum Error {
     },
     /// A target name or delegation path with a control character, which notary's canonical
     /// JSON cannot sign.
-    #[error("name {name:?} contains the control character {character:?}, which notary's canonical JSON cannot sign: use a name without control characters")]
+    #[error(
+        "name {name:?} contains the control character {character:?}, which notary's canonical JSON cannot sign: use a name without control characters"
+    )]
     ControlCharacterInName {
         /// The name as given.
         name: String,
@@ -336,7 +340,9 @@ pub enum Error {
         parent: String,
     },
     /// A reset of a change number that the status does not list.
-    #[error("{gun} has no staged change number {number}: status lists {staged} change(s), numbered from 0")]
+    #[error(
+        "{gun} has no staged change number {number}: status lists {staged} change(s), numbered from 0"
+    )]
     NoSuchChange {
         /// The GUN.
         gun: String,
@@ -347,7 +353,9 @@ pub enum Error {
     },
     /// A collection initialised in this trust dir whose GUN the server already holds under a
     /// different root key.
-    #[error("{gun} already exists on {server} under another root (root keys {server_root_keys:?}, this trust dir's are {local_root_keys:?}): choose another GUN, or `delete {gun}` locally and work with the existing collection")]
+    #[error(
+        "{gun} already exists on {server} under another root (root keys {server_root_keys:?}, this trust dir's are {local_root_keys:?}): choose another GUN, or `delete {gun}` locally and work with the existing collection"
+    )]
     GunOwnedByAnotherRoot {
         /// The GUN.
         gun: String,

@@ -356,29 +356,13 @@ impl Repository<'_> {
 
     /// Every target of every verified role, in docker's lookup order (first role wins).
     pub async fn list(&self) -> Result<Vec<TargetInfo>> {
-        let state = self.read_state().await?;
-        let mut seen = BTreeMap::new();
-        for (role, verified) in &state.targets {
-            for (name, meta) in &verified.file.signed.targets {
-                seen.entry(name.clone()).or_insert_with(|| TargetInfo {
-                    name: name.clone(),
-                    sha256: meta.sha256(),
-                    length: meta.length,
-                    role: role.clone(),
-                });
-            }
-        }
-        Ok(seen.into_values().collect())
+        Ok(list_targets(&self.read_state().await?))
     }
 
     /// Resolves `target` as docker does: `targets/releases`, then `targets`, then the other
     /// delegations.
     pub async fn lookup(&self, target: &str) -> Result<TargetInfo> {
-        let state = self.read_state().await?;
-        resolve(&state, target).ok_or_else(|| Error::TargetNotFound {
-            gun: self.gun.clone(),
-            target: target.to_owned(),
-        })
+        lookup_target(&self.read_state().await?, &self.gun, target)
     }
 
     /// The `docker trust inspect` view of the verified collection.
@@ -386,6 +370,32 @@ impl Repository<'_> {
         let state = self.read_state().await?;
         Ok(crate::inspect::inspect(&self.gun, &state))
     }
+}
+
+/// Every target of every verified role of `state` (from [`Repository::read_state`]), in
+/// docker's lookup order (first role wins); [`Repository::list`] in one step.
+pub fn list_targets(state: &TrustedState) -> Vec<TargetInfo> {
+    let mut seen = BTreeMap::new();
+    for (role, verified) in &state.targets {
+        for (name, meta) in &verified.file.signed.targets {
+            seen.entry(name.clone()).or_insert_with(|| TargetInfo {
+                name: name.clone(),
+                sha256: meta.sha256(),
+                length: meta.length,
+                role: role.clone(),
+            });
+        }
+    }
+    seen.into_values().collect()
+}
+
+/// Resolves `target` in `state` (from [`Repository::read_state`]) as docker does:
+/// `targets/releases`, then `targets`, then the other delegations.
+pub fn lookup_target(state: &TrustedState, gun: &str, target: &str) -> Result<TargetInfo> {
+    resolve(state, target).ok_or_else(|| Error::TargetNotFound {
+        gun: gun.to_owned(),
+        target: target.to_owned(),
+    })
 }
 
 fn check_delegation_name(role: &str) -> Result<()> {

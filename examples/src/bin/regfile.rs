@@ -165,7 +165,7 @@ fn secret_from_env(var: Option<&str>) -> Result<Secret> {
     }
 }
 
-/// Whether [`write`] may replace an existing file.
+/// Whether [`write()`] may replace an existing file.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Existing {
     Replace,

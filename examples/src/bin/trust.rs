@@ -491,9 +491,8 @@ async fn run(cli: Cli) -> AnyResult<()> {
             false
         }
         Command::List { roles, .. } => {
-            let rows: Vec<Vec<String>> = repo
-                .list()
-                .await?
+            let state = read_state_warning_if_cached(&repo).await?;
+            let rows: Vec<Vec<String>> = notary_client::repository::list_targets(&state)
                 .into_iter()
                 .filter(|t| roles.is_empty() || roles.contains(&t.role))
                 .map(|t| {
@@ -509,7 +508,8 @@ async fn run(cli: Cli) -> AnyResult<()> {
             false
         }
         Command::Lookup { target, .. } => {
-            let t = repo.lookup(target).await?;
+            let state = read_state_warning_if_cached(&repo).await?;
+            let t = notary_client::repository::lookup_target(&state, &gun, target)?;
             outln!(
                 "{} sha256:{} {}",
                 t.name,
@@ -653,4 +653,16 @@ fn public_key_from_pem(pem_bytes: &[u8]) -> AnyResult<keymgmt::PublicKey> {
 
 fn unreachable_command<T>() -> AnyResult<T> {
     Err("internal error: command dispatched twice".into())
+}
+
+/// The verified trust data, with Go's warning on stderr when it comes from the local cache
+/// because the server did not answer for the collection.
+async fn read_state_warning_if_cached(
+    repo: &notary_client::repository::Repository<'_>,
+) -> notary_client::Result<notary_client::update::TrustedState> {
+    let state = repo.read_state().await?;
+    if let Some(warning) = &state.from_cache {
+        eprintln!("warning: {warning}");
+    }
+    Ok(state)
 }
