@@ -699,3 +699,38 @@ fn rotating_the_timestamp_key_of_an_unpublished_collection_publishes_it_as_go_do
     let fresh_ours = dir.path().join("fresh");
     assert!(ok(trust(&server, &fresh_ours, &["list", gun])).contains("t1"));
 }
+
+#[test]
+fn list_and_lookup_read_the_verified_cache_with_a_warning_when_the_server_is_gone() {
+    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("trust");
+    let gun = "example.com/cached/app";
+    let file = dir.path().join("v1.bin");
+    std::fs::write(&file, b"v1 bytes").unwrap();
+    ok(trust(&server, &ours, &["init", gun]));
+    ok(trust(
+        &server,
+        &ours,
+        &["add", gun, "v1", file.to_str().unwrap()],
+    ));
+    ok(trust(&server, &ours, &["publish", gun]));
+    let online = ok(trust(&server, &ours, &["list", gun]));
+    drop(server);
+
+    // The server is gone: the cached, verified data is listed, and stderr says it may be old.
+    for args in [vec!["list", gun], vec!["lookup", gun, "v1"]] {
+        let output = trust_at(Some(DEAD_SERVER), &ours, &args, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let stdout = ok(output);
+        assert!(stderr.contains("might not be the latest"), "{stderr}");
+        if args[0] == "list" {
+            assert_eq!(stdout, online);
+        } else {
+            assert!(stdout.starts_with("v1 sha256:"), "{stdout}");
+        }
+    }
+    // Without a cache there is nothing to fall back to.
+    let empty = dir.path().join("empty");
+    failed(trust_at(Some(DEAD_SERVER), &empty, &["list", gun], &[]));
+}
