@@ -45,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(file) = metadata::parse::<Root>("root", RoleType::Root, data) {
         reencodes(&file.signed);
         let _ = verify::check_root_self(GUN, &file, now);
-        let _ = verify::check_root_rotation(GUN, &ROOT, &file, now);
+        for step in [verify::RotationStep::Intermediate, verify::RotationStep::Newest] {
+            let _ = verify::check_root_rotation(GUN, &ROOT, &file, now, step);
+        }
         for key in file.signed.keys.values() {
             let _ = key.to_public();
             let _ = verify::keytype_of(key);
