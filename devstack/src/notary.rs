@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use keymgmt::mtls::{MtlsMaterial, MtlsPaths, SubjectAltName};
 use tempfile::TempDir;
 
-use crate::process::{self, HealthClient, Launch, Probe, StartFailure, Supervised};
+use crate::process::{self, HealthClient, Launch, Probe, Supervised};
 use crate::{Error, require_binary};
 
 /// How clients reach a peer.
@@ -227,18 +227,12 @@ impl NotaryServer {
     /// Stops the server if it runs and starts it again on the same port and config.
     pub fn restart(&mut self) -> Result<(), Error> {
         self.stop();
-        match Supervised::start_probed(&self.launch, &self.probe) {
-            Ok(process) => {
-                self.process = Some(process);
-                Ok(())
-            }
-            Err(StartFailure::AddressInUse) => Err(Error::PortTaken {
-                name: "notary-server".to_owned(),
-                port: self.port,
-                log: self.launch.log.clone(),
-            }),
-            Err(StartFailure::Fatal(error)) => Err(error),
-        }
+        self.process = Some(Supervised::restart_probed(
+            &self.launch,
+            &self.probe,
+            self.port,
+        )?);
+        Ok(())
     }
 
     /// The server's base URL, `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{self, Launch, Probe, StartFailure, Supervised};
+use crate::process::{self, Launch, Probe, Supervised};
 use crate::{Error, require_binary};
 
 /// The cluster's superuser, which creates the other roles and databases.
@@ -245,18 +245,12 @@ impl Postgres {
     /// Stops the server if it runs and starts it again on the same port and data.
     pub fn restart(&mut self) -> Result<(), Error> {
         self.stop();
-        match Supervised::start_probed(&self.launch, &self.probe) {
-            Ok(process) => {
-                self.process = Some(process);
-                Ok(())
-            }
-            Err(StartFailure::AddressInUse) => Err(Error::PortTaken {
-                name: "postgres".to_owned(),
-                port: self.port,
-                log: self.launch.log.clone(),
-            }),
-            Err(StartFailure::Fatal(error)) => Err(error),
-        }
+        self.process = Some(Supervised::restart_probed(
+            &self.launch,
+            &self.probe,
+            self.port,
+        )?);
+        Ok(())
     }
 
     /// The instance's temporary directory (data, socket, log), removed on drop.

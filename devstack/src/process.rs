@@ -149,6 +149,24 @@ impl Supervised {
     }
 
     /// Starts the peer and waits until `probe` says it is up.
+    /// Starts `launch` again on the port it had before (a restart): a port taken meanwhile is
+    /// [`Error::PortTaken`], since a restarted peer must keep its address.
+    pub(crate) fn restart_probed(
+        launch: &Launch,
+        probe: &Probe,
+        port: u16,
+    ) -> Result<Supervised, Error> {
+        match Self::start_probed(launch, probe) {
+            Ok(process) => Ok(process),
+            Err(StartFailure::AddressInUse) => Err(Error::PortTaken {
+                name: launch.name.to_owned(),
+                port,
+                log: launch.log.clone(),
+            }),
+            Err(StartFailure::Fatal(error)) => Err(error),
+        }
+    }
+
     pub(crate) fn start_probed(launch: &Launch, probe: &Probe) -> Result<Supervised, StartFailure> {
         let log = OpenOptions::new()
             .create(true)

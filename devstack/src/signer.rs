@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tempfile::TempDir;
 
 use crate::postgres::Database;
-use crate::process::{self, Launch, Probe, StartFailure, Supervised};
+use crate::process::{self, Launch, Probe, Supervised};
 use crate::{Error, require_binary};
 
 /// The passphrase alias the keys are encrypted under (`storage.default_alias`); notary-signer
@@ -137,18 +137,12 @@ impl NotarySigner {
     /// passphrase.
     pub fn restart(&mut self) -> Result<(), Error> {
         self.stop();
-        match Supervised::start_probed(&self.launch, &self.probe) {
-            Ok(process) => {
-                self.process = Some(process);
-                Ok(())
-            }
-            Err(StartFailure::AddressInUse) => Err(Error::PortTaken {
-                name: "notary-signer".to_owned(),
-                port: self.port,
-                log: self.launch.log.clone(),
-            }),
-            Err(StartFailure::Fatal(error)) => Err(error),
-        }
+        self.process = Some(Supervised::restart_probed(
+            &self.launch,
+            &self.probe,
+            self.port,
+        )?);
+        Ok(())
     }
 
     /// The instance's temporary directory (config, TLS files, log), removed on drop.
