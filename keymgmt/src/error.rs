@@ -2,6 +2,30 @@
 
 use std::path::PathBuf;
 
+use time::OffsetDateTime;
+
+/// Whose fault an [`Error`] is: what a caller can do about it.
+///
+/// The same four answers as `notary-client` and `oci-push` give. keymgmt talks to no server,
+/// so it never answers [`Peer`](Blame::Peer) itself; a caller that got the bytes from a server
+/// (`notary-client` verifying metadata) reports their [`Input`](Blame::Input) errors as `Peer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Blame {
+    /// A remote party sent something that fails a check: retrying will not help, the peer or
+    /// the data it serves must change.
+    Peer,
+    /// The bytes handed in (key files, PEM, certificates, signatures, key JSON, names) are
+    /// malformed, of an unsupported kind, or fail a check: fix or replace them.
+    Input,
+    /// The call itself cannot succeed as made (a wrong passphrase, a key that is not in the
+    /// store, a key stored for another role): change the request or the state it assumes.
+    Caller,
+    /// The machine let the operation down (file system, missing passphrase variables, random
+    /// number or certificate generation): fix the environment and retry.
+    Environment,
+}
+
 /// Everything that can go wrong in keymgmt.
 ///
 /// Variants are named after the check that failed and carry the offending values, so that a
@@ -24,6 +48,14 @@ pub enum Error {
         keytype: &'static str,
         /// What did not parse.
         reason: String,
+    },
+    /// Input that holds no PEM block of the kind the operation reads.
+    #[error("expected a PEM {expected} block, found {}", describe_pem(.found))]
+    UnexpectedPem {
+        /// The block types that would have been read.
+        expected: &'static str,
+        /// The type of the first PEM block found, `None` when there is no PEM block at all.
+        found: Option<String>,
     },
     /// A private key file or blob that is corrupt or truncated (PEM or DER).
     #[error("corrupt private key{}: {reason}", describe_key(.key_id, .path))]
@@ -135,15 +167,18 @@ pub enum Error {
     },
     /// A certificate outside its validity period.
     #[error(
-        "certificate for {common_name:?} is not valid now: valid from {not_before} until {not_after}"
+        "certificate for {common_name:?} is not valid at {}: valid from {} until {}",
+        rfc3339(.now), rfc3339(.not_before), rfc3339(.not_after)
     )]
     CertificateExpired {
         /// The CN in the certificate.
         common_name: String,
-        /// Start of validity (RFC 3339).
-        not_before: String,
-        /// End of validity (RFC 3339).
-        not_after: String,
+        /// The time it was checked at.
+        now: OffsetDateTime,
+        /// Start of validity.
+        not_before: OffsetDateTime,
+        /// End of validity.
+        not_after: OffsetDateTime,
     },
     /// A certificate signed with SHA-1 (or another digest notary refuses).
     #[error("certificate for {common_name:?} uses weak signature algorithm {algorithm}")]
@@ -184,19 +219,70 @@ pub enum Error {
         /// The minimum length in characters.
         minimum: usize,
     },
-    /// A key store already holds a different file under this key ID.
-    #[error("key {key_id} already exists at {}: {reason}", .path.display())]
+    /// A key store already holds this key for another role or GUN.
+    #[error(
+        "key {key_id} already exists at {} for role {stored_role:?} and GUN {:?}, not {role:?} and {:?}: remove it first to store it again",
+        .path.display(), .stored_gun.as_deref().unwrap_or_default(), .gun.as_deref().unwrap_or_default()
+    )]
     KeyExists {
         /// The key ID.
         key_id: String,
         /// The existing file.
         path: PathBuf,
-        /// How the existing file differs and what to do.
-        reason: String,
+        /// The role the existing file is stored for (empty when it has no role header).
+        stored_role: String,
+        /// The GUN the existing file is stored for.
+        stored_gun: Option<String>,
+        /// The role asked for.
+        role: String,
+        /// The GUN asked for.
+        gun: Option<String>,
+    },
+    /// A key in the pre-0.4 layout differs from the file of the same key ID in `private/`.
+    #[error(
+        "key {key_id} exists at {} and, different, at {} in the pre-0.4 layout: compare them and remove one",
+        .path.display(), .legacy_path.display()
+    )]
+    LegacyKeyConflict {
+        /// The key ID.
+        key_id: String,
+        /// The file in the current layout.
+        path: PathBuf,
+        /// The file in the pre-0.4 layout that could not be moved.
+        legacy_path: PathBuf,
     },
 }
 
 impl Error {
+    /// Whose fault this error is (see [`Blame`]).
+    pub fn blame(&self) -> Blame {
+        match self {
+            Error::UnsupportedKeyType { .. }
+            | Error::MalformedPublicKey { .. }
+            | Error::UnexpectedPem { .. }
+            | Error::CorruptPrivateKey { .. }
+            | Error::MethodMismatch { .. }
+            | Error::UnknownSignatureMethod { .. }
+            | Error::SignatureLength { .. }
+            | Error::BadSignature { .. }
+            | Error::WeakRsaKey { .. }
+            | Error::InvalidGun { .. }
+            | Error::InvalidRole { .. }
+            | Error::MalformedCertificate { .. }
+            | Error::CertificateNameMismatch { .. }
+            | Error::CertificateExpired { .. }
+            | Error::WeakCertificateSignature { .. }
+            | Error::PassphraseTooShort { .. } => Blame::Input,
+            Error::WrongPassphrase { .. }
+            | Error::KeyNotFound { .. }
+            | Error::KeyExists { .. }
+            | Error::LegacyKeyConflict { .. } => Blame::Caller,
+            Error::PassphraseUnavailable { .. }
+            | Error::CertificateGeneration { .. }
+            | Error::Io { .. } => Blame::Environment,
+        }
+    }
+
     /// Wraps an I/O error with the action and path it happened on.
     pub(crate) fn io(
         action: &'static str,
@@ -219,6 +305,17 @@ fn describe_key(key_id: &Option<String>, path: &Option<PathBuf>) -> String {
     }
 }
 
+fn describe_pem(found: &Option<String>) -> String {
+    found
+        .as_ref()
+        .map_or_else(|| "no PEM block".to_owned(), |tag| format!("{tag:?}"))
+}
+
+fn rfc3339(t: &OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
 fn gun_suffix(gun: &Option<String>) -> String {
     gun.as_ref().map(|g| format!(" of {g}")).unwrap_or_default()
 }
@@ -230,16 +327,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-    /// Every variant formats to a lowercase message that carries its values.
+    /// Every variant formats to a lowercase message that carries its values, and says whose
+    /// fault it is.
     #[test]
     fn every_variant_formats_with_its_values() {
         let path = PathBuf::from("/trust/private/abc.key");
-        let cases: Vec<(Error, &[&str])> = vec![
+        let cases: Vec<(Error, &[&str], Blame)> = vec![
             (
                 Error::UnsupportedKeyType {
                     keytype: "dsa".into(),
                 },
                 &["\"dsa\"", "ecdsa-x509"],
+                Blame::Input,
             ),
             (
                 Error::MalformedPublicKey {
@@ -247,6 +346,7 @@ mod tests {
                     reason: "short".into(),
                 },
                 &["ecdsa", "short"],
+                Blame::Input,
             ),
             (
                 Error::CorruptPrivateKey {
@@ -255,6 +355,7 @@ mod tests {
                     reason: "truncated".into(),
                 },
                 &["/trust/private/abc.key", "truncated"],
+                Blame::Input,
             ),
             (
                 Error::WrongPassphrase {
@@ -263,6 +364,7 @@ mod tests {
                     gun: Some("example.com/app".into()),
                 },
                 &["abc", "targets", "example.com/app", "passphrase variable"],
+                Blame::Caller,
             ),
             (
                 Error::PassphraseUnavailable {
@@ -271,6 +373,7 @@ mod tests {
                     reason: "set NOTARY_ROOT_PASSPHRASE".into(),
                 },
                 &["abc", "root", "NOTARY_ROOT_PASSPHRASE"],
+                Blame::Environment,
             ),
             (
                 Error::KeyNotFound {
@@ -278,6 +381,7 @@ mod tests {
                     dir: PathBuf::from("/trust/private"),
                 },
                 &["abc", "/trust/private"],
+                Blame::Caller,
             ),
             (
                 Error::MethodMismatch {
@@ -285,12 +389,14 @@ mod tests {
                     keytype: "ecdsa",
                 },
                 &["eddsa", "ecdsa"],
+                Blame::Input,
             ),
             (
                 Error::UnknownSignatureMethod {
                     method: "hmac".into(),
                 },
                 &["hmac"],
+                Blame::Input,
             ),
             (
                 Error::SignatureLength {
@@ -299,6 +405,7 @@ mod tests {
                     actual: 70,
                 },
                 &["70", "64"],
+                Blame::Input,
             ),
             (
                 Error::BadSignature {
@@ -306,6 +413,7 @@ mod tests {
                     method: "ecdsa",
                 },
                 &["abc", "ecdsa"],
+                Blame::Input,
             ),
             (
                 Error::WeakRsaKey {
@@ -313,6 +421,7 @@ mod tests {
                     minimum: 2048,
                 },
                 &["1024", "2048"],
+                Blame::Input,
             ),
             (
                 Error::InvalidGun {
@@ -320,18 +429,21 @@ mod tests {
                     reason: "no .. segments",
                 },
                 &["../x", ".."],
+                Blame::Input,
             ),
             (
                 Error::InvalidRole {
                     role: "Targets".into(),
                 },
                 &["Targets"],
+                Blame::Input,
             ),
             (
                 Error::MalformedCertificate {
                     reason: "bad pem".into(),
                 },
                 &["bad pem"],
+                Blame::Input,
             ),
             (
                 Error::CertificateNameMismatch {
@@ -339,14 +451,21 @@ mod tests {
                     gun: "b".into(),
                 },
                 &["\"a\"", "\"b\""],
+                Blame::Input,
             ),
             (
                 Error::CertificateExpired {
                     common_name: "a".into(),
-                    not_before: "2020".into(),
-                    not_after: "2021".into(),
+                    now: time::macros::datetime!(2022-03-04 05:06:07 UTC),
+                    not_before: time::macros::datetime!(2020-01-01 00:00:00 UTC),
+                    not_after: time::macros::datetime!(2021-01-01 00:00:00 UTC),
                 },
-                &["2020", "2021"],
+                &[
+                    "2022-03-04T05:06:07Z",
+                    "2020-01-01T00:00:00Z",
+                    "2021-01-01T00:00:00Z",
+                ],
+                Blame::Input,
             ),
             (
                 Error::WeakCertificateSignature {
@@ -354,6 +473,7 @@ mod tests {
                     algorithm: "1.2.840.113549.1.1.5".into(),
                 },
                 &["1.2.840.113549.1.1.5"],
+                Blame::Input,
             ),
             (
                 Error::CertificateGeneration {
@@ -361,10 +481,12 @@ mod tests {
                     reason: "boom".into(),
                 },
                 &["ca", "boom"],
+                Blame::Environment,
             ),
             (
                 Error::io("write", &path)(std::io::Error::other("disk full")),
                 &["write", "/trust/private/abc.key", "disk full"],
+                Blame::Environment,
             ),
             (
                 Error::PassphraseTooShort {
@@ -373,17 +495,48 @@ mod tests {
                     minimum: 8,
                 },
                 &["abc", "8"],
+                Blame::Input,
             ),
             (
                 Error::KeyExists {
                     key_id: "abc".into(),
                     path: path.clone(),
-                    reason: "different role".into(),
+                    stored_role: "root".into(),
+                    stored_gun: None,
+                    role: "targets".into(),
+                    gun: Some("example.com/app".into()),
                 },
-                &["abc", "different role"],
+                &["abc", "\"root\"", "\"targets\"", "\"example.com/app\""],
+                Blame::Caller,
+            ),
+            (
+                Error::LegacyKeyConflict {
+                    key_id: "abc".into(),
+                    path: path.clone(),
+                    legacy_path: PathBuf::from("/trust/private/root_keys/abc_root.key"),
+                },
+                &["abc", "/trust/private/abc.key", "root_keys/abc_root.key"],
+                Blame::Caller,
+            ),
+            (
+                Error::UnexpectedPem {
+                    expected: "PUBLIC KEY",
+                    found: Some("PRIVATE KEY".into()),
+                },
+                &["PUBLIC KEY", "\"PRIVATE KEY\""],
+                Blame::Input,
+            ),
+            (
+                Error::UnexpectedPem {
+                    expected: "PUBLIC KEY",
+                    found: None,
+                },
+                &["no PEM block"],
+                Blame::Input,
             ),
         ];
-        for (error, needles) in cases {
+        for (error, needles, blame) in cases {
+            assert_eq!(error.blame(), blame, "{error}");
             let message = error.to_string();
             assert!(
                 message.chars().next().is_some_and(|c| !c.is_uppercase()),

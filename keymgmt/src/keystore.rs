@@ -34,9 +34,9 @@
 //! assert_eq!(listed[0].role, "targets");
 //! assert_eq!(listed[0].gun.as_deref(), Some("example.com/app"));
 //!
-//! let (again, role, _gun) = store.get(&id, &passphrase)?;
-//! assert_eq!(role, "targets");
-//! let signature = again.sign(b"payload");
+//! let again = store.get(&id, &passphrase)?;
+//! assert_eq!(again.role, "targets");
+//! let signature = again.key.sign(b"payload");
 //! key.public_key().verify(SignatureMethod::Ecdsa, b"payload", &signature.bytes)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -78,6 +78,18 @@ pub struct KeyInfo {
     pub path: PathBuf,
     /// Whether the file is in the pre-0.4 layout or the pre-0.6 PEM format.
     pub legacy: bool,
+}
+
+/// A key decrypted from the store, with the role and GUN it is stored for.
+#[derive(Debug, Clone)]
+pub struct DecryptedKey {
+    /// The private key.
+    pub key: PrivateKey,
+    /// The role (`root`, `targets`, `targets/releases`, a signer name...), from the file's
+    /// location and headers with notary's precedence; empty if neither says.
+    pub role: String,
+    /// The GUN, for targets/snapshot/timestamp keys.
+    pub gun: Option<String>,
 }
 
 /// A key store over `<trust_dir>/private/`.
@@ -264,11 +276,10 @@ impl KeyStore {
         Err(Error::KeyExists {
             key_id: key_id.to_string(),
             path: path.to_owned(),
-            reason: format!(
-                "it is stored for role {:?} and GUN {:?}, not {role:?} and {gun:?}; remove it first to store it again",
-                header.role.unwrap_or_default(),
-                header.gun.unwrap_or_default()
-            ),
+            stored_role: header.role.unwrap_or_default(),
+            stored_gun: header.gun,
+            role: role.to_owned(),
+            gun: gun.map(str::to_owned),
         })
     }
 
@@ -399,13 +410,8 @@ impl KeyStore {
         Ok(keys)
     }
 
-    /// Decrypts key `key_id`, asking `passphrase` up to [`MAX_ATTEMPTS`] times. Returns the key,
-    /// its role and GUN.
-    pub fn get(
-        &self,
-        key_id: &KeyId,
-        passphrase: &dyn PassphraseSource,
-    ) -> Result<(PrivateKey, String, Option<String>)> {
+    /// Decrypts key `key_id`, asking `passphrase` up to [`MAX_ATTEMPTS`] times.
+    pub fn get(&self, key_id: &KeyId, passphrase: &dyn PassphraseSource) -> Result<DecryptedKey> {
         let located = self.locate(key_id)?;
         let bytes = zeroize::Zeroizing::new(read_bounded(&located.path)?);
         let header = keyfile::peek(&bytes).map_err(at(&located.path))?;
@@ -418,7 +424,11 @@ impl KeyStore {
             passphrase,
         )
         .map_err(at(&located.path))?;
-        Ok((file.key, role, gun))
+        Ok(DecryptedKey {
+            key: file.key,
+            role,
+            gun,
+        })
     }
 
     /// Imports a PEM private key (any format [`keyfile::decode`] reads, e.g. from

@@ -41,9 +41,9 @@
 //! let targets = PrivateKey::generate_ecdsa();
 //! let targets_id = store.add(&targets, "targets", Some(gun), &passphrase)?;
 //!
-//! let (loaded, role, key_gun) = store.get(&targets_id, &passphrase)?;
-//! assert_eq!((role.as_str(), key_gun.as_deref()), ("targets", Some(gun)));
-//! let signature = loaded.sign(b"targets.json bytes");
+//! let loaded = store.get(&targets_id, &passphrase)?;
+//! assert_eq!((loaded.role.as_str(), loaded.gun.as_deref()), ("targets", Some(gun)));
+//! let signature = loaded.key.sign(b"targets.json bytes");
 //! targets.public_key().verify(signature.method, b"targets.json bytes", &signature.bytes)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -62,5 +62,5 @@ pub mod mtls;
 pub mod passphrase;
 pub mod x509;
 
-pub use error::{Error, Result};
+pub use error::{Blame, Error, Result};
 pub use keys::{KeyAlgorithm, KeyId, PrivateKey, PublicKey, Signature, SignatureMethod};

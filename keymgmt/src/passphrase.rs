@@ -10,7 +10,8 @@
 //!   have no variable, and an empty variable counts as unset.
 //! - [`DockerEnv`]: `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` for root keys and
 //!   `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` for every other key.
-//! - [`Fixed`], [`Callback`] (prompts, secret managers) and [`Chain`] (the first that answers).
+//! - [`Fixed`], [`Callback`] (prompts, secret managers) and [`Chain`] (the first that answers);
+//!   [`Chain::cli_environment`] is what the notary and docker CLIs read, in their order.
 //!
 //! A source that cannot give a *different* answer on a retry (environment variables, a fixed
 //! passphrase) declines every request with `attempt > 0` by returning
@@ -326,6 +327,27 @@ impl Chain {
         Self(Vec::new())
     }
 
+    /// The variables the notary and docker CLIs read, in the Go clients' order: notary's
+    /// variable for the role first ([`NotaryEnv`]: `notary` reads it before it would prompt),
+    /// then docker's ([`DockerEnv`]: what `docker trust` reads). There is no prompt; append a
+    /// [`Callback`] with [`with`](Self::with) for one, as the Go clients fall back to a prompt.
+    pub fn cli_environment() -> Self {
+        Self::new().with(NotaryEnv::new()).with(DockerEnv::new())
+    }
+
+    /// [`cli_environment`](Self::cli_environment) reading variables through `lookup` instead of
+    /// the process environment.
+    pub fn cli_environment_with_lookup(
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        let lookup: EnvLookup = Arc::new(lookup);
+        Self::new()
+            .with(NotaryEnv {
+                lookup: lookup.clone(),
+            })
+            .with(DockerEnv { lookup })
+    }
+
     /// Appends `source`.
     pub fn with(mut self, source: impl PassphraseSource + Send + Sync + 'static) -> Self {
         self.0.push(Box::new(source));
@@ -466,6 +488,38 @@ mod tests {
         match chain.passphrase(&request("root", 3)) {
             Err(Error::PassphraseUnavailable { reason, .. }) => {
                 assert!(reason.contains("cancelled"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cli_environment_prefers_notary_variables_then_docker() {
+        let both = Chain::cli_environment_with_lookup(env(&[
+            ("NOTARY_TARGETS_PASSPHRASE", "notary"),
+            ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "docker"),
+            ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "docker-root"),
+        ]));
+        assert_eq!(
+            both.passphrase(&request("targets", 0)).unwrap().expose(),
+            "notary"
+        );
+        assert_eq!(
+            both.passphrase(&request("root", 0)).unwrap().expose(),
+            "docker-root"
+        );
+        // Timestamp keys have no notary variable: docker's repository variable answers.
+        assert_eq!(
+            both.passphrase(&request("timestamp", 0)).unwrap().expose(),
+            "docker"
+        );
+        match Chain::cli_environment_with_lookup(env(&[])).passphrase(&request("snapshot", 0)) {
+            Err(Error::PassphraseUnavailable { reason, .. }) => {
+                assert!(reason.contains("NOTARY_SNAPSHOT_PASSPHRASE"), "{reason}");
+                assert!(
+                    reason.contains("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"),
+                    "{reason}"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -24,7 +24,7 @@ use rand::RngCore as _;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
-use crate::keys::{KeyAlgorithm, Material, PrivateKey, PublicKey};
+use crate::keys::{Material, PrivateKey, PublicKey};
 
 /// Validity of a root certificate notary makes: ten years of 365 days.
 pub const ROOT_CERT_VALIDITY: Duration = Duration::days(3650);
@@ -50,9 +50,8 @@ pub fn generate_root_certificate(gun: &str, key: &PrivateKey) -> Result<PublicKe
     generate_root_certificate_valid(gun, key, now, now + ROOT_CERT_VALIDITY)
 }
 
-/// Like [`generate_root_certificate`] with an explicit validity window (tests of expiry, and
-/// root renewal that keeps the start time).
-pub fn generate_root_certificate_valid(
+/// Like [`generate_root_certificate`] with an explicit validity window (tests of expiry).
+fn generate_root_certificate_valid(
     gun: &str,
     key: &PrivateKey,
     not_before: OffsetDateTime,
@@ -138,8 +137,9 @@ pub fn validate_root_certificate(pem: &[u8], gun: &str, now: OffsetDateTime) -> 
     if now < not_before || now > not_after {
         return Err(Error::CertificateExpired {
             common_name,
-            not_before: rfc3339(not_before),
-            not_after: rfc3339(not_after),
+            now,
+            not_before,
+            not_after,
         });
     }
     let algorithm = cert.signature_algorithm.algorithm.to_id_string();
@@ -161,31 +161,10 @@ fn common_name_covers(common_name: &str, gun: &str) -> bool {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
-}
-
-/// Extracts the DER SubjectPublicKeyInfo from a PEM certificate.
-pub(crate) fn spki_from_certificate_pem(pem_bytes: &[u8]) -> Result<Vec<u8>> {
-    let (_, pem) =
-        x509_parser::pem::parse_x509_pem(pem_bytes).map_err(|e| Error::MalformedCertificate {
-            reason: format!("not a PEM certificate: {e}"),
-        })?;
-    let cert = pem.parse_x509().map_err(|e| Error::MalformedCertificate {
-        reason: format!("not an X.509 certificate: {e}"),
-    })?;
-    Ok(cert.public_key().raw.to_vec())
-}
-
-/// The certificate key type of a certificate key, for callers that only hold the PEM.
-pub fn certificate_key_algorithm(pem: &[u8]) -> Result<KeyAlgorithm> {
-    Ok(PublicKey::from_certificate_pem(pem)?.algorithm())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::KeyAlgorithm;
 
     const GUN: &str = "registry.example.com/team/app";
 

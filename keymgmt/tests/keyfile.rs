@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use keymgmt::keyfile::{self, KeyFile};
-use keymgmt::keystore::{KeyStore, write_public_key};
+use keymgmt::keystore::{DecryptedKey, KeyStore, write_public_key};
 use keymgmt::passphrase::{Callback, Chain, Fixed, NotaryEnv, Passphrase, PassphraseRequest};
 use keymgmt::{Error, KeyAlgorithm, KeyId, PrivateKey, PublicKey, SignatureMethod};
 
@@ -133,7 +133,7 @@ fn go_notary_keys_are_listed_decrypted_and_sign() {
     ]);
     for id in [&deleg_id, &root_id] {
         let id = KeyId::parse(id).unwrap();
-        let (key, _, _) = store.get(&id, &source).unwrap();
+        let DecryptedKey { key, .. } = store.get(&id, &source).unwrap();
         // The key ID commits to the public key notary reported.
         assert_eq!(key.key_id(), id);
         let sig = key.sign(b"signed metadata");
@@ -182,7 +182,9 @@ fn go_notary_keys_are_listed_decrypted_and_sign() {
         )
         .unwrap();
     assert_eq!(id, file.key.key_id());
-    let (again, role, _) = store.get(&id, &Fixed("store-passphrase".into())).unwrap();
+    let DecryptedKey {
+        key: again, role, ..
+    } = store.get(&id, &Fixed("store-passphrase".into())).unwrap();
     assert_eq!((again.key_id(), role.as_str()), (id, "targets/releases"));
 }
 
@@ -252,12 +254,12 @@ fn go_notary_reads_and_rewrites_our_files() {
     let after = fs::read(store.key_path(&deleg_id)).unwrap();
     assert_ne!(before, after, "notary rewrote the file with a fresh salt");
     // ...and we read what Go wrote back.
-    let (key, role, _) = store.get(&deleg_id, &Fixed("delegpass1".into())).unwrap();
+    let DecryptedKey { key, role, .. } = store.get(&deleg_id, &Fixed("delegpass1".into())).unwrap();
     assert_eq!(
         (key.key_id(), role.as_str()),
         (deleg_id, "targets/releases")
     );
-    let (key, role, gun) = store
+    let DecryptedKey { key, role, gun } = store
         .get(&targets_id, &Fixed("targetspass".into()))
         .unwrap();
     assert_eq!(key.key_id(), targets_id);
@@ -484,7 +486,8 @@ fn broken_files_give_typed_errors_and_change_nothing() {
     // Same key, other role: refused; same key, same role: no-op.
     assert!(matches!(
         store.add(&key, "targets/releases", None, &Fixed("longenough".into())),
-        Err(Error::KeyExists { .. })
+        Err(Error::KeyExists { ref stored_role, ref role, .. })
+            if stored_role == "root" && role == "targets/releases"
     ));
     assert_eq!(
         store
@@ -529,7 +532,7 @@ fn retries_ask_again_but_env_sources_do_not_loop() {
             "delegpass1".into()
         })
     });
-    let (k, _, _) = store.get(&id, &prompt).unwrap();
+    let DecryptedKey { key: k, .. } = store.get(&id, &prompt).unwrap();
     assert_eq!(k.key_id(), id);
     assert_eq!(asked.load(Ordering::SeqCst), 3);
 
@@ -559,7 +562,7 @@ fn retries_ask_again_but_env_sources_do_not_loop() {
     let chain = Chain::new()
         .with(notary_env(&[("NOTARY_DELEGATION_PASSPHRASE", "wrong")]))
         .with(Callback::new(|_| Ok("delegpass1".into())));
-    assert_eq!(store.get(&id, &chain).unwrap().0.key_id(), id);
+    assert_eq!(store.get(&id, &chain).unwrap().key.key_id(), id);
 }
 
 #[test]
@@ -602,7 +605,11 @@ fn ed25519_and_rsa_round_trip() {
             &Fixed(pass.clone()),
         )
         .unwrap();
-    let (back, role, gun) = store.get(&id, &Fixed(pass)).unwrap();
+    let DecryptedKey {
+        key: back,
+        role,
+        gun,
+    } = store.get(&id, &Fixed(pass)).unwrap();
     assert_eq!(
         (back.key_id(), role.as_str(), gun.as_deref()),
         (id, "timestamp", Some("example.com/app"))
@@ -677,7 +684,8 @@ fn legacy_layout_is_listed_and_read() {
         (t.role.as_str(), t.gun.as_deref()),
         ("targets", Some("example.com/app"))
     );
-    let (k, role, _) = store.get(&tgt_id, &Fixed("targetspass".into())).unwrap();
+    let DecryptedKey { key: k, role, .. } =
+        store.get(&tgt_id, &Fixed("targetspass".into())).unwrap();
     assert_eq!((k.key_id(), role.as_str()), (tgt_id.clone(), "targets"));
     match store.get(&root_id, &Fixed("targetspass".into())) {
         Err(Error::WrongPassphrase { role, .. }) => assert_eq!(role, "root"),

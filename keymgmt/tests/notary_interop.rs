@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use devstack::{DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer};
-use keymgmt::keystore::KeyStore;
+use keymgmt::keystore::{DecryptedKey, KeyStore};
 use keymgmt::passphrase::{Passphrase, PassphraseSource};
 use keymgmt::{KeyAlgorithm, PrivateKey, PublicKey, SignatureMethod, x509};
 use serde_json::Value;
@@ -83,7 +83,11 @@ fn go_made_keys_are_read_and_sign_verifiably() {
         .find(|k| k.role == "root")
         .expect("root key listed");
     assert_eq!(root_info.key_id, root_cert.canonical_key_id());
-    let (root_key, role, gun_header) = store.get(&root_info.key_id, pass.as_ref()).unwrap();
+    let DecryptedKey {
+        key: root_key,
+        role,
+        gun: gun_header,
+    } = store.get(&root_info.key_id, pass.as_ref()).unwrap();
     assert_eq!((role.as_str(), gun_header), ("root", None));
     let s = root_key.sign(b"payload");
     root_cert.verify(s.method, b"payload", &s.bytes).unwrap();
@@ -94,7 +98,9 @@ fn go_made_keys_are_read_and_sign_verifiably() {
         .expect("targets key listed");
     assert_eq!(targets_info.key_id, targets_public.key_id());
     assert_eq!(targets_info.gun.as_deref(), Some(gun));
-    let (targets_key, _, _) = store.get(&targets_info.key_id, pass.as_ref()).unwrap();
+    let DecryptedKey {
+        key: targets_key, ..
+    } = store.get(&targets_info.key_id, pass.as_ref()).unwrap();
     let s = targets_key.sign(b"targets.json");
     targets_public
         .verify(s.method, b"targets.json", &s.bytes)

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use examples::outln;
-use keymgmt::passphrase::{Chain, DockerEnv, NotaryEnv};
+use keymgmt::passphrase::Chain;
 use notary_client::changelist::{Action, ChangeContent};
 use notary_client::metadata::FileMeta;
 use notary_client::repository::{Client, InitOptions, Reset, RootKeyChoice};
@@ -256,7 +256,7 @@ fn client(cli: &Cli, needs_server: bool) -> AnyResult<Client> {
         basic_auth: notary_auth()?,
         timeout: None,
     };
-    let passphrases = Chain::new().with(NotaryEnv::new()).with(DockerEnv::new());
+    let passphrases = Chain::cli_environment();
     Ok(Client::new(trust_dir, &config, passphrases)?)
 }
 
@@ -534,7 +534,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
             } => {
                 let keys = pem
                     .iter()
-                    .map(|path| public_key_from_pem(&read(path)?))
+                    .map(|path| Ok(keymgmt::PublicKey::from_pem(&read(path)?)?))
                     .collect::<AnyResult<Vec<_>>>()?;
                 let paths = if *all_paths {
                     vec![String::new()]
@@ -619,7 +619,7 @@ fn root_key_from(client: &Client, value: &str) -> AnyResult<keymgmt::KeyId> {
     let path = PathBuf::from(value);
     if path.is_file() {
         let pem = read(&path)?;
-        let passphrases = Chain::new().with(NotaryEnv::new()).with(DockerEnv::new());
+        let passphrases = Chain::cli_environment();
         return Ok(client
             .keystore()
             .import_pem(&pem, "root", None, &passphrases, &passphrases)?);
@@ -627,28 +627,6 @@ fn root_key_from(client: &Client, value: &str) -> AnyResult<keymgmt::KeyId> {
     keymgmt::KeyId::parse(value).ok_or_else(|| {
         format!("--rootkey {value:?} is neither a key file nor a 64-hex key ID").into()
     })
-}
-
-/// A PEM certificate (`ecdsa-x509`/`rsa-x509`) or `PUBLIC KEY` (`ecdsa`/`rsa`).
-fn public_key_from_pem(pem_bytes: &[u8]) -> AnyResult<keymgmt::PublicKey> {
-    if let Ok(cert) = keymgmt::PublicKey::from_certificate_pem(pem_bytes) {
-        return Ok(cert);
-    }
-    let text = String::from_utf8_lossy(pem_bytes);
-    let der = text
-        .lines()
-        .filter(|l| !l.starts_with("-----") && !l.contains(':'))
-        .collect::<String>();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(der.trim())
-        .map_err(|_| "not a PEM certificate or public key")?;
-    for algorithm in [keymgmt::KeyAlgorithm::Ecdsa, keymgmt::KeyAlgorithm::Rsa] {
-        if let Ok(key) = keymgmt::PublicKey::from_parts(algorithm, der.clone()) {
-            return Ok(key);
-        }
-    }
-    Err("not an ECDSA P-256 or RSA certificate or public key".into())
 }
 
 fn unreachable_command<T>() -> AnyResult<T> {

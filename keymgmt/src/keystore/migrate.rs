@@ -81,13 +81,10 @@ impl KeyStore {
             if existing == pem.as_bytes() {
                 return Ok(false);
             }
-            return Err(Error::KeyExists {
+            return Err(Error::LegacyKeyConflict {
                 key_id: located.key_id.to_string(),
                 path: target,
-                reason: format!(
-                    "a different file of this key exists; compare it with {} and remove one",
-                    located.path.display()
-                ),
+                legacy_path: located.path.clone(),
             });
         }
         write_atomic(&target, pem.as_bytes(), 0o600, false)?;

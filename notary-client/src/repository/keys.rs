@@ -67,12 +67,12 @@ impl Repository<'_> {
         let passphrase = self.client.passphrase.as_ref();
         let (root_key, choice) = match &options.root_key {
             Some(id) => (
-                store.get(id, passphrase)?.0,
+                store.get(id, passphrase)?.key,
                 RootKeyChoice::Given(id.clone()),
             ),
             None => match store.list()?.into_iter().find(|k| k.role == "root") {
                 Some(found) => (
-                    store.get(&found.key_id, passphrase)?.0,
+                    store.get(&found.key_id, passphrase)?.key,
                     RootKeyChoice::Found(found.key_id),
                 ),
                 None => {
@@ -389,9 +389,9 @@ impl Repository<'_> {
                 .keystore
                 .get(&public.canonical_key_id(), self.client.passphrase.as_ref())
             {
-                Ok((key, _, _)) => {
+                Ok(decrypted) => {
                     return Ok(Some(HeldKey {
-                        key,
+                        key: decrypted.key,
                         listed_id: public.key_id(),
                     }));
                 }
