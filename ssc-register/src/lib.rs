@@ -78,7 +78,7 @@ pub mod secret;
 pub use attestation::AttestationRecord;
 pub use basic::{RsaRecipient, RsaSecretKey};
 pub use contract::{Contract, Workload};
-pub use error::{Error, Result};
+pub use error::{Blame, Error, Result};
 pub use openpgp::{KeyKind, PublicKey, SecretKey};
 pub use registration::{RESERVED_ENV_NAMES, Registration, RootKey, Secrets};
 pub use seal::{OpenOptions, Opened};
