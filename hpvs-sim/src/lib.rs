@@ -1,4 +1,69 @@
-//! Emulator of the HPVS appliance and the Secure Build Server, as real HTTP servers.
+//! This crate provides the emulator of the HPVS appliance. Today it holds the layer that
+//! runs workloads for real, [`runtime`]; the appliance's HTTP API (issue 11, see
+//! `shared/spec/appliance.md`) will be built on it.
 //!
-//! **Not implemented yet.** This crate is reserved in the workspace layout so that the crate map
-//! is stable; its API arrives with issue for the appliance (see shared/spec/appliance.md). Nothing here works today.
+//! # Main types
+//!
+//! - [`runtime::Runtime`]: creates, starts, stops, inspects and deletes virtual servers as
+//!   runc containers, each in its own PID, mount, IPC, UTS, cgroup and network namespaces,
+//!   with loop-mounted quota filesystems; finds and removes what a crash left behind
+//!   ([`runtime::Runtime::orphans`]).
+//! - [`runtime::ImageConfig`], [`runtime::ServerSettings`], [`runtime::QuotaMount`]: what a
+//!   server runs and with what; [`runtime::bundle::generate`] turns them into runc's
+//!   `config.json` ([`runtime::spec::Spec`]) without touching the host.
+//! - [`runtime::PortForwarder`]: a host loopback port relayed into a server's namespace.
+//! - [`runtime::RuntimeError`]: one error type; variants are named after the failed check.
+//!
+//! # Example
+//!
+//! Run a server from an unpacked root filesystem, reach its port from the host, remove it
+//! (needs root and `runc`; `scripts/install-peers.sh` installs it):
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use std::time::Duration;
+//! use hpvs_sim::runtime::{Filesystem, ImageConfig, QuotaMount, Runtime, ServerSettings};
+//!
+//! # async fn demo() -> Result<(), hpvs_sim::runtime::RuntimeError> {
+//! let runtime = Runtime::open(Path::new("/var/lib/hpvs-sim"))?;
+//! let image = ImageConfig::from_document(br#"{"config":{"Cmd":["httpd","-f","-p","8080"]}}"#)?;
+//! let settings = ServerSettings {
+//!     name: "web".parse()?,
+//!     env: vec![("GREETING".into(), "hello".into())],
+//!     cpus: 1,
+//!     ram_mib: 256,
+//!     cap_add: vec![],
+//!     mounts: vec![QuotaMount {
+//!         mount_id: "data".parse()?,
+//!         mount: "/data".into(),
+//!         filesystem: Filesystem::Ext4,
+//!         size: 64 << 20,
+//!         reset_root: true,
+//!     }],
+//! };
+//! runtime.create(Path::new("/var/lib/hpvs-sim/rootfs/web"), &image, &settings)?;
+//! runtime.start(&settings.name)?;
+//! let forwarder = runtime
+//!     .forward(&settings.name, "127.0.0.1:30000".parse().unwrap(), 8080)
+//!     .await?;
+//! assert_eq!(forwarder.local_addr().port(), 30000);
+//! // ... clients reach the workload at 127.0.0.1:30000 ...
+//! runtime.stop(&settings.name, Duration::from_secs(10))?;
+//! drop(forwarder);
+//! runtime.delete(&settings.name)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it does not do
+//!
+//! No seccomp profile and no user namespace (workloads run as the image's user, root by
+//! default, like `runc spec` without them); no image pulling or unpacking (the caller gives
+//! an unpacked root filesystem); no networking beyond loopback inside each server's
+//! namespace, reached through port forwarders.
+//!
+//! # Features
+//!
+//! None.
+
+pub mod runtime;

@@ -1,0 +1,205 @@
+//! The runtime's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while preparing, running or removing a workload.
+///
+/// Variants are split by blame: the image or the server's settings were refused (bad input),
+/// a host tool failed or is missing (the environment), or the host's state is not what we
+/// left (a container or mount that is not ours).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// A server name that cannot name a container, a hostname and a namespace.
+    #[error("invalid server name {name:?}: {reason}")]
+    InvalidServerName {
+        /// The refused name.
+        name: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// A mount id that cannot name a file in the state directory.
+    #[error("invalid mount id {mount_id:?}: {reason}")]
+    InvalidMountId {
+        /// The refused id.
+        mount_id: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// A container path for a mount that is not absolute, is `/`, or climbs with `..`.
+    #[error(
+        "invalid mount path {path:?}: expected an absolute path below /, without . or .., outside /proc, /sys and /dev"
+    )]
+    InvalidMountPath {
+        /// The refused path.
+        path: PathBuf,
+    },
+    /// Two mounts of one server with the same id or the same container path.
+    #[error("mount {value:?} appears twice in the server's mounts")]
+    DuplicateMount {
+        /// The repeated id or path.
+        value: String,
+    },
+    /// A mount smaller than its filesystem can be made in.
+    #[error(
+        "mount {mount_id:?} of {size} bytes is too small for {filesystem}: expected at least {minimum}"
+    )]
+    MountTooSmall {
+        /// The mount's id.
+        mount_id: String,
+        /// The asked size in bytes.
+        size: u64,
+        /// The filesystem asked for.
+        filesystem: &'static str,
+        /// The smallest size that filesystem accepts.
+        minimum: u64,
+    },
+    /// A filesystem name other than ext4, xfs or btrfs.
+    #[error("unsupported filesystem {filesystem:?}: expected ext4, xfs or btrfs")]
+    UnsupportedFilesystem {
+        /// The refused name.
+        filesystem: String,
+    },
+    /// An environment variable name that is empty or holds `=` or NUL.
+    #[error("invalid environment variable name {name:?}")]
+    InvalidEnvName {
+        /// The refused name.
+        name: String,
+    },
+    /// A capability name that the kernel does not know.
+    #[error("unknown capability {name:?}")]
+    UnknownCapability {
+        /// The refused name, as given.
+        name: String,
+    },
+    /// The image config document is not JSON of the expected shape.
+    #[error("invalid image config: {detail}")]
+    InvalidImageConfig {
+        /// What did not parse.
+        detail: String,
+    },
+    /// The image config has neither an entrypoint nor a command.
+    #[error("the image config has no Entrypoint and no Cmd: nothing to run")]
+    NoCommand,
+    /// The image's working directory is not absolute.
+    #[error("image WorkingDir {dir:?} is relative: expected an absolute path")]
+    RelativeWorkingDir {
+        /// The refused directory.
+        dir: String,
+    },
+    /// The image's `User` names a user that the root filesystem's `/etc/passwd` lacks.
+    #[error("user {user:?} not found in {passwd}")]
+    UserNotFound {
+        /// The user name.
+        user: String,
+        /// The passwd file searched.
+        passwd: PathBuf,
+    },
+    /// The image's `User` names a group that the root filesystem's `/etc/group` lacks.
+    #[error("group {group:?} not found in {group_file}")]
+    GroupNotFound {
+        /// The group name.
+        group: String,
+        /// The group file searched.
+        group_file: PathBuf,
+    },
+    /// The image's `User` is neither a name nor a number, or has more than one `:`.
+    #[error("invalid image User {user:?}: expected user[:group] by name or number")]
+    InvalidUser {
+        /// The refused value.
+        user: String,
+    },
+    /// A file the runtime reads from the root filesystem is a symlink or too large: reading it
+    /// could reach a host file.
+    #[error("refusing {path}: {reason}")]
+    UnsafeRootfsFile {
+        /// The file in the root filesystem.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The root filesystem directory is not an absolute path to a directory.
+    #[error("root filesystem {path} is not an absolute path to a directory")]
+    InvalidRootfs {
+        /// The refused path.
+        path: PathBuf,
+    },
+    /// A port forwarder asked to listen on an address off the loopback.
+    #[error("refusing to listen on {addr}: expected a loopback address")]
+    NonLoopbackAddress {
+        /// The refused address.
+        addr: std::net::SocketAddr,
+    },
+    /// The runtime needs root (runc, loop devices, mounts, namespaces).
+    #[error(
+        "the workload runtime needs root (runc, loop mounts, network namespaces): running as uid {euid}"
+    )]
+    NotRoot {
+        /// The process's effective uid.
+        euid: u32,
+    },
+    /// A host tool is not installed.
+    #[error("{tool} not found on PATH: install it with scripts/install-peers.sh")]
+    ToolMissing {
+        /// The missing program.
+        tool: &'static str,
+    },
+    /// A host tool exited with an error.
+    #[error("{command} exited with {status}: {stderr}")]
+    ToolFailed {
+        /// The command line that failed.
+        command: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// The end of what it wrote to stderr (or to its log).
+        stderr: String,
+    },
+    /// A host tool printed something we could not parse.
+    #[error("unexpected output from {command}: {detail}")]
+    UnexpectedOutput {
+        /// The command line.
+        command: String,
+        /// What did not parse.
+        detail: String,
+    },
+    /// `start` for a server that `create` never prepared.
+    #[error("server {server:?} has no bundle: create it first")]
+    NotCreated {
+        /// The server's name.
+        server: String,
+    },
+    /// The container did not stop within the grace period after SIGKILL either.
+    #[error("container {server:?} still running {waited_ms} ms after SIGKILL")]
+    StopTimeout {
+        /// The server's name.
+        server: String,
+        /// How long we waited after SIGKILL.
+        waited_ms: u128,
+    },
+    /// A file or directory operation failed.
+    #[error("{operation} {path}: {source}")]
+    Io {
+        /// What was attempted (`create`, `read`, `write`...).
+        operation: &'static str,
+        /// The path it was attempted on.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+/// The runtime's result type.
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// Wraps an I/O error with the operation and path it came from.
+pub(crate) fn io_error(
+    operation: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> RuntimeError {
+    let path = path.into();
+    move |source| RuntimeError::Io {
+        operation,
+        path,
+        source,
+    }
+}
