@@ -2,7 +2,9 @@
 # Installs the real peers the tests, the lab and the benches run against, only where missing:
 # the Debian packages notary (notary, notary-server, notary-signer), postgresql (the database
 # of devstack's production notary topology), docker-registry, skopeo, gnupg, openssl, and curl
-# (the raw-transfer ceiling of the oci bench).
+# (the raw-transfer ceiling of the oci bench), and what hpvs-sim runs workloads with: runc,
+# busybox-static (the test workloads' root filesystem), iproute2 (network namespaces), mount
+# (losetup) and e2fsprogs (mkfs.ext4).
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -16,6 +18,11 @@ peers=(
   "gpg:gnupg"
   "openssl:openssl"
   "curl:curl"
+  "runc:runc"
+  "busybox:busybox-static"
+  "ip:iproute2"
+  "losetup:mount"
+  "mkfs.ext4:e2fsprogs"
 )
 
 missing=()
@@ -42,7 +49,7 @@ if ! postgres_present; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl)"
+  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4)"
   exit 0
 fi
 
