@@ -35,6 +35,11 @@ impl Cache {
         self
     }
 
+    /// The limits files are read back within.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// The file that caches `role`.
     pub fn path(&self, role: &str) -> PathBuf {
         self.dir.join(format!("{role}.json"))

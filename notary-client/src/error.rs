@@ -394,6 +394,7 @@ impl From<keymgmt::Error> for Error {
 }
 
 impl Error {
+    #[cfg(feature = "client")]
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

@@ -38,17 +38,27 @@
 //! [`inspect`] gives the `docker trust inspect` view. Not yet: key rotation and registry-style
 //! token auth.
 
+#[cfg(feature = "client")]
 pub mod cache;
 pub mod canonical;
+#[cfg(feature = "client")]
 pub mod changelist;
 pub mod error;
+#[cfg(feature = "client")]
+pub mod fetch;
+#[cfg(feature = "client")]
 pub mod inspect;
 pub mod limits;
 pub mod metadata;
 pub mod pinning;
+#[cfg(feature = "client")]
 pub mod repository;
+pub mod target;
+#[cfg(feature = "client")]
 pub mod transport;
+#[cfg(feature = "client")]
 pub mod update;
 pub mod verify;
 
 pub use error::{Error, Result};
+pub use target::TargetInfo;

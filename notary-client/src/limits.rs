@@ -54,6 +54,7 @@ impl Limits {
     }
 
     /// The name of the field that bounds `role`, for messages.
+    #[cfg(feature = "client")]
     pub(crate) fn field_of(role: &str) -> &'static str {
         match role {
             "root" => "max_root_size",

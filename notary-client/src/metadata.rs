@@ -139,7 +139,9 @@ impl Root {
 pub struct FileMeta {
     /// Hash algorithm -> standard base64 digest.
     pub hashes: BTreeMap<String, String>,
-    /// Length in bytes.
+    /// Length in bytes: Go's `int64` on the wire, never negative (refused when parsed and
+    /// by [`check`](Self::check)); [`byte_len`](Self::byte_len) reads it as `u64`.
+    #[serde(deserialize_with = "non_negative")]
     pub length: i64,
     /// Opaque custom data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,9 +167,14 @@ impl FileMeta {
         hashes.insert("sha256".to_owned(), B64.encode(sha256));
         Self {
             hashes,
-            length: length as i64,
+            length: i64::try_from(length).unwrap_or(i64::MAX),
             custom: None,
         }
+    }
+
+    /// The length in bytes (a negative length, which parsing refuses, reads as 0).
+    pub fn byte_len(&self) -> u64 {
+        u64::try_from(self.length).unwrap_or(0)
     }
 
     /// The sha256 digest, if recorded and well formed.
@@ -179,6 +186,12 @@ impl FileMeta {
     /// Checks `bytes` against the length and every known hash (sha256, sha512); at least one
     /// known hash must be present.
     pub fn check(&self, role: &str, bytes: &[u8]) -> Result<()> {
+        if self.length < 0 {
+            return Err(Error::MalformedMetadata {
+                role: role.to_owned(),
+                reason: format!("negative length {}", self.length),
+            });
+        }
         if bytes.len() as i64 != self.length {
             return Err(Error::LengthMismatch {
                 role: role.to_owned(),
@@ -211,6 +224,17 @@ impl FileMeta {
         }
         Ok(())
     }
+}
+
+/// Refuses a negative `length` while parsing: no file has one.
+fn non_negative<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let length = i64::deserialize(deserializer)?;
+    if length < 0 {
+        return Err(serde::de::Error::custom(format!(
+            "negative length {length}"
+        )));
+    }
+    Ok(length)
 }
 
 /// A delegation in a targets file.

@@ -25,6 +25,7 @@ mod keys;
 mod names;
 mod publish;
 
+pub use crate::target::TargetInfo;
 pub use keys::RootKeyChoice;
 pub use names::validate_gun;
 
@@ -68,19 +69,6 @@ pub enum Reset {
     All,
     /// The changes with these numbers, as [`Repository::status`] lists them (from 0).
     Numbers(Vec<usize>),
-}
-
-/// A target as resolved from verified metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetInfo {
-    /// The target name (a tag, for docker).
-    pub name: String,
-    /// The sha256 digest, if the target records one.
-    pub sha256: Option<[u8; 32]>,
-    /// Length in bytes.
-    pub length: i64,
-    /// The role that signs it.
-    pub role: String,
 }
 
 impl Client {
@@ -378,12 +366,8 @@ pub fn list_targets(state: &TrustedState) -> Vec<TargetInfo> {
     let mut seen = BTreeMap::new();
     for (role, verified) in &state.targets {
         for (name, meta) in &verified.file.signed.targets {
-            seen.entry(name.clone()).or_insert_with(|| TargetInfo {
-                name: name.clone(),
-                sha256: meta.sha256(),
-                length: meta.length,
-                role: role.clone(),
-            });
+            seen.entry(name.clone())
+                .or_insert_with(|| TargetInfo::from_meta(name, role, meta));
         }
     }
     seen.into_values().collect()
@@ -428,11 +412,6 @@ pub fn resolve(state: &TrustedState, target: &str) -> Option<TargetInfo> {
             .signed
             .targets
             .get(target)
-            .map(|meta| TargetInfo {
-                name: target.to_owned(),
-                sha256: meta.sha256(),
-                length: meta.length,
-                role: role.clone(),
-            })
+            .map(|meta| TargetInfo::from_meta(target, role, meta))
     })
 }

@@ -15,9 +15,9 @@ use time::OffsetDateTime;
 
 use crate::cache::Cache;
 use crate::error::{Error, Result};
+use crate::fetch::Fetch;
 use crate::limits::Limits;
 use crate::metadata::{self, FileMeta, MetaFile, RoleType, Root, Signed, SignedFile, Targets};
-use crate::transport::{Fetched, Transport};
 use crate::verify::{self, RotationStep, TrustPinning};
 
 /// A verified file and its exact bytes.
@@ -58,15 +58,15 @@ impl TrustedState {
     }
 }
 
-/// Runs the update flow for `gun` against the server and caches the result. Downloads are
-/// bounded by [`Transport::limits`].
+/// Runs the update flow for `gun` against `server` and caches the result. Downloads are
+/// bounded by the cache's [`Limits`] ([`Cache::limits`]).
 pub async fn update(
-    transport: &Transport,
+    server: &impl Fetch,
     cache: &Cache,
     gun: &str,
     pinning: &TrustPinning,
 ) -> Result<TrustedState> {
-    Flow::new(transport, cache, gun, pinning).run().await
+    Flow::new(server, cache, gun, pinning).run().await
 }
 
 /// [`update`], or, when the server has no trust data for `gun` (any more) or cannot be
@@ -74,19 +74,19 @@ pub async fn update(
 /// (signature thresholds, hashes along the chain, unexpired), as the Go client's `list` and
 /// `lookup` do. The warning goes to `tracing` and into [`TrustedState::from_cache`].
 pub async fn update_or_cached(
-    transport: &Transport,
+    server: &impl Fetch,
     cache: &Cache,
     gun: &str,
     pinning: &TrustPinning,
 ) -> Result<TrustedState> {
-    let flow = Flow::new(transport, cache, gun, pinning);
+    let flow = Flow::new(server, cache, gun, pinning);
     let error = match flow.run().await {
         Err(e @ (Error::NotPublished { .. } | Error::Unreachable { .. })) => e,
         Err(e @ Error::Server { status, .. }) if status >= 500 => e,
         other => return other,
     };
     if cache
-        .read_within("timestamp", transport.limits().max_timestamp_size)?
+        .read_within("timestamp", cache.limits().max_timestamp_size)?
         .is_none()
     {
         return Err(error);
@@ -108,8 +108,8 @@ enum Source {
 }
 
 /// One update of one GUN.
-struct Flow<'a> {
-    transport: &'a Transport,
+struct Flow<'a, F> {
+    server: &'a F,
     cache: &'a Cache,
     gun: &'a str,
     pinning: &'a TrustPinning,
@@ -165,19 +165,14 @@ impl Broken {
     }
 }
 
-impl<'a> Flow<'a> {
-    fn new(
-        transport: &'a Transport,
-        cache: &'a Cache,
-        gun: &'a str,
-        pinning: &'a TrustPinning,
-    ) -> Self {
+impl<'a, F: Fetch> Flow<'a, F> {
+    fn new(server: &'a F, cache: &'a Cache, gun: &'a str, pinning: &'a TrustPinning) -> Self {
         Self {
-            transport,
+            server,
             cache,
             gun,
             pinning,
-            limits: transport.limits(),
+            limits: cache.limits(),
             now: OffsetDateTime::now_utc(),
         }
     }
@@ -234,7 +229,7 @@ impl<'a> Flow<'a> {
     fn not_published(&self) -> Error {
         Error::NotPublished {
             gun: self.gun.to_owned(),
-            server: self.transport.base_url().to_owned(),
+            server: self.server.server().to_owned(),
         }
     }
 
@@ -247,10 +242,7 @@ impl<'a> Flow<'a> {
         limit: u64,
     ) -> Result<Option<Vec<u8>>> {
         match source {
-            Source::Server => match self.transport.get(self.gun, file, role, limit).await? {
-                Fetched::Found(bytes) => Ok(Some(bytes)),
-                Fetched::NotFound => Ok(None),
-            },
+            Source::Server => self.server.fetch(self.gun, file, role, limit).await,
             Source::Cache => self.cache.read_within(role, self.limits.size_of(role)),
         }
     }
@@ -268,7 +260,7 @@ impl<'a> Flow<'a> {
             (Source::Cache, e) => self.cache.corrupt(role, e),
             (Source::Server, Error::MalformedMetadata { role, reason }) => {
                 Error::MalformedMetadata {
-                    reason: format!("{} {reason}", self.transport.url(self.gun, file)),
+                    reason: format!("{} {reason}", self.server.location(self.gun, file)),
                     role,
                 }
             }
@@ -392,7 +384,7 @@ impl<'a> Flow<'a> {
                 role: "root".to_owned(),
                 reason: format!(
                     "{} is another root of the trusted version {from}",
-                    self.transport.url(self.gun, &file)
+                    self.server.location(self.gun, &file)
                 ),
             });
         }

@@ -271,44 +271,30 @@ impl RootKey {
         let malformed = |reason: &str| Error::MalformedRootJson {
             reason: reason.to_owned(),
         };
-        let value: serde_json::Value =
+        let file: RootJson =
             serde_json::from_slice(root_json).map_err(|e| Error::MalformedRootJson {
                 reason: e.to_string(),
             })?;
-        let signed = value.get("signed").unwrap_or(&value);
-        let key_ids: Vec<String> = signed
-            .pointer("/roles/root/keyids")
-            .and_then(serde_json::Value::as_array)
+        let root = file.signed.unwrap_or(file.bare);
+        let key_ids = &root
+            .roles
+            .get("root")
             .ok_or_else(|| malformed("no roles.root.keyids"))?
-            .iter()
-            .map(|id| {
-                id.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| malformed("key id is not a string"))
-            })
-            .collect::<Result<_>>()?;
+            .keyids;
         let [key_id] = key_ids.as_slice() else {
-            return Err(Error::AmbiguousRootKey { key_ids });
+            return Err(Error::AmbiguousRootKey {
+                key_ids: key_ids.clone(),
+            });
         };
-        let key = signed
-            .get("keys")
-            .and_then(|keys| keys.get(key_id))
+        let key = root
+            .keys
+            .get(key_id)
             .ok_or_else(|| malformed("the root key id is not in keys"))?;
-        let public = key
-            .pointer("/keyval/public")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| malformed("root key has no keyval.public"))?;
-        let keytype = key
-            .get("keytype")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| malformed("root key has no keytype"))?;
         check_key_id(key_id)?;
         #[cfg(feature = "notary")]
         {
-            let parsed = keymgmt::PublicKey::from_json_fields(keytype, public).map_err(|e| {
-                Error::MalformedRootKey {
-                    reason: e.to_string(),
-                }
+            let parsed = key.to_public().map_err(|e| Error::MalformedRootKey {
+                reason: e.to_string(),
             })?;
             if parsed.key_id().as_str() != key_id {
                 return Err(Error::KeyIdMismatch {
@@ -317,11 +303,9 @@ impl RootKey {
                 });
             }
         }
-        #[cfg(not(feature = "notary"))]
-        let _ = keytype;
         Ok(Self {
             key_id: key_id.clone(),
-            public: public.to_owned(),
+            public: key.keyval.public.clone(),
         })
     }
 
@@ -334,4 +318,22 @@ impl RootKey {
     pub fn public_base64(&self) -> &str {
         &self.public
     }
+}
+
+/// What [`RootKey::from_root_json`] reads of a `root.json`, signed (`{"signed": ...}`) or the
+/// bare `signed` object, in notary-client's types; the rest is not needed to name the key.
+#[derive(Deserialize)]
+struct RootJson {
+    signed: Option<RootKeys>,
+    #[serde(flatten)]
+    bare: RootKeys,
+}
+
+/// The keys and roles of a root.
+#[derive(Deserialize, Default)]
+struct RootKeys {
+    #[serde(default)]
+    keys: BTreeMap<String, notary_client::metadata::KeyJson>,
+    #[serde(default)]
+    roles: BTreeMap<String, notary_client::metadata::RootRole>,
 }
