@@ -26,7 +26,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use devstack::{Registry, RegistryOptions};
-use oci_push::{Client, ClientOptions, Descriptor, ImageRef, Layout, PushOptions, Transport};
+use oci_push::{
+    Client, ClientOptions, Descriptor, ImageRef, Layout, PullOptions, PushOptions, Transport,
+};
 
 const ROLE: &str = "OCI_BENCH_ROLE";
 const REPOSITORY: &str = "bench/image";
@@ -380,7 +382,7 @@ fn child(role: &str) {
                 let image = ImageRef::parse(&args[0]).unwrap();
                 let layout = Layout::create(&args[1]).unwrap();
                 client
-                    .pull(&image, &layout, "v1", &PushOptions::default())
+                    .pull(&image, &layout, "v1", &PullOptions::default())
                     .await
                     .unwrap();
             }

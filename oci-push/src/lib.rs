@@ -96,11 +96,13 @@
 #![forbid(unsafe_code)]
 
 mod auth;
-mod builder;
 mod digest;
 pub mod dockerfile;
 pub mod dockerignore;
+mod download;
 mod error;
+mod image;
+mod layer;
 mod layout;
 mod partial;
 mod progress;
@@ -109,17 +111,21 @@ mod push;
 mod reference;
 mod spec;
 mod transport;
+mod tree;
 mod undo;
 mod unpack;
+mod upload;
 mod upload_hash;
 
 pub use auth::{CredentialSource, Credentials, DockerConfig, Secret};
-pub use builder::{Compression, ImageBuilder, ImageConfig, LayerBuilder, Visit, source_date_epoch};
 pub use digest::Digest;
 pub use dockerignore::DockerIgnore;
 pub use error::Error;
+pub use image::{ImageBuilder, ImageConfig, source_date_epoch};
+pub use layer::{Compression, LayerBuilder, Visit};
 pub use layout::{Layout, REF_NAME};
 pub use progress::{BlobOutcome, NoProgress, Progress};
+pub use pull::PullOptions;
 pub use push::{PushOptions, Pushed};
 pub use reference::ImageRef;
 pub use spec::{Descriptor, MAX_DOCUMENT_SIZE, Platform};

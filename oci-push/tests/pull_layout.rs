@@ -7,7 +7,8 @@ use std::path::Path;
 
 use devstack::{Registry, RegistryOptions};
 use oci_push::{
-    Client, ClientOptions, Descriptor, Digest, ImageRef, Layout, PushOptions, Transport,
+    Client, ClientOptions, Descriptor, Digest, ImageRef, Layout, PullOptions, PushOptions,
+    Transport,
 };
 
 /// An image with one layer of `size` pseudo-random bytes (from `seed`) in a new layout.
@@ -73,7 +74,7 @@ async fn a_same_size_tampered_blob_in_the_layout_is_fetched_again() {
         .unwrap();
     let pulled = Layout::create(dir.path().join("pulled")).unwrap();
     client
-        .pull(&reference, &pulled, "v1", &PushOptions::default())
+        .pull(&reference, &pulled, "v1", &PullOptions::default())
         .await
         .unwrap();
     // Same size, 8 bytes changed.
@@ -84,7 +85,7 @@ async fn a_same_size_tampered_blob_in_the_layout_is_fetched_again() {
     assert!(pulled.verify_blob(&layer).is_err());
 
     client
-        .pull(&reference, &pulled, "v1", &PushOptions::default())
+        .pull(&reference, &pulled, "v1", &PullOptions::default())
         .await
         .unwrap();
     pulled.verify_blob(&layer).unwrap();
@@ -114,7 +115,7 @@ async fn concurrent_pulls_into_one_layout_keep_every_tag() {
             tokio::spawn(async move {
                 let tag = reference.tag.clone().unwrap();
                 client
-                    .pull(&reference, &layout, &tag, &PushOptions::default())
+                    .pull(&reference, &layout, &tag, &PullOptions::default())
                     .await
             })
         });

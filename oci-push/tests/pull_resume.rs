@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use devstack::{Registry, RegistryOptions};
-use oci_push::{Client, ClientOptions, Digest, Error, ImageRef, Layout, PushOptions, Transport};
+use oci_push::{Client, ClientOptions, Digest, Error, ImageRef, Layout, PullOptions, Transport};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const LAYER_SIZE: usize = 6 * 1024 * 1024;
@@ -220,7 +220,7 @@ async fn pull_with_faults_after(
     prepare(&out, &layer);
     let image = ImageRef::parse(&format!("{host}/resume/app:v1")).unwrap();
     let result = client(attempts)
-        .pull(&image, &out, "v1", &PushOptions::default())
+        .pull(&image, &out, "v1", &PullOptions::default())
         .await;
     Pulled {
         result,
@@ -240,7 +240,7 @@ impl Pulled {
         self.faults.cuts_left.store(0, Ordering::SeqCst);
         self.faults.gets.lock().unwrap().clear();
         self.result = client(3)
-            .pull(&self.image, &self.out, "v1", &PushOptions::default())
+            .pull(&self.image, &self.out, "v1", &PullOptions::default())
             .await;
     }
 

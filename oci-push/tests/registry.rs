@@ -9,7 +9,7 @@ use std::sync::Arc;
 use devstack::{Registry, RegistryOptions};
 use oci_push::{
     Client, ClientOptions, CredentialSource, Credentials, Descriptor, Digest, Error, ImageRef,
-    Layout, PushOptions, Transport, UploadMode,
+    Layout, PullOptions, PushOptions, Transport, UploadMode,
 };
 
 /// A layout with one image of `layers` random layers of `layer_size` bytes, tagged `tag`.
@@ -190,7 +190,7 @@ async fn skopeo_pushes_ours_pulls_and_refuses_tampering() {
     let image = ImageRef::parse(&target).unwrap();
     let out = Layout::create(dir.path().join("pulled")).unwrap();
     let pulled = client
-        .pull(&image, &out, "v1", &PushOptions::default())
+        .pull(&image, &out, "v1", &PullOptions::default())
         .await
         .unwrap();
     assert_eq!(pulled.digest, manifest.digest);
@@ -211,7 +211,7 @@ async fn skopeo_pushes_ours_pulls_and_refuses_tampering() {
     tamper_blob(&registry, &layer);
     let fresh = Layout::create(dir.path().join("fresh")).unwrap();
     let error = client
-        .pull(&image, &fresh, "v1", &PushOptions::default())
+        .pull(&image, &fresh, "v1", &PullOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(error, Error::DigestMismatch { .. }), "{error}");
@@ -305,7 +305,7 @@ async fn restart_mid_push(upload: UploadMode) {
     assert_eq!(pushed.digest, manifest.digest);
     let out = Layout::create(dir.path().join("out")).unwrap();
     let pulled = client
-        .pull(&target, &out, "big", &PushOptions::default())
+        .pull(&target, &out, "big", &PullOptions::default())
         .await
         .unwrap();
     assert_eq!(pulled.digest, manifest.digest);
@@ -397,7 +397,7 @@ async fn index_and_docker_schema2_round_trips() {
     assert_eq!(skopeo_raw_digest(&target), index.digest);
     let out = Layout::create(dir.path().join("pulled")).unwrap();
     let pulled = client
-        .pull(&target, &out, "1", &PushOptions::default())
+        .pull(&target, &out, "1", &PullOptions::default())
         .await
         .unwrap();
     assert_eq!(pulled.digest, index.digest);
@@ -411,7 +411,7 @@ async fn index_and_docker_schema2_round_trips() {
             &oci_push::Platform::parse("linux/s390x").unwrap(),
             &one,
             "1",
-            &PushOptions::default(),
+            &PullOptions::default(),
         )
         .await
         .unwrap();
@@ -432,7 +432,7 @@ async fn index_and_docker_schema2_round_trips() {
             &oci_push::Platform::parse("linux/arm64").unwrap(),
             &one,
             "arm",
-            &PushOptions::default(),
+            &PullOptions::default(),
         )
         .await
         .unwrap_err();
@@ -462,7 +462,7 @@ async fn index_and_docker_schema2_round_trips() {
     let docker = ImageRef::parse(&docker).unwrap();
     let v2 = Layout::create(dir.path().join("v2")).unwrap();
     let pulled = client
-        .pull(&docker, &v2, "v2s2", &PushOptions::default())
+        .pull(&docker, &v2, "v2s2", &PullOptions::default())
         .await
         .unwrap();
     assert_eq!(

@@ -5,7 +5,7 @@
 use devstack::{Anonymous, Registry, RegistryOptions, TokenIssuer, TokenUser};
 use oci_push::{
     Client, ClientOptions, CredentialSource, Credentials, ImageBuilder, ImageRef, LayerBuilder,
-    Layout, Platform, PushOptions, Transport,
+    Layout, Platform, PullOptions, PushOptions, Transport,
 };
 
 fn client(credentials: CredentialSource) -> Client {
@@ -55,7 +55,7 @@ async fn push_and_pull_with_registry_tokens() {
     let pulled = Layout::create(dir.path().join("pulled")).unwrap();
     let bob = client(as_user("bob", "bob-pw"));
     let manifest = bob
-        .pull(&target, &pulled, "v1", &PushOptions::default())
+        .pull(&target, &pulled, "v1", &PullOptions::default())
         .await
         .unwrap();
     assert_eq!(manifest.digest, built.digest);

@@ -27,7 +27,7 @@ use notary_client::metadata::FileMeta;
 use notary_client::repository::{Client as NotaryClient, InitOptions};
 use notary_client::transport::{Security, ServerConfig};
 use notary_client::verify::TrustPinning;
-use oci_push::{ImageRef, Layout, Platform, PushOptions, UnpackOptions};
+use oci_push::{ImageRef, Layout, Platform, PullOptions, PushOptions, UnpackOptions};
 use ssc_register::{KeyKind, OpenOptions, Registration, RootKey, Secret, SecretKey};
 
 const REPOSITORY: &str = "hpvs-lab/bitcoin-wallet";
@@ -368,7 +368,7 @@ async fn run() -> AnyResult<()> {
     let pulled_layout = Layout::create(out.join("deployed-image"))?;
     let by_digest = ImageRef::parse(&format!("{gun}@{resolved_digest}"))?;
     let manifest = registry_client
-        .pull(&by_digest, &pulled_layout, TAG, &PushOptions::default())
+        .pull(&by_digest, &pulled_layout, TAG, &PullOptions::default())
         .await?;
     let rootfs = out.join("rootfs");
     let stats = oci_push::unpack_image(

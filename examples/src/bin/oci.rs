@@ -23,8 +23,8 @@ use examples::outln;
 use oci_push::dockerfile::BuildOptions;
 use oci_push::{
     BlobOutcome, Client, ClientOptions, Compression, CredentialSource, Credentials, Digest,
-    DockerConfig, ImageRef, Layout, Platform, Progress, PushOptions, Secret, Transport,
-    UnpackOptions,
+    DockerConfig, ImageRef, Layout, Platform, Progress, PullOptions, PushOptions, Secret,
+    Transport, UnpackOptions,
 };
 
 #[derive(Parser)]
@@ -193,9 +193,8 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             let reference = ImageRef::parse(&reference)?;
             let layout = Layout::create(layout)?;
             let tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
-            let options = PushOptions {
+            let options = PullOptions {
                 progress: pull_progress(),
-                ..PushOptions::default()
             };
             let client = client(&net)?;
             let pulled = match platform {

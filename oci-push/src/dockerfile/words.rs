@@ -128,12 +128,9 @@ pub(super) fn unquote(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `K=V K2="V 2"` pairs, or the legacy `K V...` form (ENV only), with variables expanded.
-pub(super) fn key_values(
-    args: &str,
-    vars: &BTreeMap<String, String>,
-    legacy: bool,
-) -> Result<Vec<(String, String)>, String> {
+/// `K=V K2="V 2"` pairs, or the legacy `K V...` form (ENV only), unquoted; variables are
+/// expanded when the instruction is built.
+pub(super) fn key_values(args: &str, legacy: bool) -> Result<Vec<(String, String)>, String> {
     let words = split_words(args)?;
     if legacy
         && let Some(first) = words.first()
@@ -145,7 +142,7 @@ pub(super) fn key_values(
                 "ENV {first} has no value: write ENV {first}=VALUE (or ENV {first}= for an empty one)"
             ));
         }
-        return Ok(vec![(first.clone(), expand(value, vars)?)]);
+        return Ok(vec![(first.clone(), value.to_owned())]);
     }
     words
         .iter()
@@ -156,7 +153,7 @@ pub(super) fn key_values(
             if k.is_empty() {
                 return Err(format!("{w:?} has an empty key"));
             }
-            Ok((expand(k, vars)?, expand(v, vars)?))
+            Ok((k.to_owned(), v.to_owned()))
         })
         .collect()
 }
