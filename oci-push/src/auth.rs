@@ -1,5 +1,6 @@
-//! Credentials: a redacting secret type, docker's `config.json` (`auths`, `credHelpers`,
-//! `credsStore` through `docker-credential-*` programs) and `WWW-Authenticate` challenges.
+//! Where credentials come from: docker's `config.json` (`auths`, `credHelpers`,
+//! `credsStore` through `docker-credential-*` programs). [`Credentials`] and [`Secret`] are
+//! `registry-http`'s, shared with the notary client.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,89 +8,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use base64::Engine as _;
+pub use registry_http::{Credentials, Secret};
 
 use crate::Error;
-
-/// A secret string (password, token, private key PEM). `Debug` prints `[redacted]`; the
-/// memory is zeroed on drop.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself; do not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0);
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Secret {
-        Secret::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Secret {
-        Secret::new(value)
-    }
-}
-
-/// Credentials for one registry.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Credentials {
-    /// No credentials; bearer challenges are answered with anonymous tokens.
-    #[default]
-    Anonymous,
-    /// A user name and password (or personal access token), sent with HTTP basic auth or to
-    /// the token service.
-    Basic {
-        /// The user name.
-        username: String,
-        /// The password or token.
-        password: Secret,
-    },
-    /// An identity token (docker's `identitytoken`), exchanged for access tokens.
-    IdentityToken(Secret),
-}
-
-impl Credentials {
-    /// Basic credentials.
-    pub fn basic(username: impl Into<String>, password: impl Into<Secret>) -> Credentials {
-        Credentials::Basic {
-            username: username.into(),
-            password: password.into(),
-        }
-    }
-
-    pub(crate) fn basic_header(&self) -> Option<String> {
-        match self {
-            Credentials::Basic { username, password } => Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("{username}:{}", password.expose()))
-            )),
-            _ => None,
-        }
-    }
-}
 
 /// Where a client finds credentials for the registries it talks to.
 #[derive(Clone, Debug, Default)]
@@ -192,22 +113,14 @@ impl DockerConfig {
                 return Ok(Credentials::basic(username.clone(), password.clone()));
             }
             if let Some(auth) = &entry.auth {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(auth.trim())
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| Error::InvalidDocument {
-                        what: format!("docker config.json auths entry for {registry}"),
-                        reason: "auth is not base64 of USER:PASSWORD".to_owned(),
-                    })?;
-                let (user, password) =
-                    decoded
-                        .split_once(':')
-                        .ok_or_else(|| Error::InvalidDocument {
-                            what: format!("docker config.json auths entry for {registry}"),
-                            reason: "auth is not base64 of USER:PASSWORD".to_owned(),
-                        })?;
-                return Ok(Credentials::basic(user, password));
+                let what = format!("docker config.json auths entry for {registry}");
+                return Credentials::from_basic_base64(auth, &what).map_err(|error| {
+                    let reason = match error {
+                        registry_http::Error::InvalidBasicAuth { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
+                    Error::InvalidDocument { what, reason }
+                });
             }
         }
         if let Some(store) = &self.creds_store {
@@ -282,65 +195,6 @@ fn run_helper(helper: &str, registry: &str) -> Result<Credentials, Error> {
     }
 }
 
-/// A parsed `WWW-Authenticate` challenge.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Challenge {
-    Basic,
-    Bearer {
-        realm: String,
-        service: Option<String>,
-        scope: Option<String>,
-    },
-}
-
-/// Parses `Basic realm="x"` or `Bearer realm="...",service="...",scope="..."`.
-pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
-    let header = header.trim();
-    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    let params = parse_params(rest);
-    if scheme.eq_ignore_ascii_case("basic") {
-        Some(Challenge::Basic)
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Challenge::Bearer {
-            realm: params.get("realm")?.clone(),
-            service: params.get("service").cloned(),
-            scope: params.get("scope").cloned(),
-        })
-    } else {
-        None
-    }
-}
-
-/// `key="value", key=value` pairs, quoted values may hold commas and escaped quotes.
-fn parse_params(text: &str) -> BTreeMap<String, String> {
-    let mut params = BTreeMap::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=')).collect();
-        if key.is_empty() || chars.next().is_none() {
-            break;
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect();
-        }
-        params.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
-    }
-    params
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -386,25 +240,5 @@ mod tests {
             helper.credentials_for("h"),
             Err(Error::CredentialHelper { .. })
         ));
-    }
-
-    #[test]
-    fn challenges() {
-        assert_eq!(
-            parse_challenge(r#"Basic realm="registry""#),
-            Some(Challenge::Basic)
-        );
-        assert_eq!(
-            parse_challenge(
-                r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#
-            ),
-            Some(Challenge::Bearer {
-                realm: "https://auth.example/token".into(),
-                service: Some("registry.example".into()),
-                scope: Some("repository:a/b:pull,push".into()),
-            })
-        );
-        assert_eq!(parse_challenge("Bearer service=x"), None);
-        assert_eq!(parse_challenge("Negotiate"), None);
     }
 }

@@ -1,15 +1,18 @@
-//! The registry client: HTTP(S) with custom CAs and mutual TLS on reqwest + rustls (ring),
-//! authentication (basic, bearer challenges with a token cache), and retries.
+//! The registry client: retries and the registry's authentication flow on `registry-http`
+//! (TLS with an explicit ring provider, challenge parsing, the token cache, bounded reads).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use registry_http::{AuthChallenge, TlsOptions, TokenCache, TokenKey, TokenRequest, TrustRoots};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 
 use crate::Error;
-use crate::auth::{Challenge, CredentialSource, Credentials, Secret, parse_challenge};
+use crate::auth::{CredentialSource, Credentials, Secret};
+
+pub(crate) use registry_http::{error_body, error_chain};
 
 /// How to reach registries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,7 +46,9 @@ pub enum UploadMode {
 pub struct ClientOptions {
     /// HTTPS (default) or plain HTTP.
     pub transport: Transport,
-    /// Extra CA certificates (PEM) to trust besides the platform's roots.
+    /// CA certificates (PEM) to trust *instead of* the platform's roots; empty: the
+    /// platform's roots. A registry named with its CA is not also trusted under every
+    /// public CA (the rule of [`registry_http::tls`]).
     pub ca_certificates_pem: Vec<String>,
     /// Client certificate chain and private key (PEM, concatenated) for mutual TLS.
     pub client_identity_pem: Option<Secret>,
@@ -89,18 +94,13 @@ pub struct Client {
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) options: ClientOptions,
-    /// Authorization header values by (registry, scope); bearer tokens expire.
-    tokens: Mutex<TokenCache>,
-    /// Held while answering a challenge, so that requests challenged at the same time
-    /// fetch one token between them.
-    auth_lock: tokio::sync::Mutex<()>,
+    /// Bearer tokens, hinted by "registry scopes"; concurrent challenges share one fetch.
+    tokens: TokenCache,
+    /// `Basic` authorization values by registry, for registries that challenge with it.
+    basic: Mutex<HashMap<String, Secret>>,
     /// Credentials by registry, resolved once (a credential helper runs once per registry).
     credentials: Mutex<HashMap<String, Credentials>>,
 }
-
-/// `Authorization` values by (registry, scopes), with their expiry; basic auth is stored
-/// under an empty scope.
-type TokenCache = HashMap<(String, String), (Secret, Option<Instant>)>;
 
 /// One request's target: registry host and repository, and the scope it needs.
 pub(crate) struct Target<'a> {
@@ -120,11 +120,16 @@ impl Target<'_> {
         }
         scopes
     }
+
+    /// The token cache's hint for this target.
+    fn token_hint(&self) -> String {
+        format!("{} {}", self.registry, self.scopes().join(" "))
+    }
 }
 
 impl Client {
-    /// A client with these options. Installs ring as the process's rustls provider when none
-    /// is installed.
+    /// A client with these options; its TLS configuration names ring as its provider (no
+    /// process-wide provider is installed).
     pub fn new(options: ClientOptions) -> Result<Client, Error> {
         if options.parallelism == 0 {
             return Err(Error::InvalidOption {
@@ -146,39 +151,31 @@ impl Client {
                 reason: "must be at least 1 byte".to_owned(),
             });
         }
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
+        let tls = TlsOptions {
+            roots: match options.ca_certificates_pem.as_slice() {
+                [] => TrustRoots::Platform,
+                pems => TrustRoots::CustomCa(pems.join("\n").into_bytes()),
+            },
+            client_identity_pem: options.client_identity_pem.clone(),
+        };
+        let http = tls
+            .reqwest_builder()
+            .map_err(http_error)?
             .connect_timeout(options.connect_timeout)
             .read_timeout(Duration::from_secs(120))
             .user_agent(concat!("oci-push/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(options.parallelism.max(4));
-        for (i, pem) in options.ca_certificates_pem.iter().enumerate() {
-            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| Error::Tls {
-                what: format!("CA certificate #{}", i + 1),
-                reason: e.to_string(),
+            .pool_max_idle_per_host(options.parallelism.max(4))
+            .build()
+            .map_err(|e| Error::Tls {
+                what: "HTTP client".to_owned(),
+                reason: error_chain(&e),
             })?;
-            builder = builder.tls_certs_merge([cert]);
-        }
-        if let Some(identity) = &options.client_identity_pem {
-            let identity =
-                reqwest::Identity::from_pem(identity.expose().as_bytes()).map_err(|e| {
-                    Error::Tls {
-                        what: "client identity".to_owned(),
-                        reason: e.to_string(),
-                    }
-                })?;
-            builder = builder.identity(identity);
-        }
-        let http = builder.build().map_err(|e| Error::Tls {
-            what: "HTTP client".to_owned(),
-            reason: e.to_string(),
-        })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 options,
-                tokens: Mutex::new(HashMap::new()),
-                auth_lock: tokio::sync::Mutex::new(()),
+                tokens: TokenCache::new(),
+                basic: Mutex::new(HashMap::new()),
                 credentials: Mutex::new(HashMap::new()),
             }),
         })
@@ -236,13 +233,8 @@ impl Client {
                 Ok(response) => match response.status() {
                     StatusCode::UNAUTHORIZED if !authenticated_once => {
                         authenticated_once = true;
-                        let _one_at_a_time = self.inner.auth_lock.lock().await;
-                        // A request challenged at the same time may have authenticated while
-                        // this one waited: use what it got.
-                        let now = self.cached_auth(target);
-                        if now.is_none() || now == sent_auth {
-                            self.authenticate(target, &response).await?;
-                        }
+                        self.authenticate(target, &response, sent_auth.as_ref())
+                            .await?;
                         attempt -= 1;
                         continue;
                     }
@@ -332,149 +324,117 @@ impl Client {
         Ok(credentials)
     }
 
+    /// The `Authorization` value to send to `target`: a fresh bearer token for its scopes,
+    /// else the registry's basic credentials once it has asked for them.
     fn cached_auth(&self, target: &Target<'_>) -> Option<Secret> {
-        let key = (target.registry.to_owned(), target.scopes().join(" "));
-        let basic_key = (target.registry.to_owned(), String::new());
-        let tokens = self.inner.tokens.lock().ok()?;
-        if let Some((value, expiry)) = tokens.get(&key)
-            && expiry.is_none_or(|e| e > Instant::now())
-        {
-            return Some(value.clone());
+        if let Some(token) = self.inner.tokens.cached(&target.token_hint()) {
+            return Some(Secret::new(format!("Bearer {}", token.expose())));
         }
-        tokens.get(&basic_key).map(|(value, _)| value.clone())
+        self.inner.basic.lock().ok()?.get(target.registry).cloned()
     }
 
-    /// Answers a 401 challenge: basic credentials, or a bearer token from the realm.
-    async fn authenticate(&self, target: &Target<'_>, response: &Response) -> Result<(), Error> {
+    /// Answers a 401 challenge: basic credentials, or a bearer token from the realm. `sent`
+    /// is the authorization the refused request carried: a token that was refused is
+    /// fetched anew, one that another request fetched meanwhile is used as it is.
+    async fn authenticate(
+        &self,
+        target: &Target<'_>,
+        response: &Response,
+        sent: Option<&Secret>,
+    ) -> Result<(), Error> {
         let registry = target.registry;
         let header = response
             .headers()
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let challenge = parse_challenge(header).ok_or_else(|| Error::AuthChallenge {
+        let challenge = AuthChallenge::from_header(header).ok_or_else(|| Error::AuthChallenge {
             registry: registry.to_owned(),
             reason: format!("unsupported WWW-Authenticate challenge {header:?}"),
         })?;
         let credentials = self.credentials_for(registry).await?;
         match challenge {
-            Challenge::Basic => {
+            AuthChallenge::Basic { .. } => {
                 let value = credentials.basic_header().ok_or(Error::Unauthorized {
                     registry: registry.to_owned(),
                     status: 401,
                 })?;
-                self.store(
-                    (registry.to_owned(), String::new()),
-                    Secret::new(value),
-                    None,
-                );
+                if let Ok(mut basic) = self.inner.basic.lock() {
+                    basic.insert(registry.to_owned(), value);
+                }
             }
-            Challenge::Bearer { realm, service, .. } => {
+            AuthChallenge::Bearer(bearer) => {
                 let scopes = target.scopes();
-                let (token, expiry) = self
-                    .fetch_token(registry, &realm, service.as_deref(), &scopes, &credentials)
+                let key = TokenKey {
+                    realm: bearer.realm.clone(),
+                    service: bearer.service.clone(),
+                    scope: scopes.join(" "),
+                };
+                let rejected = sent
+                    .and_then(|s| s.expose().strip_prefix("Bearer "))
+                    .map(Secret::new);
+                let request = TokenRequest {
+                    realm: &bearer.realm,
+                    service: bearer.service.as_deref(),
+                    scopes: &scopes,
+                    credentials: &credentials,
+                    client_id: "oci-push",
+                };
+                self.inner
+                    .tokens
+                    .get_or_fetch(&target.token_hint(), key, rejected.as_ref(), || async {
+                        request
+                            .send(&self.inner.http)
+                            .await
+                            .map_err(|e| token_error(registry, e))
+                    })
                     .await?;
-                self.store(
-                    (registry.to_owned(), scopes.join(" ")),
-                    Secret::new(format!("Bearer {}", token.expose())),
-                    expiry,
-                );
             }
         }
         Ok(())
     }
+}
 
-    fn store(&self, key: (String, String), value: Secret, expiry: Option<Instant>) {
-        if let Ok(mut tokens) = self.inner.tokens.lock() {
-            tokens.insert(key, (value, expiry));
-        }
-    }
-
-    async fn fetch_token(
-        &self,
-        registry: &str,
-        realm: &str,
-        service: Option<&str>,
-        scopes: &[String],
-        credentials: &Credentials,
-    ) -> Result<(Secret, Option<Instant>), Error> {
-        let fail = |reason: String| Error::AuthChallenge {
-            registry: registry.to_owned(),
+/// A `registry-http` setup error as this crate's.
+fn http_error(error: registry_http::Error) -> Error {
+    match error {
+        registry_http::Error::Tls { what, reason } => Error::Tls {
+            what: what.to_owned(),
             reason,
-        };
-        if !(realm.starts_with("https://") || realm.starts_with("http://")) {
-            return Err(fail(format!("token realm {realm:?} is not an http(s) URL")));
+        },
+        other => Error::Tls {
+            what: "HTTP client".to_owned(),
+            reason: error_chain(&other),
+        },
+    }
+}
+
+/// A failed token request as this crate's error.
+fn token_error(registry: &str, error: registry_http::Error) -> Error {
+    let fail = |reason: String| Error::AuthChallenge {
+        registry: registry.to_owned(),
+        reason,
+    };
+    match error {
+        registry_http::Error::TokenDenied { status, .. } => Error::Unauthorized {
+            registry: registry.to_owned(),
+            status,
+        },
+        registry_http::Error::TooLarge {
+            url, limit, seen, ..
+        } => Error::TooLarge {
+            what: format!("token response from {url}"),
+            size: seen,
+            limit,
+        },
+        registry_http::Error::TokenService {
+            status: Some(status),
+            ..
+        } => fail(format!("token service answered {status}")),
+        registry_http::Error::Request { source, .. } => {
+            fail(format!("token request failed: {}", error_chain(&source)))
         }
-        let mut query: Vec<(&str, &str)> = Vec::new();
-        if let Some(service) = service {
-            query.push(("service", service));
-        }
-        for scope in scopes {
-            query.push(("scope", scope));
-        }
-        let request = match credentials {
-            Credentials::IdentityToken(token) => {
-                let mut form = query.clone();
-                form.push(("grant_type", "refresh_token"));
-                form.push(("refresh_token", token.expose()));
-                form.push(("client_id", "oci-push"));
-                self.inner.http.post(realm).form(&form)
-            }
-            Credentials::Basic { .. } => {
-                let mut request = self.inner.http.get(realm).query(&query);
-                if let Some(basic) = credentials.basic_header() {
-                    request = request.header(AUTHORIZATION, basic);
-                }
-                request
-            }
-            Credentials::Anonymous => self.inner.http.get(realm).query(&query),
-        };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| fail(format!("token request failed: {}", error_chain(&e))))?;
-        let status = response.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(Error::Unauthorized {
-                registry: registry.to_owned(),
-                status: status.as_u16(),
-            });
-        }
-        if !status.is_success() {
-            return Err(fail(format!("token service answered {status}")));
-        }
-        let bytes = match read_limited(response, TOKEN_RESPONSE_LIMIT)
-            .await
-            .map_err(|e| fail(format!("token response: {}", error_chain(&e))))?
-        {
-            Limited::Body(bytes) => bytes,
-            Limited::Exceeded(size) => {
-                return Err(Error::TooLarge {
-                    what: format!("token response from {realm}"),
-                    size,
-                    limit: TOKEN_RESPONSE_LIMIT,
-                });
-            }
-        };
-        #[derive(serde::Deserialize)]
-        struct TokenAnswer {
-            token: Option<String>,
-            access_token: Option<String>,
-            expires_in: Option<u64>,
-        }
-        let answer: TokenAnswer = serde_json::from_slice(&bytes)
-            .map_err(|e| fail(format!("unreadable token response: {e}")))?;
-        let token = answer
-            .token
-            .or(answer.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| fail("token response holds no token".to_owned()))?;
-        // Refresh 10 s early; the spec's default lifetime is 60 s.
-        let lifetime = answer.expires_in.unwrap_or(60).saturating_sub(10);
-        Ok((
-            Secret::new(token),
-            Some(Instant::now() + Duration::from_secs(lifetime)),
-        ))
+        other => fail(other.to_string()),
     }
 }
 
@@ -497,25 +457,6 @@ pub(crate) async fn expect_status(
     })
 }
 
-/// Bytes of an error response's body kept for messages.
-const ERROR_BODY_LIMIT: usize = 512;
-/// The largest token response read (a token is a JWT of a few KiB).
-const TOKEN_RESPONSE_LIMIT: u64 = 64 * 1024;
-
-/// The start of an error response's body, for messages; the rest is never read, however
-/// long the server makes it.
-pub(crate) async fn error_body(mut response: Response) -> String {
-    let mut bytes = Vec::new();
-    while bytes.len() < ERROR_BODY_LIMIT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    bytes.truncate(ERROR_BODY_LIMIT);
-    String::from_utf8_lossy(&bytes).trim().to_owned()
-}
-
 /// A body read with a size limit.
 pub(crate) enum Limited {
     /// The whole body, within the limit.
@@ -524,37 +465,16 @@ pub(crate) enum Limited {
     Exceeded(u64),
 }
 
-/// Reads `response`'s body, stopping as soon as it passes `limit` bytes: a server cannot
-/// make the client buffer more than that.
+/// Reads `response`'s body, stopping as soon as it passes `limit` bytes.
 pub(crate) async fn read_limited(
-    mut response: Response,
+    response: Response,
     limit: u64,
-) -> Result<Limited, reqwest::Error> {
-    if let Some(length) = response.content_length()
-        && length > limit
-    {
-        return Ok(Limited::Exceeded(length));
+) -> Result<Limited, registry_http::Error> {
+    match registry_http::read_limited(response, limit).await {
+        Ok(bytes) => Ok(Limited::Body(bytes)),
+        Err(registry_http::Error::TooLarge { seen, .. }) => Ok(Limited::Exceeded(seen)),
+        Err(error) => Err(error),
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() as u64 > limit {
-            return Ok(Limited::Exceeded(bytes.len() as u64));
-        }
-    }
-    Ok(Limited::Body(bytes))
-}
-
-/// An error and its sources, joined (reqwest's Display alone hides the cause).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A header map from pairs of static names and values.
