@@ -221,13 +221,11 @@ pub enum Error {
     },
     /// A key store already holds this key for another role or GUN.
     #[error(
-        "key {key_id} already exists at {} for role {stored_role:?} and GUN {:?}, not {role:?} and {:?}: remove it first to store it again",
+        "key file {} already exists for role {stored_role:?} and GUN {:?}, not {role:?} and {:?}: remove it first to store it again",
         .path.display(), .stored_gun.as_deref().unwrap_or_default(), .gun.as_deref().unwrap_or_default()
     )]
     KeyExists {
-        /// The key ID.
-        key_id: String,
-        /// The existing file.
+        /// The existing file (named by the key ID).
         path: PathBuf,
         /// The role the existing file is stored for (empty when it has no role header).
         stored_role: String,
@@ -499,7 +497,6 @@ mod tests {
             ),
             (
                 Error::KeyExists {
-                    key_id: "abc".into(),
                     path: path.clone(),
                     stored_role: "root".into(),
                     stored_gun: None,

@@ -274,7 +274,6 @@ impl KeyStore {
             return Ok(());
         }
         Err(Error::KeyExists {
-            key_id: key_id.to_string(),
             path: path.to_owned(),
             stored_role: header.role.unwrap_or_default(),
             stored_gun: header.gun,

@@ -2,7 +2,8 @@
 //! `notary` client and Docker's trust directories.
 //!
 //! - [`keys`]: ECDSA P-256, Ed25519 and RSA keys ([`PrivateKey`], [`PublicKey`]); notary key
-//!   JSON and key IDs ([`KeyId`]), including the *canonical* ID of certificate keys; signing and
+//!   JSON, PEM public keys and certificates ([`PublicKey::from_pem`]) and key IDs ([`KeyId`]),
+//!   including the *canonical* ID of certificate keys; signing and
 //!   verification with notary's methods ([`SignatureMethod`]: raw `r||s` ECDSA, RSA-PSS with a
 //!   32-byte salt, RSA PKCS#1 v1.5, Ed25519).
 //! - [`x509`]: the self-signed DCT root certificate with notary's exact profile, and the checks a
@@ -11,7 +12,8 @@
 //!   atomic writes and 0700/0600 permissions; [`keyfile`] is its wire codec: encrypted PKCS#8 PEM
 //!   with `gun:`/`role:` headers exactly as notary writes it, and the pre-0.6 formats it reads.
 //! - [`passphrase`]: where passphrases come from: notary's and docker's variables, a fixed
-//!   value, or a callback (for prompts); [`passphrase::Passphrase`] never prints its secret.
+//!   value, or a callback (for prompts), chained in the CLIs' order by
+//!   [`passphrase::Chain::cli_environment`]; [`passphrase::Passphrase`] never prints its secret.
 //! - [`mtls`]: mutual-TLS material for the Secure Build Server (CA, server and client
 //!   certificates, and the lab's one-line `CLIENT_CRT`/`CLIENT_CA`/`SERVER_CRT`/`SERVER_KEY`).
 //!
@@ -51,7 +53,9 @@
 //! # Errors
 //!
 //! One [`Error`] enum, `#[non_exhaustive]`, whose variants name the failed check and carry the
-//! key ID, role, GUN or path involved. A failed operation leaves the key store as it was.
+//! key ID, role, GUN, path or times involved; [`Error::blame`] says whose fault it is
+//! ([`Blame`]: bad input, caller misuse or the environment). A failed operation leaves the key
+//! store as it was.
 
 pub mod error;
 pub mod fsutil;

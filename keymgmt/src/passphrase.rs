@@ -52,7 +52,7 @@ impl Passphrase {
     }
 
     /// Length in characters.
-    pub fn char_len(&self) -> usize {
+    fn char_len(&self) -> usize {
         self.0.chars().count()
     }
 
@@ -145,7 +145,7 @@ impl<T: PassphraseSource + ?Sized> PassphraseSource for Box<T> {
 }
 
 /// Looks an environment variable up; `None` when unset.
-pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 fn process_env() -> EnvLookup {
     Arc::new(|name| std::env::var(name).ok())
