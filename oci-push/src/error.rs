@@ -102,6 +102,14 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A layer compression name is not one this build knows.
+    #[error("unknown compression {name:?}: expected one of {}", .choices.join(", "))]
+    UnknownCompression {
+        /// The name as given.
+        name: String,
+        /// The names known ([`Compression::NAMES`](crate::Compression::NAMES)).
+        choices: &'static [&'static str],
+    },
     /// A caller-supplied option is invalid.
     #[error("invalid option {option}: {reason}")]
     InvalidOption {
@@ -361,6 +369,10 @@ mod tests {
             Error::InvalidReference {
                 reference: s(),
                 reason: s(),
+            },
+            Error::UnknownCompression {
+                name: s(),
+                choices: &["gzip"],
             },
             Error::InvalidOption {
                 option: s(),

@@ -25,6 +25,13 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The names [`FromStr`](std::str::FromStr) takes (what a `--compression` flag offers).
+    #[cfg(feature = "zstd")]
+    pub const NAMES: &'static [&'static str] = &["gzip", "zstd", "none"];
+    /// The names [`FromStr`](std::str::FromStr) takes.
+    #[cfg(not(feature = "zstd"))]
+    pub const NAMES: &'static [&'static str] = &["gzip", "none"];
+
     fn media_type(self) -> &'static str {
         match self {
             Compression::None => spec::OCI_LAYER_TAR,
@@ -40,6 +47,24 @@ enum Source {
     Dir,
     File { path: PathBuf, executable: bool },
     Symlink { target: String },
+}
+
+impl std::str::FromStr for Compression {
+    type Err = Error;
+
+    /// `gzip`, `zstd` (with the `zstd` feature) or `none`.
+    fn from_str(name: &str) -> Result<Compression, Error> {
+        match name {
+            "gzip" => Ok(Compression::Gzip),
+            #[cfg(feature = "zstd")]
+            "zstd" => Ok(Compression::Zstd),
+            "none" => Ok(Compression::None),
+            _ => Err(Error::UnknownCompression {
+                name: name.to_owned(),
+                choices: Compression::NAMES,
+            }),
+        }
+    }
 }
 
 /// What [`LayerBuilder::add_tree`] does with one entry of a source tree.
@@ -378,5 +403,20 @@ mod tests {
         }
         assert!(image_path("../x").is_err());
         assert_eq!(image_path("/a/./b/../c/").unwrap(), "a/c");
+    }
+
+    #[test]
+    fn compression_names_parse_and_an_unknown_one_lists_the_choices() {
+        for name in Compression::NAMES {
+            assert!(name.parse::<Compression>().is_ok(), "{name}");
+        }
+        assert_eq!("none".parse::<Compression>().unwrap(), Compression::None);
+        match "xz".parse::<Compression>().unwrap_err() {
+            Error::UnknownCompression { name, choices } => {
+                assert_eq!(name, "xz");
+                assert_eq!(choices, Compression::NAMES);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

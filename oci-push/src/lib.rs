@@ -127,7 +127,7 @@ pub use layout::{Layout, REF_NAME};
 pub use progress::{BlobOutcome, NoProgress, Progress};
 pub use pull::PullOptions;
 pub use push::{PushOptions, Pushed};
-pub use reference::ImageRef;
+pub use reference::{DEFAULT_TAG, ImageRef};
 pub use spec::{Descriptor, MAX_DOCUMENT_SIZE, Platform};
 pub use transport::{Client, ClientOptions, Transport, UploadMode};
 pub use unpack::{UnpackOptions, UnpackStats, unpack_image, unpack_layer};

@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::{Digest, Error};
 
+/// The tag a reference without tag or digest means.
+pub const DEFAULT_TAG: &str = "latest";
+
 /// A parsed image reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageRef {
@@ -41,7 +44,7 @@ impl ImageRef {
         let digest = parsed.digest().map(Digest::parse).transpose()?;
         let tag = parsed.tag().map(str::to_owned);
         let tag = if tag.is_none() && digest.is_none() {
-            Some("latest".to_owned())
+            Some(DEFAULT_TAG.to_owned())
         } else {
             tag
         };
@@ -55,11 +58,16 @@ impl ImageRef {
 
     /// What to put after `/manifests/`: the digest when known, else the tag.
     pub fn reference(&self) -> String {
-        match (&self.digest, &self.tag) {
-            (Some(digest), _) => digest.to_string(),
-            (None, Some(tag)) => tag.clone(),
-            (None, None) => "latest".to_owned(),
+        match &self.digest {
+            Some(digest) => digest.to_string(),
+            None => self.tag_or_latest().to_owned(),
         }
+    }
+
+    /// The tag, or [`DEFAULT_TAG`] for a reference by digest only: the name a layout gives
+    /// an image pulled or built for this reference.
+    pub fn tag_or_latest(&self) -> &str {
+        self.tag.as_deref().unwrap_or(DEFAULT_TAG)
     }
 }
 
@@ -88,10 +96,12 @@ mod tests {
         assert_eq!(r.registry, "127.0.0.1:5000");
         assert_eq!(r.repository, "hpvs/app");
         assert_eq!(r.reference(), "1.0");
+        assert_eq!(r.tag_or_latest(), "1.0");
         let d = Digest::of(b"x");
         let r = ImageRef::parse(&format!("127.0.0.1:5000/app@{d}")).unwrap();
         assert_eq!(r.reference(), d.to_string());
         assert_eq!(r.tag, None);
+        assert_eq!(r.tag_or_latest(), DEFAULT_TAG);
         assert_eq!(
             ImageRef::parse("reg.example/a").unwrap().tag.as_deref(),
             Some("latest")

@@ -22,9 +22,9 @@ use clap::{Args, Parser, Subcommand};
 use examples::outln;
 use oci_push::dockerfile::BuildOptions;
 use oci_push::{
-    BlobOutcome, Client, ClientOptions, Compression, CredentialSource, Credentials, Digest,
-    DockerConfig, ImageRef, Layout, Platform, Progress, PullOptions, PushOptions, Secret,
-    Transport, UnpackOptions,
+    BlobOutcome, Client, ClientOptions, CredentialSource, Credentials, Digest, DockerConfig,
+    ImageRef, Layout, Platform, Progress, PullOptions, PushOptions, Secret, Transport,
+    UnpackOptions,
 };
 
 #[derive(Parser)]
@@ -192,7 +192,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         } => {
             let reference = ImageRef::parse(&reference)?;
             let layout = Layout::create(layout)?;
-            let tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
+            let tag = reference.tag_or_latest();
             let options = PullOptions {
                 progress: pull_progress(),
             };
@@ -201,10 +201,10 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 Some(platform) => {
                     let platform = Platform::parse(&platform)?;
                     client
-                        .pull_platform(&reference, &platform, &layout, &tag, &options)
+                        .pull_platform(&reference, &platform, &layout, tag, &options)
                         .await?
                 }
-                None => client.pull(&reference, &layout, &tag, &options).await?,
+                None => client.pull(&reference, &layout, tag, &options).await?,
             };
             outln!("{}", pulled.digest);
         }
@@ -228,17 +228,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 platform: platform.as_deref().map(Platform::parse).transpose()?,
                 build_args: pairs(&build_args, "--build-arg")?,
                 labels: pairs(&labels, "--label")?,
-                compression: match compression.as_str() {
-                    "gzip" => Compression::Gzip,
-                    "zstd" => Compression::Zstd,
-                    "none" => Compression::None,
-                    other => {
-                        return Err(format!(
-                            "unknown compression {other:?}: use gzip, zstd or none"
-                        )
-                        .into());
-                    }
-                },
+                compression: compression.parse()?,
                 source_date_epoch: None,
             };
             let scratch;
@@ -251,13 +241,13 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             };
             let layout = Layout::create(&layout_dir)?;
             let client = client(&net)?;
-            let layout_tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
+            let layout_tag = reference.tag_or_latest();
             let built = oci_push::dockerfile::build(
                 Some(&client),
                 &context,
                 &text,
                 &layout,
-                &layout_tag,
+                layout_tag,
                 &options,
             )
             .await?;
@@ -267,7 +257,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                     ..PushOptions::default()
                 };
                 let pushed = client
-                    .push_layout(&layout, Some(&layout_tag), &reference, &options)
+                    .push_layout(&layout, Some(layout_tag), &reference, &options)
                     .await?;
                 eprintln!("pushed {reference}");
                 outln!("{}", pushed.digest);
