@@ -176,6 +176,12 @@ pub enum RuntimeError {
         /// How long we waited after SIGKILL.
         waited_ms: u128,
     },
+    /// A loop device of ours was still attached after being detached and waited for.
+    #[error("loop device {device} is still attached: something still holds its filesystem")]
+    LoopDeviceBusy {
+        /// The device.
+        device: PathBuf,
+    },
     /// A file or directory operation failed.
     #[error("{operation} {path}: {source}")]
     Io {

@@ -3,12 +3,16 @@
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::error::{Result, RuntimeError, io_error};
 use super::names::ServerName;
 use super::netns::{self, NetNamespace};
 use super::server::Runtime;
 use super::volume;
+
+/// How long a teardown waits for the kernel to release a detached loop device.
+const DETACH_WAIT: Duration = Duration::from_secs(10);
 
 /// Host resources of ours that belong to no server the caller knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,13 +112,7 @@ impl Runtime {
         };
         keep_first(&mut first_error, name, container);
         keep_first(&mut first_error, name, unmount_below(&dir));
-        let loops = volume::loop_devices().and_then(|devices| {
-            devices
-                .iter()
-                .filter(|device| device.backing_file.starts_with(&dir))
-                .try_for_each(|device| volume::detach(&device.device))
-        });
-        keep_first(&mut first_error, name, loops);
+        keep_first(&mut first_error, name, detach_below(&dir));
         let namespace = NetNamespace::new(format!("{}{name}", self.prefix()));
         keep_first(&mut first_error, name, namespace.remove());
         if first_error.is_none() && dir.exists() {
@@ -132,6 +130,33 @@ fn keep_first(first: &mut Option<RuntimeError>, name: &str, result: Result<()>) 
     if let Err(error) = result {
         tracing::warn!(server = name, %error, "teardown step");
         first.get_or_insert(error);
+    }
+}
+
+/// Detaches every loop device whose file is below `dir`, and waits until the kernel has let
+/// go of them: a filesystem the container's mount namespace still held when it was unmounted
+/// on the host keeps its device busy until that namespace is freed, shortly after runc's
+/// delete, and `losetup -d` then only marks the device to be cleared.
+fn detach_below(dir: &Path) -> Result<()> {
+    let below = || -> Result<Vec<PathBuf>> {
+        Ok(volume::loop_devices()?
+            .into_iter()
+            .filter(|device| device.backing_file.starts_with(dir))
+            .map(|device| device.device)
+            .collect())
+    };
+    for device in below()? {
+        volume::detach(&device)?;
+    }
+    let deadline = Instant::now() + DETACH_WAIT;
+    loop {
+        let Some(device) = below()?.into_iter().next() else {
+            return Ok(());
+        };
+        if Instant::now() >= deadline {
+            return Err(RuntimeError::LoopDeviceBusy { device });
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
