@@ -241,7 +241,7 @@ fn the_workload_sees_its_env_hostname_user_and_processes_and_no_host_file() {
 }
 
 #[test]
-fn the_cgroup_gets_the_servers_memory_limit() {
+fn the_cgroup_gets_the_servers_memory_and_cpu_limits() {
     let fixture = Fixture::new("limits-1");
     fixture.create_and_start(vec![]);
     let cgroup = format!("{}{}", fixture.runtime.prefix(), fixture.name);
@@ -255,6 +255,17 @@ fn the_cgroup_gets_the_servers_memory_limit() {
         .or_else(|_| std::fs::read_to_string(&v2))
         .expect("the container's memory cgroup");
     assert_eq!(limit.trim(), (128u64 << 20).to_string());
+    let v1_cpu = PathBuf::from("/sys/fs/cgroup/cpu")
+        .join(&cgroup)
+        .join("cpu.cfs_quota_us");
+    let v2_cpu = PathBuf::from("/sys/fs/cgroup")
+        .join(&cgroup)
+        .join("cpu.max");
+    let quota = std::fs::read_to_string(&v1_cpu)
+        .or_else(|_| std::fs::read_to_string(&v2_cpu))
+        .expect("the container's cpu cgroup");
+    // One CPU: 100 ms of CPU time per 100 ms period (v2 writes "100000 100000").
+    assert!(quota.trim().starts_with("100000"), "{quota}");
 }
 
 #[test]

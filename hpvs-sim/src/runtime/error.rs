@@ -209,3 +209,160 @@ pub(crate) fn io_error(
         source,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    #[test]
+    fn every_variant_names_the_offending_value_in_lower_case() {
+        let cases: Vec<(RuntimeError, &str)> = vec![
+            (
+                RuntimeError::InvalidServerName {
+                    name: "a/b".into(),
+                    reason: "bad",
+                },
+                "\"a/b\"",
+            ),
+            (
+                RuntimeError::InvalidMountId {
+                    mount_id: "..".into(),
+                    reason: "bad",
+                },
+                "\"..\"",
+            ),
+            (
+                RuntimeError::InvalidMountPath {
+                    path: "/proc/x".into(),
+                },
+                "/proc/x",
+            ),
+            (
+                RuntimeError::DuplicateMount {
+                    value: "data".into(),
+                },
+                "data",
+            ),
+            (
+                RuntimeError::MountTooSmall {
+                    mount_id: "data".into(),
+                    size: 5,
+                    filesystem: "xfs",
+                    minimum: 9,
+                },
+                "5 bytes",
+            ),
+            (
+                RuntimeError::UnsupportedFilesystem {
+                    filesystem: "zfs".into(),
+                },
+                "zfs",
+            ),
+            (RuntimeError::InvalidEnvName { name: "A=B".into() }, "A=B"),
+            (
+                RuntimeError::UnknownCapability { name: "fly".into() },
+                "fly",
+            ),
+            (
+                RuntimeError::InvalidImageConfig {
+                    detail: "port x".into(),
+                },
+                "port x",
+            ),
+            (RuntimeError::NoCommand, "no Entrypoint"),
+            (
+                RuntimeError::RelativeWorkingDir { dir: "app".into() },
+                "app",
+            ),
+            (
+                RuntimeError::UserNotFound {
+                    user: "ghost".into(),
+                    passwd: "/r/etc/passwd".into(),
+                },
+                "ghost",
+            ),
+            (
+                RuntimeError::GroupNotFound {
+                    group: "staff".into(),
+                    group_file: "/r/etc/group".into(),
+                },
+                "staff",
+            ),
+            (
+                RuntimeError::InvalidUser {
+                    user: "a:b:c".into(),
+                },
+                "a:b:c",
+            ),
+            (
+                RuntimeError::UnsafeRootfsFile {
+                    path: "/r/etc/passwd".into(),
+                    reason: "a symlink",
+                },
+                "/r/etc/passwd",
+            ),
+            (RuntimeError::InvalidRootfs { path: "rel".into() }, "rel"),
+            (
+                RuntimeError::NonLoopbackAddress {
+                    addr: ([10, 0, 0, 1], 80).into(),
+                },
+                "10.0.0.1:80",
+            ),
+            (RuntimeError::NotRoot { euid: 1000 }, "uid 1000"),
+            (
+                RuntimeError::ToolMissing { tool: "runc" },
+                "scripts/install-peers.sh",
+            ),
+            (
+                RuntimeError::ToolFailed {
+                    command: "ip netns add x".into(),
+                    status: std::process::ExitStatus::from_raw(256),
+                    stderr: "file exists".into(),
+                },
+                "file exists",
+            ),
+            (
+                RuntimeError::UnexpectedOutput {
+                    command: "runc list".into(),
+                    detail: "eof".into(),
+                },
+                "runc list",
+            ),
+            (
+                RuntimeError::NotCreated {
+                    server: "web".into(),
+                },
+                "\"web\"",
+            ),
+            (
+                RuntimeError::StopTimeout {
+                    server: "web".into(),
+                    waited_ms: 5000,
+                },
+                "5000 ms",
+            ),
+            (
+                RuntimeError::LoopDeviceBusy {
+                    device: "/dev/loop3".into(),
+                },
+                "/dev/loop3",
+            ),
+            (
+                RuntimeError::Io {
+                    operation: "read",
+                    path: "/x".into(),
+                    source: std::io::Error::other("boom"),
+                },
+                "read /x: boom",
+            ),
+        ];
+        for (error, needle) in cases {
+            let message = error.to_string();
+            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+            let first = message.chars().next().unwrap_or_default();
+            assert!(!first.is_uppercase(), "{message:?} starts in upper case");
+        }
+    }
+}

@@ -22,6 +22,9 @@ use super::netns::NetNamespace;
 /// How long a connection into the namespace may take before the client is dropped.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Connections relayed at once by one forwarder; more are closed as they arrive.
+const MAX_RELAYS: usize = 1024;
+
 /// A running forwarder from a host loopback port to a port inside a server's namespace.
 /// Dropping it stops listening and closes every relayed connection.
 #[derive(Debug)]
@@ -82,6 +85,11 @@ async fn accept_loop(listener: TcpListener, target: Target) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((client, peer)) => {
+                    if relays.len() >= MAX_RELAYS {
+                        // Each relay costs a connect thread and two sockets: shed load.
+                        tracing::warn!(%peer, "too many connections, closing this one");
+                        continue;
+                    }
                     let target = target.clone();
                     relays.spawn(async move {
                         if let Err(error) = relay(client, &target).await {
