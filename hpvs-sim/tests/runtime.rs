@@ -22,6 +22,7 @@ use hpvs_sim::runtime::{
 
 const APPLETS: &[&str] = &[
     "sh", "httpd", "cat", "ps", "hostname", "env", "dd", "id", "echo", "rm", "sleep", "mkdir",
+    "wget", "kill",
 ];
 
 /// The workload: records what it sees, then serves it (and a live `ps` through CGI).
@@ -37,7 +38,12 @@ if [ -d /data ]; then
   echo "exit=$?" >> /www/dd.txt
   rm -f /data/fill
 fi
-exec httpd -f -p 8080 -h /www
+wget -q -T 2 -O /www/probe.txt "http://$HOST_PROBE/" 2> /www/probe-err.txt
+echo "exit=$?" >> /www/probe-err.txt
+httpd -f -p 8080 -h /www &
+server=$!
+trap 'kill $server; exit 0' TERM
+wait
 "#;
 
 const PS_CGI: &str = "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nps -o pid,comm\n";
@@ -48,10 +54,26 @@ struct Fixture {
     name: ServerName,
     rootfs: PathBuf,
     host_secret: PathBuf,
+    /// A host loopback service the workload must not reach.
+    host_probe: std::net::TcpListener,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Err(error) = self.runtime.delete(&self.name) {
+            eprintln!("cleanup of {}: {error}", self.name);
+        }
+    }
+}
+
+/// Deletes one more server of a fixture's runtime on drop.
+struct ServerGuard<'a> {
+    runtime: &'a Runtime,
+    name: ServerName,
+}
+
+impl Drop for ServerGuard<'_> {
     fn drop(&mut self) {
         if let Err(error) = self.runtime.delete(&self.name) {
             eprintln!("cleanup of {}: {error}", self.name);
@@ -75,11 +97,13 @@ impl Fixture {
         let host_secret = dir.path().join("host-secret.txt");
         std::fs::write(&host_secret, "host-only-secret").unwrap();
         let runtime = Runtime::open(&dir.path().join("state")).unwrap();
+        let host_probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         Self {
             runtime,
             name: name.parse().unwrap(),
             rootfs,
             host_secret,
+            host_probe,
             _dir: dir,
         }
     }
@@ -101,6 +125,10 @@ impl Fixture {
             env: vec![
                 ("MODE".into(), "server".into()),
                 ("HOST_SECRET".into(), self.host_secret.display().to_string()),
+                (
+                    "HOST_PROBE".into(),
+                    self.host_probe.local_addr().unwrap().to_string(),
+                ),
             ],
             cpus: 1,
             ram_mib: 128,
@@ -221,6 +249,15 @@ fn the_workload_sees_its_env_hostname_user_and_processes_and_no_host_file() {
     assert!(!secret.contains("host-only-secret"), "{secret}");
     assert!(secret.contains("can't open"), "{secret}");
 
+    // The host's loopback is not the server's: a host service there is out of reach.
+    let probe = wait_for(addr, "/probe-err.txt");
+    assert!(probe.contains("exit=1"), "{probe}");
+    fixture.host_probe.set_nonblocking(true).unwrap();
+    assert!(
+        fixture.host_probe.accept().is_err(),
+        "the workload reached the host"
+    );
+
     let ps = wait_for(addr, "/cgi-bin/ps");
     let commands: Vec<&str> = ps
         .lines()
@@ -228,7 +265,12 @@ fn the_workload_sees_its_env_hostname_user_and_processes_and_no_host_file() {
         .filter_map(|line| line.split_whitespace().nth(1))
         .collect();
     assert!(commands.contains(&"httpd"), "{ps}");
-    assert!(commands.len() <= 4, "host processes visible: {ps}");
+    assert!(
+        commands
+            .iter()
+            .all(|command| ["sh", "httpd", "ps"].contains(command)),
+        "processes other than the workload's are visible: {ps}"
+    );
     let pid_one = ps.lines().nth(1).unwrap_or_default();
     assert!(pid_one.trim_start().starts_with("1 "), "{ps}");
 
@@ -281,10 +323,13 @@ fn the_quota_mount_is_full_at_its_size_keeps_data_across_restart_and_stop_closes
     assert!(dd.contains("exit=1"), "{dd}");
     assert_eq!(wait_for(addr, "/boots.txt"), "boot\n");
 
+    // The workload exits on SIGTERM: stop returns long before the grace period ends.
+    let stopping = Instant::now();
     fixture
         .runtime
-        .stop(&fixture.name, Duration::from_secs(5))
+        .stop(&fixture.name, Duration::from_secs(30))
         .unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(10));
     assert_eq!(
         fixture.runtime.state(&fixture.name).unwrap(),
         ServerState::Stopped
@@ -413,4 +458,72 @@ fn loops_below(dir: &Path) -> usize {
         .lines()
         .filter(|file| Path::new(file.trim()).starts_with(dir))
         .count()
+}
+
+#[test]
+fn stop_kills_a_workload_that_ignores_sigterm_after_the_grace_period() {
+    let fixture = Fixture::new("stubborn-1");
+    let image = ImageConfig {
+        cmd: Some(vec!["trap '' TERM; while true; do sleep 1; done".into()]),
+        ..fixture.image()
+    };
+    let settings = fixture.settings(vec![]);
+    fixture
+        .runtime
+        .create(&fixture.rootfs, &image, &settings)
+        .unwrap();
+    fixture.runtime.start(&fixture.name).unwrap();
+    assert!(matches!(
+        fixture.runtime.state(&fixture.name).unwrap(),
+        ServerState::Running { .. }
+    ));
+    let grace = Duration::from_millis(500);
+    let stopping = Instant::now();
+    fixture.runtime.stop(&fixture.name, grace).unwrap();
+    assert!(stopping.elapsed() >= grace);
+    assert_eq!(
+        fixture.runtime.state(&fixture.name).unwrap(),
+        ServerState::Stopped
+    );
+}
+
+#[test]
+fn a_restarted_runtime_finds_its_running_server_and_half_created_ones_are_orphans() {
+    let fixture = Fixture::new("restart-1");
+    fixture.create_and_start(vec![]);
+    // A second process on the same state directory: same prefix, same containers.
+    let again = Runtime::open(fixture.runtime.state_dir()).unwrap();
+    assert_eq!(again.prefix(), fixture.runtime.prefix());
+    assert!(matches!(
+        again.state(&fixture.name).unwrap(),
+        ServerState::Running { .. }
+    ));
+
+    let half = ServerGuard {
+        runtime: &again,
+        name: "half-1".parse().unwrap(),
+    };
+    let half_settings = ServerSettings {
+        name: half.name.clone(),
+        ..fixture.settings(vec![data_mount(8 << 20)])
+    };
+    // Created (namespace, volume, bundle) but never started, then forgotten by the caller.
+    again
+        .create(&fixture.rootfs, &fixture.image(), &half_settings)
+        .unwrap();
+    let known: BTreeSet<ServerName> = [fixture.name.clone()].into();
+    let orphans = again.orphans(&known).unwrap();
+    assert_eq!(orphans.servers, ["half-1".to_owned()].into());
+    assert!(orphans.containers.is_empty());
+    assert_eq!(
+        (
+            orphans.namespaces.len(),
+            orphans.mounts.len(),
+            orphans.loop_devices.len()
+        ),
+        (1, 1, 1)
+    );
+    again.remove_orphans(&orphans).unwrap();
+    assert!(again.orphans(&known).unwrap().is_empty());
+    drop(half);
 }
