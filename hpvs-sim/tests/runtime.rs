@@ -274,6 +274,14 @@ fn the_workload_sees_its_env_hostname_user_and_processes_and_no_host_file() {
     let pid_one = ps.lines().nth(1).unwrap_or_default();
     assert!(pid_one.trim_start().starts_with("1 "), "{ps}");
 
+    // Creating over a live server is refused and leaves it running.
+    let again =
+        fixture
+            .runtime
+            .create(&fixture.rootfs, &fixture.image(), &fixture.settings(vec![]));
+    assert!(matches!(again, Err(RuntimeError::ServerExists { server }) if server == "isolated-1"));
+    assert!(http_get(addr, "/hostname.txt").is_some());
+
     let ServerState::Running { pid } = fixture.runtime.state(&fixture.name).unwrap() else {
         panic!("not running");
     };

@@ -168,6 +168,12 @@ pub enum RuntimeError {
         /// The server's name.
         server: String,
     },
+    /// `create` for a name that already has a server (or its remains).
+    #[error("server {server:?} already exists: delete it first")]
+    ServerExists {
+        /// The server's name.
+        server: String,
+    },
     /// The container did not stop within the grace period after SIGKILL either.
     #[error("container {server:?} still running {waited_ms} ms after SIGKILL")]
     StopTimeout {
@@ -335,6 +341,12 @@ mod tests {
                     server: "web".into(),
                 },
                 "\"web\"",
+            ),
+            (
+                RuntimeError::ServerExists {
+                    server: "web".into(),
+                },
+                "\"web\" already",
             ),
             (
                 RuntimeError::StopTimeout {

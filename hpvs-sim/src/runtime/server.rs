@@ -15,7 +15,6 @@ use super::image::ImageConfig;
 use super::names::ServerName;
 use super::netns::NetNamespace;
 use super::runc::{Runc, Status};
-use super::user;
 use super::volume::{Filesystem, Volume};
 
 pub use super::reconcile::Orphans;
@@ -132,7 +131,8 @@ impl Runtime {
     /// Prepares a server from an unpacked root filesystem: checks the image and settings
     /// (nothing is made when they are refused), then makes its network namespace, formats
     /// and mounts its volumes and writes its bundle. It does not start it. A failure part way
-    /// removes what was made.
+    /// removes what was made. A name already in use (even by what a crash left) is refused:
+    /// delete it first.
     pub fn create(
         &self,
         rootfs: &Path,
@@ -150,8 +150,15 @@ impl Runtime {
             limits,
         };
         let config = bundle::generate(rootfs, image, settings, &placement)?;
-        let owner = user::resolve(rootfs, image.user.as_deref().unwrap_or(""))?;
-        let made = self.make(settings, &config, (owner.uid, owner.gid), limits);
+        // Undoing a failed create removes everything filed under the name, so an existing
+        // server must never get that far.
+        if self.server_dir(name).exists() || self.runc.find(name)?.is_some() {
+            return Err(RuntimeError::ServerExists {
+                server: name.to_owned(),
+            });
+        }
+        let owner = (config.process.user.uid, config.process.user.gid);
+        let made = self.make(settings, &config, owner, limits);
         if made.is_err() {
             // Report the first failure; a second one while undoing is only logged.
             if let Err(error) = self.teardown(name) {
