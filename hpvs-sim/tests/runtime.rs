@@ -27,6 +27,8 @@ const APPLETS: &[&str] = &[
 
 /// The workload: records what it sees, then serves it (and a live `ps` through CGI).
 const START_SCRIPT: &str = r#"
+echo "workload up as $(id -u)"
+echo "to stderr" >&2
 hostname > /www/hostname.txt
 env > /www/env.txt
 id > /www/id.txt
@@ -350,6 +352,10 @@ fn the_quota_mount_is_full_at_its_size_keeps_data_across_restart_and_stop_closes
 
     fixture.runtime.start(&fixture.name).unwrap();
     assert_eq!(wait_for(addr, "/boots.txt"), "boot\nboot\n");
+    // Both runs' stdout and stderr, appended.
+    let log = std::fs::read_to_string(fixture.runtime.log_path(&fixture.name)).unwrap();
+    assert_eq!(log.matches("workload up as 1000\n").count(), 2, "{log}");
+    assert_eq!(log.matches("to stderr\n").count(), 2, "{log}");
 }
 
 #[test]
