@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use devstack::{Registry, RegistryOptions};
 use oci_push::{
-    Client, ClientOptions, Descriptor, ImageRef, Layout, PullOptions, PushOptions, Transport,
+    Client, ClientOptions, Descriptor, ImageRef, Layout, PullOptions, PushOptions, Security,
 };
 
 const ROLE: &str = "OCI_BENCH_ROLE";
@@ -351,7 +351,7 @@ fn child(role: &str) {
         .unwrap();
     let defaults = ClientOptions::default();
     let client = Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         parallelism: std::env::var("OCI_BENCH_PARALLEL")
             .ok()
             .and_then(|v| v.parse().ok())

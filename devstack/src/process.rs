@@ -357,36 +357,30 @@ fn poll_health(child: &mut Child, launch: &Launch, probe: &Probe) -> Result<(), 
     }
 }
 
-/// Installs ring as the process-wide rustls provider, unless one is installed already.
-pub(crate) fn install_crypto_provider() {
-    // An error only means that a provider is installed already, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// A blocking HTTP client that trusts only the peer's CA and presents the client identity.
 pub(crate) fn health_client(
     name: &str,
     health: &HealthClient,
 ) -> Result<reqwest::blocking::Client, Error> {
-    install_crypto_provider();
     let fail = |reason: String| Error::HttpClient {
         name: name.to_owned(),
         reason,
     };
-    let mut builder = reqwest::blocking::Client::builder()
+    // An explicit provider: a test tool must not change the process's rustls default either.
+    let tls = registry_http::TlsOptions {
+        roots: match &health.ca_pem {
+            Some(ca) => registry_http::TrustRoots::CustomCa(ca.clone().into_bytes()),
+            None => registry_http::TrustRoots::Platform,
+        },
+        client_identity_pem: health.identity_pem.clone().map(registry_http::Secret::new),
+    };
+    let config = tls.client_config().map_err(|e| fail(e.to_string()))?;
+    reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(config)
         .timeout(Duration::from_secs(2))
-        .no_proxy();
-    if let Some(ca) = &health.ca_pem {
-        let ca = reqwest::Certificate::from_pem(ca.as_bytes())
-            .map_err(|e| fail(format!("CA certificate: {e}")))?;
-        builder = builder.tls_certs_only([ca]);
-    }
-    if let Some(identity) = &health.identity_pem {
-        let identity = reqwest::Identity::from_pem(identity.as_bytes())
-            .map_err(|e| fail(format!("client identity: {e}")))?;
-        builder = builder.identity(identity);
-    }
-    builder.build().map_err(|e| fail(e.to_string()))
+        .no_proxy()
+        .build()
+        .map_err(|e| fail(registry_http::error_chain(&e)))
 }
 
 /// The last lines of a log file (or a note saying why it cannot be read).

@@ -310,6 +310,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An environment variable holds something unusable (`NOTARY_AUTH`).
+    #[error("{variable} is invalid: {reason}")]
+    InvalidEnvironment {
+        /// The variable.
+        variable: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
     /// A GUN that is not a repository name docker accepts (it would be cut or decoded in URLs).
     #[error(
         "invalid GUN {gun:?}: {reason}; expected a repository name like registry.example.com/team/app"

@@ -1,5 +1,5 @@
 //! Where the update flow gets a collection's files: [`Fetch`], implemented by the HTTP
-//! [`Transport`] and by [`InMemory`] (a server in a map, for tests and offline tools).
+//! [`ServerConnection`] and by [`InMemory`] (a server in a map, for tests and offline tools).
 //!
 //! The flow verifies everything it fetches, so an implementation only moves bytes: it must
 //! not read more than `limit` bytes of a file ([`Error::TooLarge`] past it) and must say
@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::{Error, Result};
-use crate::transport::{Fetched, Transport};
+use crate::transport::{Fetched, ServerConnection};
 
 /// A source of a notary server's TUF files.
 pub trait Fetch {
@@ -34,7 +34,7 @@ pub trait Fetch {
     }
 }
 
-impl Fetch for Transport {
+impl Fetch for ServerConnection {
     async fn fetch(
         &self,
         gun: &str,

@@ -17,7 +17,7 @@ use crate::changelist::{Action, Change, ChangeContent, Changelist, DelegationCha
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::metadata::{self, FileMeta, KeyJson, RoleType, Targets};
-use crate::transport::{ServerConfig, Transport};
+use crate::transport::{ServerConfig, ServerConnection};
 use crate::update::{self, TrustedState};
 use crate::verify::TrustPinning;
 
@@ -36,7 +36,7 @@ pub type SharedPassphrase = Arc<dyn PassphraseSource + Send + Sync>;
 #[derive(Clone)]
 pub struct Client {
     trust_dir: PathBuf,
-    transport: Transport,
+    transport: ServerConnection,
     pinning: TrustPinning,
     keystore: KeyStore,
     passphrase: SharedPassphrase,
@@ -83,7 +83,7 @@ impl Client {
         let keystore = KeyStore::open(&trust_dir)?;
         Ok(Self {
             trust_dir,
-            transport: Transport::new(server)?,
+            transport: ServerConnection::new(server)?,
             pinning: TrustPinning::default(),
             keystore,
             passphrase: Arc::new(passphrase),

@@ -1,23 +1,24 @@
 //! The notary-server HTTP API (`/v2/<gun>/_trust/tuf/`), with bounded reads.
 //!
-//! Plain HTTP (only when asked for, [`Security::InsecureHttp`]), HTTPS with the system roots or
-//! a custom CA, mutual TLS and basic auth. Every download is bounded: the body is read in
-//! chunks and refused as soon as it passes the limit, before it is parsed.
+//! Plain HTTP (only when asked for, [`Security::InsecureHttp`]), HTTPS with the platform's
+//! roots or a custom CA, mutual TLS, basic auth and registry-style token auth, all on
+//! `registry-http`. Every download is bounded: the body is read in chunks and refused as soon
+//! as it passes the limit, before it is parsed.
+//!
+//! **CA rule**: a configured CA ([`ServerConfig::ca_pem`]) replaces the platform's roots, as
+//! notary's `--tlscacert` does (see [`registry_http::tls`]).
 
 use std::time::Duration;
+
+use registry_http::{AuthChallenge, TlsOptions, TokenCache, TokenKey, TokenRequest, TrustRoots};
+
+pub use registry_http::{Credentials, Secret, Security};
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 
-/// How to reach the server.
-#[derive(Debug, Clone, Default)]
-pub enum Security {
-    /// HTTPS with the platform's and any extra CA roots (the default).
-    #[default]
-    Https,
-    /// Plain HTTP: only for loopback test servers. Metadata is still verified.
-    InsecureHttp,
-}
+/// The variable the Go notary client reads basic credentials from: base64 of `user:password`.
+pub const NOTARY_AUTH: &str = "NOTARY_AUTH";
 
 /// Connection settings for a notary server.
 #[derive(Clone, Default)]
@@ -31,10 +32,51 @@ pub struct ServerConfig {
     pub ca_pem: Option<Vec<u8>>,
     /// Client certificate and key (PEM) for mutual TLS.
     pub client_identity_pem: Option<Vec<u8>>,
-    /// Basic auth user and password (notary's `NOTARY_AUTH`).
-    pub basic_auth: Option<(String, keymgmt::passphrase::Passphrase)>,
+    /// Credentials: basic auth is sent as is, and presented to a token service that
+    /// challenges for a bearer token (notary's `NOTARY_AUTH`, see
+    /// [`ServerConfig::with_notary_auth_from_env`]).
+    pub credentials: Credentials,
     /// Per-request timeout (default 30 s).
     pub timeout: Option<Duration>,
+}
+
+impl ServerConfig {
+    /// Settings for `url` with the security its scheme asks for: an explicit `http://` URL
+    /// is the user's request for plain HTTP, as with notary; `https://` is HTTPS.
+    pub fn from_url(url: impl Into<String>) -> Result<Self> {
+        let url = url.into();
+        let security = Security::of_url(&url).ok_or_else(|| Error::Config {
+            reason: format!("{url:?} is not an http(s) URL"),
+        })?;
+        Ok(Self {
+            url,
+            security,
+            ..Self::default()
+        })
+    }
+
+    /// These settings with the credentials in [`NOTARY_AUTH`], if it is set (as the Go client
+    /// reads it); [`Error::InvalidEnvironment`] names the variable if it is not base64 of
+    /// `user:password`.
+    pub fn with_notary_auth_from_env(mut self) -> Result<Self> {
+        let Some(value) = std::env::var_os(NOTARY_AUTH) else {
+            return Ok(self);
+        };
+        let invalid = |reason: String| Error::InvalidEnvironment {
+            variable: NOTARY_AUTH,
+            reason,
+        };
+        let value = value
+            .into_string()
+            .map_err(|_| invalid("not UTF-8".to_owned()))?;
+        self.credentials = Credentials::from_basic_base64(&value, NOTARY_AUTH).map_err(|e| {
+            invalid(match e {
+                registry_http::Error::InvalidBasicAuth { reason, .. } => reason,
+                other => other.to_string(),
+            })
+        })?;
+        Ok(self)
+    }
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -47,22 +89,19 @@ impl std::fmt::Debug for ServerConfig {
                 "client_identity",
                 &self.client_identity_pem.as_ref().map(|_| "[redacted]"),
             )
-            .field(
-                "basic_auth",
-                &self.basic_auth.as_ref().map(|(u, _)| (u, "[redacted]")),
-            )
+            .field("credentials", &self.credentials)
             .finish()
     }
 }
 
-/// A connection to one notary server.
+/// An HTTP connection to one notary server: its `_trust/tuf` API for every collection.
 #[derive(Debug, Clone)]
-pub struct Transport {
+pub struct ServerConnection {
     client: reqwest::Client,
     base: String,
-    basic_auth: Option<(String, keymgmt::passphrase::Passphrase)>,
-    /// Bearer tokens by (realm, service, scope).
-    tokens: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    credentials: Credentials,
+    /// Bearer tokens, hinted by the GUN's path.
+    tokens: std::sync::Arc<TokenCache>,
     /// Size limits of metadata downloads.
     limits: Limits,
 }
@@ -76,46 +115,52 @@ pub enum Fetched {
     NotFound,
 }
 
-impl Transport {
-    /// Builds a client for `config`.
+impl ServerConnection {
+    /// Builds a client for `config`; its TLS configuration names ring as its provider (no
+    /// process-wide provider is installed).
     pub fn new(config: &ServerConfig) -> Result<Self> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let config_error = |reason: String| Error::Config { reason };
         let base = config.url.trim_end_matches('/').to_owned();
-        match (&config.security, base.split_once("://").map(|(s, _)| s)) {
-            (Security::Https, Some("https")) | (Security::InsecureHttp, Some("http" | "https")) => {
-            }
+        let plain_http = match (&config.security, base.split_once("://").map(|(s, _)| s)) {
+            (Security::Https, Some("https")) | (Security::InsecureHttp, Some("https")) => false,
+            (Security::InsecureHttp, Some("http")) => true,
             (Security::Https, Some("http")) => {
                 return Err(config_error(format!(
                     "{base} is plain HTTP: use an https:// URL, or Security::InsecureHttp for a loopback test server"
                 )));
             }
             _ => return Err(config_error(format!("{base:?} is not an http(s) URL"))),
-        }
-        let mut builder = reqwest::Client::builder()
+        };
+        let client_identity_pem = config
+            .client_identity_pem
+            .as_ref()
+            .map(|pem| {
+                String::from_utf8(pem.clone())
+                    .map(Secret::new)
+                    .map_err(|_| config_error("client certificate and key: not PEM".to_owned()))
+            })
+            .transpose()?;
+        let tls = TlsOptions {
+            roots: match &config.ca_pem {
+                Some(ca) => TrustRoots::CustomCa(ca.clone()),
+                None if plain_http => TrustRoots::Nothing,
+                None => TrustRoots::Platform,
+            },
+            client_identity_pem,
+        };
+        let client = tls
+            .reqwest_builder()
+            .map_err(|e| config_error(e.to_string()))?
             .timeout(config.timeout.unwrap_or(Duration::from_secs(30)))
-            .connect_timeout(Duration::from_secs(10));
-        if let Some(ca) = &config.ca_pem {
-            // As notary's --tlscacert: trust certificates signed only by this CA.
-            let cert = reqwest::Certificate::from_pem(ca)
-                .map_err(|e| config_error(format!("CA certificate: {e}")))?;
-            builder = builder.tls_certs_only([cert]);
-        } else if base.starts_with("http://") {
-            // No TLS at all: skip loading the platform's roots (tens of milliseconds).
-            builder = builder.tls_certs_only([]);
-        }
-        if let Some(identity) = &config.client_identity_pem {
-            let identity = reqwest::Identity::from_pem(identity)
-                .map_err(|e| config_error(format!("client certificate and key: {e}")))?;
-            builder = builder.identity(identity);
-        }
-        let client = builder
+            .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| config_error(format!("HTTP client: {e}")))?;
+            .map_err(|e| {
+                config_error(format!("HTTP client: {}", registry_http::error_chain(&e)))
+            })?;
         Ok(Self {
             client,
             base,
-            basic_auth: config.basic_auth.clone(),
+            credentials: config.credentials.clone(),
             tokens: Default::default(),
             limits: Limits::default(),
         })
@@ -143,109 +188,65 @@ impl Transport {
     }
 
     /// Sends the request `make` builds; on a `401` with a `WWW-Authenticate: Bearer` challenge,
-    /// fetches a token for the challenge's scope (with the basic credentials, if any), caches
-    /// it, and sends once more with it. Without a challenge, basic credentials are sent as is.
+    /// gets a token for the challenge's scope (with the credentials, if any) from the token
+    /// cache, and sends once more with it. Without a challenge, basic credentials are sent
+    /// as is.
     async fn send(
         &self,
         url: &str,
         make: impl Fn() -> Result<reqwest::RequestBuilder>,
     ) -> Result<reqwest::Response> {
-        let cached = self.cached_token(url);
+        let hint = token_hint(url);
+        let cached = self.tokens.cached(hint);
         let first = match &cached {
-            Some(token) => make()?.bearer_auth(token),
+            Some(token) => make()?.bearer_auth(token.expose()),
             None => self.with_basic(make()?),
         };
-        let response = first.send().await.map_err(|e| unreachable(url, e))?;
+        let response = first.send().await.map_err(|e| unreachable(url, &e))?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let Some(challenge) = response
+        let Some(AuthChallenge::Bearer(challenge)) = response
             .headers()
             .get(reqwest::header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
-            .and_then(BearerChallenge::parse)
+            .and_then(AuthChallenge::from_header)
         else {
             return Ok(response);
         };
-        let token = self.fetch_token(&challenge).await?;
-        self.tokens
-            .lock()
-            .map_err(|_| Error::Config {
-                reason: "token cache poisoned".to_owned(),
-            })?
-            .insert(self.token_key(url), token.clone());
+        // Pull and push scopes differ per method, and the server names the scope it wants in
+        // its challenge: a cached token that lacks it is challenged again, and replaced.
+        let scopes: Vec<String> = challenge.scope.iter().cloned().collect();
+        let key = TokenKey {
+            realm: challenge.realm.clone(),
+            service: challenge.service.clone(),
+            scope: scopes.join(" "),
+        };
+        let request = TokenRequest {
+            realm: &challenge.realm,
+            service: challenge.service.as_deref(),
+            scopes: &scopes,
+            credentials: &self.credentials,
+            client_id: "notary-client",
+        };
+        let token = self
+            .tokens
+            .get_or_fetch(hint, key, cached.as_ref(), || async {
+                request.send(&self.client).await.map_err(token_error)
+            })
+            .await?;
         make()?
-            .bearer_auth(token)
+            .bearer_auth(token.expose())
             .send()
             .await
-            .map_err(|e| unreachable(url, e))
+            .map_err(|e| unreachable(url, &e))
     }
 
     fn with_basic(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.basic_auth {
-            Some((user, password)) => request.basic_auth(user, Some(password.expose())),
+        match self.credentials.basic_header() {
+            Some(basic) => request.header(reqwest::header::AUTHORIZATION, basic.expose()),
             None => request,
         }
-    }
-
-    /// Tokens are cached per GUN path (pull and push scopes differ per method, and the server
-    /// names the scope it wants in its challenge, so a cached token that lacks it just gets
-    /// challenged again).
-    fn token_key(&self, url: &str) -> String {
-        url.split("/_trust/").next().unwrap_or(url).to_owned()
-    }
-
-    fn cached_token(&self, url: &str) -> Option<String> {
-        self.tokens.lock().ok()?.get(&self.token_key(url)).cloned()
-    }
-
-    async fn fetch_token(&self, challenge: &BearerChallenge) -> Result<String> {
-        let mut query = Vec::new();
-        if let Some(service) = &challenge.service {
-            query.push(("service", service.as_str()));
-        }
-        if let Some(scope) = &challenge.scope {
-            query.push(("scope", scope.as_str()));
-        }
-        let url = reqwest::Url::parse_with_params(&challenge.realm, &query).map_err(|e| {
-            Error::Server {
-                method: "GET",
-                url: challenge.realm.clone(),
-                status: 401,
-                message: format!("the challenge's realm is not a URL: {e}"),
-            }
-        })?;
-        let request = self.with_basic(self.client.get(url));
-        let response = request
-            .send()
-            .await
-            .map_err(|e| unreachable(&challenge.realm, e))?;
-        if !response.status().is_success() {
-            return Err(server_error("GET", &challenge.realm, response).await);
-        }
-        let body = read_limited(
-            response,
-            &challenge.realm,
-            "auth token",
-            SMALL_RESPONSE_LIMIT,
-        )
-        .await?;
-        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| Error::Server {
-            method: "GET",
-            url: challenge.realm.clone(),
-            status: 200,
-            message: format!("token response is not JSON: {e}"),
-        })?;
-        json.get("token")
-            .or_else(|| json.get("access_token"))
-            .and_then(|t| t.as_str())
-            .map(str::to_owned)
-            .ok_or_else(|| Error::Server {
-                method: "GET",
-                url: challenge.realm.clone(),
-                status: 200,
-                message: "token response has no token".to_owned(),
-            })
     }
 
     /// GETs `<gun>/_trust/tuf/<file>`, reading at most `limit` bytes.
@@ -324,61 +325,76 @@ impl Transport {
     }
 }
 
-fn unreachable(url: &str, error: reqwest::Error) -> Error {
-    let mut reason = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
+/// Tokens are cached per GUN path.
+fn token_hint(url: &str) -> &str {
+    url.split("/_trust/").next().unwrap_or(url)
+}
+
+fn unreachable(url: &str, error: &reqwest::Error) -> Error {
     Error::Unreachable {
         url: url.to_owned(),
-        reason,
+        reason: registry_http::error_chain(error),
     }
 }
 
-/// The largest key or token response read.
+/// A failed token request, as the server's refusal or unreachability.
+fn token_error(error: registry_http::Error) -> Error {
+    let refused = |url: String, status: u16, message: String| Error::Server {
+        method: "GET",
+        url,
+        status,
+        message,
+    };
+    match error {
+        registry_http::Error::TokenDenied { realm, status } => refused(
+            realm,
+            status,
+            "the token service refused the credentials".to_owned(),
+        ),
+        registry_http::Error::TokenService {
+            realm,
+            status,
+            reason,
+        } => refused(realm, status.unwrap_or(401), reason),
+        registry_http::Error::Request { url, source } => unreachable(&url, &source),
+        registry_http::Error::TooLarge { url, limit, .. } => Error::TooLarge {
+            role: format!("auth token from {url}"),
+            limit,
+        },
+        other => Error::Config {
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// The largest key response read.
 const SMALL_RESPONSE_LIMIT: u64 = 64 * 1024;
-/// Bytes of an error response's body read for its message; the rest is never read.
-const ERROR_BODY_LIMIT: usize = 4096;
 
 /// Reads `response`'s body, failing with [`Error::TooLarge`] as soon as it passes `limit`
 /// bytes: a server cannot make the client buffer more than that.
 async fn read_limited(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     url: &str,
     role: &str,
     limit: u64,
 ) -> Result<Vec<u8>> {
-    let too_large = || Error::TooLarge {
-        role: role.to_owned(),
-        limit,
-    };
-    if response.content_length().is_some_and(|len| len > limit) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(url, e))? {
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    registry_http::read_limited(response, limit)
+        .await
+        .map_err(|error| match error {
+            registry_http::Error::Request { source, .. } => unreachable(url, &source),
+            registry_http::Error::TooLarge { .. } => Error::TooLarge {
+                role: role.to_owned(),
+                limit,
+            },
+            other => Error::Config {
+                reason: other.to_string(),
+            },
+        })
 }
 
-async fn server_error(method: &'static str, url: &str, mut response: reqwest::Response) -> Error {
+async fn server_error(method: &'static str, url: &str, response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
-    let mut bytes = Vec::new();
-    while bytes.len() < ERROR_BODY_LIMIT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    bytes.truncate(ERROR_BODY_LIMIT);
-    let body = String::from_utf8_lossy(&bytes);
+    let body = registry_http::error_body(response).await;
     let message = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| {
@@ -397,59 +413,5 @@ async fn server_error(method: &'static str, url: &str, mut response: reqwest::Re
         url: url.to_owned(),
         status,
         message,
-    }
-}
-
-/// A `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct BearerChallenge {
-    realm: String,
-    service: Option<String>,
-    scope: Option<String>,
-}
-
-impl BearerChallenge {
-    fn parse(header: &str) -> Option<Self> {
-        let rest = header.trim().strip_prefix("Bearer ")?;
-        let mut params = std::collections::HashMap::new();
-        let mut remaining = rest.trim();
-        while !remaining.is_empty() {
-            let (key, after) = remaining.split_once('=')?;
-            let after = after.trim_start();
-            let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
-                let end = quoted.find('"')?;
-                (&quoted[..end], &quoted[end + 1..])
-            } else {
-                after.split_once(',').map_or((after, ""), |(v, t)| (v, t))
-            };
-            params.insert(key.trim().to_ascii_lowercase(), value.to_owned());
-            remaining = tail.trim_start().trim_start_matches(',').trim_start();
-        }
-        Some(Self {
-            realm: params.remove("realm")?,
-            service: params.remove("service"),
-            scope: params.remove("scope"),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_bearer_challenges() {
-        let c = BearerChallenge::parse(
-            r#"Bearer realm="http://127.0.0.1:5001/token",service="notary-server",scope="repository:example.com/a:push,pull""#,
-        )
-        .unwrap();
-        assert_eq!(c.realm, "http://127.0.0.1:5001/token");
-        assert_eq!(c.service.as_deref(), Some("notary-server"));
-        assert_eq!(
-            c.scope.as_deref(),
-            Some("repository:example.com/a:push,pull")
-        );
-        assert!(BearerChallenge::parse("Basic realm=\"x\"").is_none());
-        assert!(BearerChallenge::parse("Bearer service=\"x\"").is_none());
     }
 }

@@ -537,7 +537,9 @@ async fn go_key_rotations_are_followed_by_us_holding_the_old_root() {
 
 fn config_as(server: &NotaryServer, user: Option<(&str, &str)>) -> ServerConfig {
     ServerConfig {
-        basic_auth: user.map(|(u, p)| (u.to_owned(), Passphrase::new(p))),
+        credentials: user.map_or(notary_client::transport::Credentials::Anonymous, |(u, p)| {
+            notary_client::transport::Credentials::basic(u, p)
+        }),
         ..config(server)
     }
 }

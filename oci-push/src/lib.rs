@@ -129,7 +129,7 @@ pub use pull::PullOptions;
 pub use push::{PushOptions, Pushed};
 pub use reference::{DEFAULT_TAG, ImageRef};
 pub use spec::{Descriptor, MAX_DOCUMENT_SIZE, Platform};
-pub use transport::{Client, ClientOptions, Transport, UploadMode};
+pub use transport::{Client, ClientOptions, Security, UploadMode};
 pub use unpack::{UnpackOptions, UnpackStats, unpack_image, unpack_layer};
 
 /// Media types of manifests, indexes, configs and layers.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use oci_push::{
-    Client, ClientOptions, CredentialSource, Credentials, Digest, Error, ImageRef, Transport,
+    Client, ClientOptions, CredentialSource, Credentials, Digest, Error, ImageRef, Security,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -92,7 +92,7 @@ async fn bearer_challenge_token_is_fetched_once_and_cached() {
     let reference = ImageRef::parse(&format!("127.0.0.1:{port}/app:1")).unwrap();
     let client = |password: &str| {
         Client::new(ClientOptions {
-            transport: Transport::InsecureHttp,
+            security: Security::InsecureHttp,
             credentials: CredentialSource::Static(Credentials::basic("alice", password)),
             attempts: 1,
             ..ClientOptions::default()
@@ -202,7 +202,7 @@ async fn a_push_of_many_blobs_authenticates_once() {
     }
     image.finish(&layout, "v1").unwrap();
     let client = Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         parallelism: 8,
         attempts: 1,
         ..ClientOptions::default()

@@ -8,7 +8,7 @@ use std::path::Path;
 use devstack::{Registry, RegistryOptions};
 use oci_push::dockerfile::{BuildOptions, build};
 use oci_push::{
-    Client, ClientOptions, Error, ImageRef, Layout, Platform, PushOptions, Transport,
+    Client, ClientOptions, Error, ImageRef, Layout, Platform, PushOptions, Security,
     UnpackOptions, UnpackStats, unpack_image, unpack_layer,
 };
 
@@ -179,7 +179,7 @@ fn unsupported_and_escaping_instructions_are_refused() {
 async fn from_a_registry_base_image() {
     let registry = Registry::start(RegistryOptions::default()).unwrap();
     let client = Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         ..ClientOptions::default()
     })
     .unwrap();

@@ -3,7 +3,7 @@
 //! such answers, so a small in-process server does (fault injection).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use oci_push::{Client, ClientOptions, Error, ImageRef, Transport};
+use oci_push::{Client, ClientOptions, Error, ImageRef, Security};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
 /// How the server answers the token endpoint.
@@ -73,7 +73,7 @@ async fn hostile_server(token: TokenAnswer) -> String {
 
 fn client() -> Client {
     Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         attempts: 1,
         ..ClientOptions::default()
     })

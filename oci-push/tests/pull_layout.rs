@@ -8,7 +8,7 @@ use std::path::Path;
 use devstack::{Registry, RegistryOptions};
 use oci_push::{
     Client, ClientOptions, Descriptor, Digest, ImageRef, Layout, PullOptions, PushOptions,
-    Transport,
+    Security,
 };
 
 /// An image with one layer of `size` pseudo-random bytes (from `seed`) in a new layout.
@@ -55,7 +55,7 @@ fn make_image(dir: &Path, seed: u32, size: usize) -> (Layout, Descriptor, Descri
 
 fn client() -> Client {
     Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         ..ClientOptions::default()
     })
     .unwrap()

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use devstack::{Registry, RegistryOptions};
-use oci_push::{Client, ClientOptions, Digest, Error, ImageRef, Layout, PullOptions, Transport};
+use oci_push::{Client, ClientOptions, Digest, Error, ImageRef, Layout, PullOptions, Security};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const LAYER_SIZE: usize = 6 * 1024 * 1024;
@@ -163,7 +163,7 @@ fn registry_with_image(dir: &std::path::Path) -> (Registry, Digest, Vec<u8>) {
 
 fn client(attempts: u32) -> Client {
     Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         retry_delay: std::time::Duration::from_millis(50),
         attempts,
         ..ClientOptions::default()

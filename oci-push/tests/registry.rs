@@ -9,7 +9,7 @@ use std::sync::Arc;
 use devstack::{Registry, RegistryOptions};
 use oci_push::{
     Client, ClientOptions, CredentialSource, Credentials, Descriptor, Digest, Error, ImageRef,
-    Layout, PullOptions, PushOptions, Transport, UploadMode,
+    Layout, PullOptions, PushOptions, Security, UploadMode,
 };
 
 /// A layout with one image of `layers` random layers of `layer_size` bytes, tagged `tag`.
@@ -62,7 +62,7 @@ fn make_layout(dir: &Path, tag: &str, layers: usize, layer_size: usize, seed: u8
 
 fn insecure() -> Client {
     Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         retry_delay: std::time::Duration::from_millis(100),
         ..ClientOptions::default()
     })
@@ -156,7 +156,7 @@ async fn ours_pushes_skopeo_agrees_and_copies_back() {
 
     // Chunked uploads give the same digest.
     let chunked = Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         upload: UploadMode::Chunked {
             chunk_size: 100_000,
         },
@@ -241,7 +241,7 @@ async fn restart_mid_push(upload: UploadMode) {
     let layout = Layout::open(dir.path().join("src")).unwrap();
     let target = ImageRef::parse(&format!("{}/restart/app:big", registry.host())).unwrap();
     let client = Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         parallelism: 2,
         attempts: 10,
         retry_delay: std::time::Duration::from_millis(200),

@@ -5,12 +5,12 @@
 use devstack::{Anonymous, Registry, RegistryOptions, TokenIssuer, TokenUser};
 use oci_push::{
     Client, ClientOptions, CredentialSource, Credentials, ImageBuilder, ImageRef, LayerBuilder,
-    Layout, Platform, PullOptions, PushOptions, Transport,
+    Layout, Platform, PullOptions, PushOptions, Security,
 };
 
 fn client(credentials: CredentialSource) -> Client {
     Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         credentials,
         ..Default::default()
     })

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use oci_push::{
     Client, ClientOptions, ImageBuilder, ImageRef, LayerBuilder, Layout, Platform, PushOptions,
-    Transport,
+    Security,
 };
 use sha2::Digest as _;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -199,7 +199,7 @@ async fn a_refused_monolithic_upload_is_sent_in_chunks() {
     image.finish(&layout, "v1").unwrap();
 
     let client = Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         ..Default::default()
     })
     .unwrap();
@@ -250,7 +250,7 @@ async fn a_slow_commit_does_not_hold_up_the_next_transfer() {
     // One transfer at a time: the second blob can only start if the first one's slot is
     // free while the registry still works on committing it.
     let client = Client::new(ClientOptions {
-        transport: Transport::InsecureHttp,
+        security: Security::InsecureHttp,
         parallelism: 1,
         ..Default::default()
     })

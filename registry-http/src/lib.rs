@@ -1,8 +1,8 @@
 //! The HTTP layer shared by the notary and registry clients.
 //!
 //! Without features (`default-features = false`) the crate is the part a caller needs with
-//! no network stack: [`Secret`], [`Credentials`], `WWW-Authenticate` parsing
-//! ([`AuthChallenge`]) and [`error_chain`]. The default `http` feature adds what the
+//! no network stack: [`Secret`], [`Credentials`], [`Security`] (HTTPS or explicitly plain
+//! HTTP), `WWW-Authenticate` parsing ([`AuthChallenge`]) and [`error_chain`]. The default `http` feature adds what the
 //! clients build on reqwest and rustls: [`TlsOptions`] (one CA rule, an explicit ring
 //! provider, mutual TLS), bounded body reads ([`read_limited`], [`error_body`]) and token
 //! authentication ([`TokenRequest`], [`TokenCache`] with expiry and single-flight). The
@@ -35,6 +35,7 @@ mod challenge;
 mod credentials;
 mod error;
 mod secret;
+mod security;
 
 #[cfg(feature = "http")]
 mod body;
@@ -48,6 +49,7 @@ pub use challenge::{AuthChallenge, BearerChallenge, Challenge, parse_challenges}
 pub use credentials::Credentials;
 pub use error::Error;
 pub use secret::Secret;
+pub use security::Security;
 
 #[cfg(feature = "http")]
 pub use body::{ERROR_BODY_LIMIT, error_body, read_limited};

@@ -1,72 +1,24 @@
 //! A string that never prints: passphrases, `docker_password`, secret values.
+//!
+//! It is `registry-http`'s [`Secret`] (the one the registry and notary clients use too, with
+//! no network code behind it): `Debug` prints `[redacted]` and the memory is wiped on drop.
+//! It serializes as the plain string because the registration JSON carries it that way
+//! (inside the encryption).
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use zeroize::Zeroizing;
-
-/// A secret string. `Debug` prints `[redacted]`; the memory is wiped on drop. It serializes as
-/// the plain string because the registration JSON carries it that way (inside the encryption).
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(Zeroizing<String>);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(Zeroizing::new(secret.into()))
-    }
-
-    /// The secret itself; the caller must not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the secret is the empty string.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self::new(value)
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret::new)
-    }
-}
+pub use registry_http::Secret;
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
-    fn debug_is_redacted() {
+    fn redacted_but_serialized_in_the_clear() {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?}"), "[redacted]");
-        assert_eq!(format!("{:?}", Some(&secret)), "Some([redacted])");
-        assert_eq!(secret.expose(), "hunter2");
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"hunter2\"");
+        let back: Secret = serde_json::from_str("\"hunter2\"").unwrap();
+        assert_eq!(back, secret);
     }
 }

@@ -214,7 +214,7 @@ async fn run() -> AnyResult<()> {
     )?;
     std::fs::write(context.join("wallet/wallet.conf"), "network=testnet\n")?;
     let registry_client = oci_push::Client::new(oci_push::ClientOptions {
-        transport: oci_push::Transport::InsecureHttp,
+        security: oci_push::Security::InsecureHttp,
         ..Default::default()
     })?;
     let mut digests = Vec::new();

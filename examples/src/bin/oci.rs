@@ -23,7 +23,7 @@ use examples::outln;
 use oci_push::dockerfile::BuildOptions;
 use oci_push::{
     BlobOutcome, Client, ClientOptions, CredentialSource, Credentials, Digest, DockerConfig,
-    ImageRef, Layout, Platform, Progress, PullOptions, PushOptions, Secret, Transport,
+    ImageRef, Layout, Platform, Progress, PullOptions, PushOptions, Secret, Security,
     UnpackOptions,
 };
 
@@ -340,10 +340,10 @@ fn client(net: &Net) -> Result<Client, BoxError> {
         _ => None,
     };
     Ok(Client::new(ClientOptions {
-        transport: if net.insecure {
-            Transport::InsecureHttp
+        security: if net.insecure {
+            Security::InsecureHttp
         } else {
-            Transport::Https
+            Security::Https
         },
         ca_certificates_pem: net
             .ca_cert

@@ -12,7 +12,7 @@ use keymgmt::passphrase::Chain;
 use notary_client::changelist::{Action, ChangeContent};
 use notary_client::metadata::FileMeta;
 use notary_client::repository::{Client, InitOptions, Reset, RootKeyChoice};
-use notary_client::transport::{Security, ServerConfig};
+use notary_client::transport::ServerConfig;
 use notary_client::verify::TrustPinning;
 
 #[derive(Parser)]
@@ -238,45 +238,17 @@ fn client(cli: &Cli, needs_server: bool) -> AnyResult<Client> {
             return Err("no trust server: pass -s URL (e.g. https://notary.docker.io)".into());
         }
     };
-    // An explicit http:// URL is the user's request for plain HTTP, as with notary.
-    let security = if url.starts_with("http://") {
-        Security::InsecureHttp
-    } else {
-        Security::Https
-    };
     let client_identity_pem = match (&cli.tlscert, &cli.tlskey) {
         (Some(cert), Some(key)) => Some([read(cert)?, read(key)?].concat()),
         _ => None,
     };
     let config = ServerConfig {
-        url,
-        security,
         ca_pem: cli.tlscacert.as_ref().map(read).transpose()?,
         client_identity_pem,
-        basic_auth: notary_auth()?,
-        timeout: None,
+        ..ServerConfig::from_url(url)?.with_notary_auth_from_env()?
     };
     let passphrases = Chain::cli_environment();
     Ok(Client::new(trust_dir, &config, passphrases)?)
-}
-
-/// `NOTARY_AUTH` = base64("user:password"), as the Go client reads it.
-fn notary_auth() -> AnyResult<Option<(String, keymgmt::passphrase::Passphrase)>> {
-    use base64::Engine as _;
-    let Ok(value) = std::env::var("NOTARY_AUTH") else {
-        return Ok(None);
-    };
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|_| "NOTARY_AUTH is not base64 of user:password")?;
-    let text = String::from_utf8(decoded).map_err(|_| "NOTARY_AUTH is not UTF-8")?;
-    let (user, password) = text
-        .split_once(':')
-        .ok_or("NOTARY_AUTH lacks the ':' between user and password")?;
-    Ok(Some((
-        user.to_owned(),
-        keymgmt::passphrase::Passphrase::new(password),
-    )))
 }
 
 fn pinning(cli: &Cli, gun: &str) -> AnyResult<TrustPinning> {
