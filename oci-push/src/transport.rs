@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use registry_http::Security;
 use registry_http::{AuthChallenge, TlsOptions, TokenCache, TokenKey, TokenRequest, TrustRoots};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
@@ -13,17 +14,6 @@ use crate::Error;
 use crate::auth::{CredentialSource, Credentials, Secret};
 
 pub(crate) use registry_http::{error_body, error_chain};
-
-/// How to reach registries.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Transport {
-    /// HTTPS with certificate verification (the default).
-    #[default]
-    Https,
-    /// Plain HTTP, for loopback or test registries only: nothing is encrypted or
-    /// authenticated on the wire.
-    InsecureHttp,
-}
 
 /// How blobs are uploaded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,7 +35,7 @@ pub enum UploadMode {
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// HTTPS (default) or plain HTTP.
-    pub transport: Transport,
+    pub security: Security,
     /// CA certificates (PEM) to trust *instead of* the platform's roots; empty: the
     /// platform's roots. A registry named with its CA is not also trusted under every
     /// public CA (the rule of [`registry_http::tls`]).
@@ -70,7 +60,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
-            transport: Transport::Https,
+            security: Security::Https,
             ca_certificates_pem: Vec::new(),
             client_identity_pem: None,
             credentials: CredentialSource::Anonymous,
@@ -192,11 +182,7 @@ impl Client {
     }
 
     pub(crate) fn base(&self, registry: &str) -> String {
-        let scheme = match self.inner.options.transport {
-            Transport::Https => "https",
-            Transport::InsecureHttp => "http",
-        };
-        format!("{scheme}://{registry}")
+        format!("{}://{registry}", self.inner.options.security.scheme())
     }
 
     /// Sends a request, authenticating on challenge and retrying transient failures
@@ -259,7 +245,7 @@ impl Client {
                     method: method.to_string(),
                     url: url.to_owned(),
                     attempts: attempt,
-                    reason: error_chain(&error),
+                    source: Box::new(error),
                 },
             };
             if attempt >= attempts {
