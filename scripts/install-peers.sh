@@ -4,7 +4,7 @@
 # of devstack's production notary topology), docker-registry, skopeo, gnupg, openssl, and curl
 # (the raw-transfer ceiling of the oci bench), and what hpvs-sim runs workloads with: runc,
 # busybox-static (the test workloads' root filesystem), iproute2 (network namespaces), mount
-# (losetup) and e2fsprogs (mkfs.ext4).
+# (losetup), e2fsprogs, xfsprogs and btrfs-progs (the quota mounts' mkfs).
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -23,6 +23,8 @@ peers=(
   "ip:iproute2"
   "losetup:mount"
   "mkfs.ext4:e2fsprogs"
+  "mkfs.xfs:xfsprogs"
+  "mkfs.btrfs:btrfs-progs"
 )
 
 missing=()
@@ -49,7 +51,7 @@ if ! postgres_present; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4)"
+  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs)"
   exit 0
 fi
 

@@ -27,9 +27,11 @@ const APPLETS: &[&str] = &[
 
 /// The workload: records what it sees, then serves it (and a live `ps` through CGI).
 const START_SCRIPT: &str = r#"
+trap 'kill $server; exit 0' TERM
 echo "workload up as $(id -u)"
 echo "to stderr" >&2
 hostname > /www/hostname.txt
+cat /proc/mounts > /www/mounts.txt
 env > /www/env.txt
 id > /www/id.txt
 cat "$HOST_SECRET" > /www/secret.txt 2>&1
@@ -44,7 +46,6 @@ wget -q -T 2 -O /www/probe.txt "http://$HOST_PROBE/" 2> /www/probe-err.txt
 echo "exit=$?" >> /www/probe-err.txt
 httpd -f -p 8080 -h /www &
 server=$!
-trap 'kill $server; exit 0' TERM
 wait
 "#;
 
@@ -478,7 +479,9 @@ fn loops_below(dir: &Path) -> usize {
 fn stop_kills_a_workload_that_ignores_sigterm_after_the_grace_period() {
     let fixture = Fixture::new("stubborn-1");
     let image = ImageConfig {
-        cmd: Some(vec!["trap '' TERM; while true; do sleep 1; done".into()]),
+        cmd: Some(vec![
+            "trap '' TERM; echo > /www/trapped; while true; do sleep 1; done".into(),
+        ]),
         ..fixture.image()
     };
     let settings = fixture.settings(vec![]);
@@ -491,6 +494,13 @@ fn stop_kills_a_workload_that_ignores_sigterm_after_the_grace_period() {
         fixture.runtime.state(&fixture.name).unwrap(),
         ServerState::Running { .. }
     ));
+    // Signalled before its trap is set (while runc's init still runs), it would just exit.
+    let trapped = fixture.rootfs.join("www/trapped");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !trapped.exists() {
+        assert!(Instant::now() < deadline, "the workload never set its trap");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let grace = Duration::from_millis(500);
     let stopping = Instant::now();
     fixture.runtime.stop(&fixture.name, grace).unwrap();
@@ -540,4 +550,31 @@ fn a_restarted_runtime_finds_its_running_server_and_half_created_ones_are_orphan
     again.remove_orphans(&orphans).unwrap();
     assert!(again.orphans(&known).unwrap().is_empty());
     drop(half);
+}
+
+#[test]
+fn xfs_and_btrfs_mounts_are_filesystems_of_their_kind_in_the_container() {
+    let fixture = Fixture::new("kinds-1");
+    let mount = |id: &str, filesystem: Filesystem| QuotaMount {
+        mount_id: id.parse().unwrap(),
+        mount: format!("/{id}").into(),
+        filesystem,
+        size: filesystem.minimum_size(),
+        reset_root: false,
+    };
+    fixture.create_and_start(vec![
+        mount("xfsdata", Filesystem::Xfs),
+        mount("btrfsdata", Filesystem::Btrfs),
+    ]);
+    let tokio = tokio();
+    let forwarder = forward(&tokio, &fixture);
+    let mounts = wait_for(forwarder.local_addr(), "/mounts.txt");
+    let kind_of = |point: &str| {
+        mounts.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (fields.get(1) == Some(&point)).then(|| fields.get(2).copied().unwrap_or_default())
+        })
+    };
+    assert_eq!(kind_of("/xfsdata"), Some("xfs"), "{mounts}");
+    assert_eq!(kind_of("/btrfsdata"), Some("btrfs"), "{mounts}");
 }
