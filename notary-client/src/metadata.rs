@@ -352,6 +352,22 @@ macro_rules! impl_signed {
 }
 impl_signed!(Root, Targets, MetaFile);
 
+/// The `signed.version` of a metadata file, read without building the rest of it: what
+/// rollback protection needs of a cached file. `None` when there is no integer version.
+pub fn peek_version(bytes: &[u8]) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        signed: Versioned,
+    }
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: i64,
+    }
+    serde_json::from_slice::<Envelope>(bytes)
+        .ok()
+        .map(|e| e.signed.version)
+}
+
 /// Parses a metadata file of `role` expected to be of `role_type`. Rejects extra envelope
 /// fields (Cure53 2018), a wrong `_type`, versions outside `1..=MAX_VERSION`, and trailing data.
 pub fn parse<T: Signed>(role: &str, role_type: RoleType, bytes: &[u8]) -> Result<SignedFile<T>> {

@@ -23,6 +23,7 @@ use crate::verify::TrustPinning;
 
 mod keys;
 mod names;
+mod plan;
 mod publish;
 
 pub use crate::target::TargetInfo;
@@ -224,12 +225,12 @@ impl Repository<'_> {
     /// Refuses a nested delegation whose parent is neither in the cached (verified when it was
     /// cached) metadata nor staged: its publish could only fail.
     fn check_parent_exists(&self, role: &str) -> Result<()> {
-        let parent = publish::parent_of(role);
+        let parent = plan::parent_of(role);
         if parent == "targets" {
             return Ok(());
         }
         let mut exists = self
-            .cached_delegations(publish::parent_of(parent))?
+            .cached_delegations(plan::parent_of(parent))?
             .contains(parent);
         for (_, change) in self.changelist.list()? {
             if change.role == parent && matches!(change.content, ChangeContent::Delegation(_)) {
@@ -328,6 +329,13 @@ impl Repository<'_> {
             &self.client.pinning,
         )
         .await
+    }
+
+    /// [`update`](Self::update) from another source of the server's files, such as
+    /// [`fetch::InMemory`](crate::fetch::InMemory) in a test or a mirror, with this
+    /// repository's cache, limits and pins.
+    pub async fn update_from(&self, server: &impl crate::fetch::Fetch) -> Result<TrustedState> {
+        update::update(server, &self.cache, &self.gun, &self.client.pinning).await
     }
 
     /// [`update`](Self::update), or the verified, unexpired cache with a warning when the

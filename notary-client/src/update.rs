@@ -69,6 +69,22 @@ pub async fn update(
     Flow::new(server, cache, gun, pinning).run().await
 }
 
+/// [`update`] right after a publish: the files just uploaded (role, bytes) are used instead
+/// of downloading them again wherever the verified metadata records exactly those bytes, so
+/// only what the server signed itself (the timestamp, the snapshot when server-managed) is
+/// fetched.
+pub(crate) async fn update_after_publish(
+    server: &impl Fetch,
+    cache: &Cache,
+    gun: &str,
+    pinning: &TrustPinning,
+    uploaded: &[(String, Vec<u8>)],
+) -> Result<TrustedState> {
+    let mut flow = Flow::new(server, cache, gun, pinning);
+    flow.uploaded = uploaded;
+    flow.run().await
+}
+
 /// [`update`], or, when the server has no trust data for `gun` (any more) or cannot be
 /// reached, the cached trust data with every check applied as if it had just been downloaded
 /// (signature thresholds, hashes along the chain, unexpired), as the Go client's `list` and
@@ -116,6 +132,9 @@ struct Flow<'a, F> {
     limits: Limits,
     /// TUF 5.1: one time for every expiry check of the update.
     now: OffsetDateTime,
+    /// Files this client just published, by role: like cached files, used when the verified
+    /// parent records their hashes.
+    uploaded: &'a [(String, Vec<u8>)],
 }
 
 /// The timestamp, snapshot and targets roles verified with one root.
@@ -174,6 +193,7 @@ impl<'a, F: Fetch> Flow<'a, F> {
             pinning,
             limits: cache.limits(),
             now: OffsetDateTime::now_utc(),
+            uploaded: &[],
         }
     }
 
@@ -269,14 +289,38 @@ impl<'a, F: Fetch> Flow<'a, F> {
     }
 
     /// TUF 5.4.3, 5.5.5, 5.6.4: the version of the cached file of `role`, for rollback
-    /// protection. A corrupt entry is refused, never read as "nothing cached".
+    /// protection, read without parsing the whole file. A corrupt entry is refused, never
+    /// read as "nothing cached".
     fn cached_version<T: Signed>(&self, role: &str, role_type: RoleType) -> Result<Option<i64>> {
         let Some(bytes) = self.cache.read_within(role, self.limits.size_of(role))? else {
             return Ok(None);
         };
-        let file = metadata::parse::<T>(role, role_type, &bytes)
-            .map_err(|e| self.cache.corrupt(role, e))?;
-        Ok(Some(file.signed.version()))
+        match metadata::peek_version(&bytes) {
+            Some(version) if (1..=metadata::MAX_VERSION).contains(&version) => Ok(Some(version)),
+            // Parsed in full only to say what is wrong with it.
+            _ => match metadata::parse::<T>(role, role_type, &bytes) {
+                Err(e) => Err(self.cache.corrupt(role, e)),
+                Ok(file) => Ok(Some(file.signed.version())),
+            },
+        }
+    }
+
+    /// The bytes of `role` this client already holds (just uploaded, or cached) if they are
+    /// exactly what `meta` records: TUF 5.5/5.6 allow skipping the download of an unchanged
+    /// file, as the Go client does. A cache entry that cannot be read is refused.
+    fn held(&self, source: Source, role: &str, meta: &FileMeta) -> Result<Option<Vec<u8>>> {
+        if source == Source::Cache {
+            return Ok(None);
+        }
+        if let Some((_, bytes)) = self.uploaded.iter().find(|(r, _)| r == role)
+            && meta.check(role, bytes).is_ok()
+        {
+            return Ok(Some(bytes.clone()));
+        }
+        Ok(self
+            .cache
+            .read_within(role, self.limits.size_of(role))?
+            .filter(|bytes| meta.check(role, bytes).is_ok()))
     }
 
     /// Reads the file of `role` that the verified `parent` records with `meta`: refused before
@@ -304,6 +348,9 @@ impl<'a, F: Fetch> Flow<'a, F> {
             });
         }
         let file = format!("{role}.{}.json", hex_sha256(meta, role)?);
+        if let Some(bytes) = self.held(source, role, meta)? {
+            return Ok(bytes);
+        }
         let bytes = self
             .get(source, &file, role, length)
             .await?

@@ -1,6 +1,6 @@
-//! The attack catalogue: each case is served by a tampering HTTP server (a mock is right here:
-//! a real notary-server cannot be made to misbehave) and must be refused with its own error,
-//! leaving the cache untouched.
+//! The attack catalogue: each case is served by a tampering server (a mock is right here: a
+//! real notary-server cannot be made to misbehave), in memory unless the attack is about bytes
+//! on the wire, and must be refused with its own error, leaving the cache untouched.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
@@ -63,7 +63,7 @@ async fn rollback_of_snapshot_and_targets() {
 #[tokio::test]
 async fn rollback_of_root() {
     let keys = Keys::new();
-    let mock = Mock::start().await;
+    let mock = Mock::in_memory();
     let root1 = sign_root(&keys, &root_meta(&keys, 1, &future()));
     let root2 = metadata::sign(
         &root_meta(&keys, 2, &future()),
@@ -100,7 +100,7 @@ async fn freeze_with_an_expired_timestamp() {
 #[tokio::test]
 async fn expired_root() {
     let keys = Keys::new();
-    let mock = Mock::start().await;
+    let mock = Mock::in_memory();
     let root = sign_root(&keys, &root_meta(&keys, 1, &past()));
     mock.serve(&publication(&keys, &root, &Spec::version(1)));
     let err = Victim::new(&mock).refused().await;
@@ -166,7 +166,7 @@ async fn target_hash_and_length_substitution() {
 
 #[tokio::test]
 async fn endless_data() {
-    let (_keys, mock, victim, _root) = trusting_v2().await;
+    let (_keys, mock, victim, _root) = trusting_v2_over_http().await;
     mock.put("timestamp.json", Body::Endless);
     let err = victim.refused().await;
     assert!(
@@ -177,7 +177,7 @@ async fn endless_data() {
 
 #[tokio::test]
 async fn endless_error_body() {
-    let (_keys, mock, victim, _root) = trusting_v2().await;
+    let (_keys, mock, victim, _root) = trusting_v2_over_http().await;
     mock.put("timestamp.json", Body::EndlessError);
     let err = victim.refused().await;
     assert!(matches!(err, Error::Server { status: 500, .. }), "{err}");
@@ -301,7 +301,7 @@ async fn root_rotation_without_the_old_roots_signature() {
 /// Serves a first publication whose root certificate is `keys.root_cert` to a new client and
 /// returns why the certificate was refused.
 async fn first_root_certificate_refusal(keys: &Keys) -> Box<keymgmt::Error> {
-    let mock = Mock::start().await;
+    let mock = Mock::in_memory();
     let root = sign_root(keys, &root_meta(keys, 1, &future()));
     mock.serve(&publication(keys, &root, &Spec::version(1)));
     match Victim::new(&mock).refused().await {
@@ -394,7 +394,7 @@ async fn huge_versions() {
 #[tokio::test]
 async fn unsigned_extra_field_in_the_envelope() {
     let keys = Keys::new();
-    let mock = Mock::start().await;
+    let mock = Mock::in_memory();
     let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
     let mut set = publication(&keys, &root, &Spec::version(1));
     let text = String::from_utf8(set.root.clone()).unwrap();
@@ -411,7 +411,7 @@ async fn unsigned_extra_field_in_the_envelope() {
 
 #[tokio::test]
 async fn gun_path_traversal() {
-    let mock = Mock::start().await;
+    let mock = Mock::in_memory();
     let victim = Victim::new(&mock);
     for gun in ["../../x", "a/../../x", "/etc/x", "a\\b"] {
         let err = victim.client.repository(gun).unwrap_err();
@@ -527,7 +527,7 @@ async fn pinned_ca_and_pinned_key_ids() {
         .unwrap()
         .key;
     keys.root_cert = PublicKey::from_certificate_pem(issued.certificate_pem().as_bytes()).unwrap();
-    let mock = Mock::start().await;
+    let mock = Mock::in_memory();
     let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
     mock.serve(&publication(&keys, &root, &Spec::version(1)));
 
@@ -537,40 +537,40 @@ async fn pinned_ca_and_pinned_key_ids() {
         (victim, client)
     };
     // The issuing CA is pinned for a prefix covering the GUN: accepted.
-    let (_v, client) = pinned(notary_client::verify::TrustPinning::default().pin_ca(
+    let (v, client) = pinned(notary_client::verify::TrustPinning::default().pin_ca(
         "registry.example.com/*",
         ca.certificate_pem().as_bytes().to_vec(),
     ));
-    client.repository(GUN).unwrap().update().await.unwrap();
+    v.update_with(&client).await.unwrap();
     // Another CA: refused.
     let other = keymgmt::mtls::CertificateAuthority::generate("root CA").unwrap();
-    let (_v, client) = pinned(
+    let (v, client) = pinned(
         notary_client::verify::TrustPinning::default()
             .pin_ca(GUN, other.certificate_pem().as_bytes().to_vec()),
     );
-    let err = client.repository(GUN).unwrap().update().await.unwrap_err();
+    let err = v.update_with(&client).await.unwrap_err();
     assert!(matches!(err, Error::RootNotPinned { .. }), "{err}");
     // Pinned key IDs: the right one passes, another is refused, and TOFU can be turned off.
-    let (_v, client) = pinned(
+    let (v, client) = pinned(
         notary_client::verify::TrustPinning::default()
             .pin_cert(GUN, keys.root_cert.key_id().to_string()),
     );
-    client.repository(GUN).unwrap().update().await.unwrap();
-    let (_v, client) = pinned(
+    v.update_with(&client).await.unwrap();
+    let (v, client) = pinned(
         notary_client::verify::TrustPinning::default()
             .pin_cert("registry.example.com/*", "0".repeat(64)),
     );
     assert!(matches!(
-        client.repository(GUN).unwrap().update().await,
+        v.update_with(&client).await,
         Err(Error::RootNotPinned { .. })
     ));
     let no_tofu = notary_client::verify::TrustPinning {
         disable_tofu: true,
         ..Default::default()
     };
-    let (_v, client) = pinned(no_tofu);
+    let (v, client) = pinned(no_tofu);
     assert!(matches!(
-        client.repository(GUN).unwrap().update().await,
+        v.update_with(&client).await,
         Err(Error::RootNotPinned { .. })
     ));
 }

@@ -169,9 +169,10 @@ async fn pins_hold_with_a_cached_root_and_after_a_rotation() {
     let (keys, mock, victim, root) = trusting_v2().await;
     mock.serve(&publication(&keys, &root, &Spec::version(3)));
     let right = keys.root_cert.key_id().to_string();
+    let victim = &victim;
     let update = |pinning: TrustPinning| {
         let client = victim.client.clone().with_pinning(pinning);
-        async move { client.repository(GUN).unwrap().update().await }
+        async move { victim.update_with(&client).await }
     };
     let before = victim.cache();
 

@@ -58,7 +58,7 @@ fn resign_snapshot(keys: &Keys, set: &mut FileSet, edit: impl FnOnce(&mut MetaFi
 /// verified before its snapshot entry is used: the snapshot is never asked for.
 #[tokio::test]
 async fn forged_snapshot_length_is_refused_before_the_snapshot_is_fetched() {
-    let (keys, mock, victim, root) = trusting_v2().await;
+    let (keys, mock, victim, root) = trusting_v2_over_http().await;
     let v3 = publication(&keys, &root, &Spec::version(3));
     mock.serve(&v3);
     let (meta, hex) = forged_meta();
@@ -88,7 +88,7 @@ async fn forged_snapshot_length_is_refused_before_the_snapshot_is_fetched() {
 /// is walked from verified data only, so that root is never asked for.
 #[tokio::test]
 async fn unverified_snapshot_cannot_start_a_root_rotation() {
-    let (keys, mock, victim, root) = trusting_v2().await;
+    let (keys, mock, victim, root) = trusting_v2_over_http().await;
     let mut v3 = publication(&keys, &root, &Spec::version(3));
     let (meta, hex) = forged_meta();
     let mut snapshot: MetaFile = signed_part(&v3.snapshot);
@@ -121,7 +121,7 @@ async fn unverified_snapshot_cannot_start_a_root_rotation() {
 /// length over it is refused before the request.
 #[tokio::test]
 async fn signed_lengths_over_the_limits_are_refused_before_the_request() {
-    let (keys, mock, victim, root) = trusting_v2().await;
+    let (keys, mock, victim, root) = trusting_v2_over_http().await;
     let (meta, hex) = forged_meta();
 
     // The snapshot, named by a validly signed timestamp.
@@ -198,7 +198,7 @@ async fn an_over_limit_delegation_is_skipped_without_being_fetched() {
 #[tokio::test]
 async fn limits_are_set_on_the_client() {
     let keys = Keys::new();
-    let mock = Mock::start().await;
+    let mock = Mock::in_memory();
     let root1 = sign_root(&keys, &root_meta(&keys, 1, &future()));
     mock.serve(&publication(&keys, &root1, &Spec::version(1)));
 
@@ -257,4 +257,43 @@ async fn limits_are_set_on_the_client() {
     victim.client = victim.client.clone().with_limits(Limits::default());
     let state = victim.update().await.unwrap();
     assert_eq!(state.root.file.signed.version, 3);
+}
+
+/// Files the verified snapshot records with the hashes of the cached ones are not fetched
+/// again (as Go does); a changed one is, and a cache edited behind the client's back is not
+/// trusted for it.
+#[tokio::test]
+async fn unchanged_files_come_from_the_cache() {
+    let (keys, mock, victim, root) = trusting_v2().await;
+    mock.reset_counts();
+    victim.update().await.unwrap();
+    assert_eq!(mock.memory.requests(), ["timestamp.json"]);
+
+    let next = publication(&keys, &root, &Spec::version(3));
+    mock.serve(&next);
+    mock.reset_counts();
+    victim.update().await.unwrap();
+    assert_eq!(
+        mock.memory.requests(),
+        [
+            "timestamp.json".to_owned(),
+            format!("snapshot.{}.json", sha(&next.snapshot)),
+            format!("targets.{}.json", sha(&next.targets)),
+        ]
+    );
+
+    let cached_targets = victim
+        .dir
+        .path()
+        .join("tuf")
+        .join(GUN)
+        .join("metadata/targets.json");
+    let mut edited = next.targets.clone();
+    edited.push(b' ');
+    std::fs::write(&cached_targets, edited).unwrap();
+    mock.reset_counts();
+    let state = victim.update().await.unwrap();
+    assert!(mock.asked_for("targets."));
+    assert_eq!(std::fs::read(&cached_targets).unwrap(), next.targets);
+    assert_eq!(state.role("targets").unwrap().bytes, next.targets);
 }

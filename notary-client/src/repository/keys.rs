@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use keymgmt::{KeyId, PrivateKey, PublicKey};
 
-use super::publish::new_snapshot;
+use super::plan::new_snapshot;
 use super::{InitOptions, Repository};
 use crate::error::{Error, Result};
 use crate::metadata::{self, KeyJson, RoleType, Root, RootRole, SigningKey, Targets};

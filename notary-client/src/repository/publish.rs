@@ -1,13 +1,15 @@
-//! Publish planning: apply staged changes to the targets roles, sign what changed (parents
-//! first), a new snapshot when its key is held, and the first publication of a collection.
+//! Publishing: the staged changes planned ([`super::plan`]) against the verified state (or
+//! what init signed, for a first publication), signed with the key store's keys, uploaded,
+//! and the result verified.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Repository;
-use crate::changelist::{Action, Change, ChangeContent};
+use super::plan::{Plan, ToSign, plan, snapshot_after};
+use crate::changelist::Change;
 use crate::error::{Error, Result};
-use crate::metadata::{self, DelegationRole, FileMeta, MetaFile, RoleType, Root, Targets};
+use crate::metadata::{self, MetaFile, RoleType, Root, Targets};
 use crate::transport::Fetched;
 use crate::update::TrustedState;
 
@@ -26,9 +28,20 @@ impl Repository<'_> {
         if upload.is_empty() {
             return Ok(());
         }
-        self.client.transport.post(&self.gun, upload).await?;
+        self.client
+            .transport
+            .post(&self.gun, upload.clone())
+            .await?;
         self.changelist.remove(&files)?;
-        self.update().await?;
+        // Verify and cache what the server now serves, downloading only what it signed.
+        crate::update::update_after_publish(
+            &self.client.transport,
+            &self.cache,
+            &self.gun,
+            &self.client.pinning,
+            &upload,
+        )
+        .await?;
         Ok(())
     }
 
@@ -85,7 +98,10 @@ impl Repository<'_> {
         base.insert("targets".to_owned(), targets.signed);
         let mut upload = vec![("root".to_owned(), root_bytes.clone())];
         // Never published: versions start where init left them.
-        upload.extend(self.plan(&root.signed, &root_bytes, &base, None, changes, false)?);
+        let plan = plan(&root.signed, &base, changes, false)?;
+        if !plan.is_empty() {
+            upload.extend(self.sign_plan(&root.signed, &root_bytes, plan, None)?);
+        }
         if !upload.iter().any(|(role, _)| role == "targets") {
             // Nothing staged: publish what init signed, snapshot included when it is local.
             upload.push(("targets".to_owned(), targets_bytes));
@@ -106,74 +122,35 @@ impl Repository<'_> {
             .iter()
             .map(|(role, v)| (role.clone(), v.file.signed.clone()))
             .collect();
-        self.plan(
+        let plan = plan(&state.root.file.signed, &base, changes, true)?;
+        if plan.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.sign_plan(
             &state.root.file.signed,
             &state.root.bytes,
-            &base,
+            plan,
             Some(&state.snapshot.file.signed),
-            changes,
-            true,
         )
     }
 
-    /// Applies `changes` to the targets roles in `base`, signs every changed role (parents
-    /// first, so a new delegation's keys are known when its own file is signed) and, when a
-    /// snapshot key is held, a new snapshot.
-    fn plan(
+    /// Signs the roles of `plan` with the key store's keys and, when a snapshot key is
+    /// held, a new snapshot: the files to upload.
+    fn sign_plan(
         &self,
         root: &Root,
         root_bytes: &[u8],
-        base: &BTreeMap<String, Targets>,
+        plan: Plan,
         previous_snapshot: Option<&MetaFile>,
-        changes: &[Change],
-        bump: bool,
     ) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut edited: BTreeMap<String, Targets> = BTreeMap::new();
-        let mut deleted = Vec::new();
-        for change in changes {
-            let owner = match &change.content {
-                ChangeContent::Target(_) => change.role.clone(),
-                ChangeContent::Delegation(_) => parent_of(&change.role).to_owned(),
-            };
-            let file = edited.entry(owner.clone()).or_insert_with(|| {
-                base.get(&owner)
-                    .cloned()
-                    .unwrap_or_else(|| metadata::empty_targets(0))
-            });
-            if let Some(gone) = apply_change(file, change)? {
-                deleted.push(gone);
-            }
-        }
-        for gone in &deleted {
-            edited.remove(gone);
-        }
-        let mut order: Vec<String> = edited.keys().cloned().collect();
-        order.sort_by_key(|role| role.matches('/').count());
         let mut upload: Vec<(String, Vec<u8>)> = Vec::new();
-        for role in order {
-            let Some(mut targets) = edited.get(&role).cloned() else {
-                continue;
-            };
-            if bump || targets.version == 0 {
-                targets.version += 1;
-            }
-            targets.expires = metadata::expires_in(metadata::TARGETS_EXPIRY);
-            let (keyids, keys) = if role == "targets" {
-                (root.role("targets")?.keyids.clone(), root.keys.clone())
-            } else {
-                let parent = parent_of(&role);
-                let delegations = edited
-                    .get(parent)
-                    .or_else(|| base.get(parent))
-                    .map(|p| p.delegations.clone())
-                    .unwrap_or_default();
-                let entry = delegations
-                    .roles
-                    .iter()
-                    .find(|d| d.name == role)
-                    .ok_or_else(|| Error::InvalidRole { role: role.clone() })?;
-                (entry.keyids.clone(), delegations.keys.clone())
-            };
+        for ToSign {
+            role,
+            targets,
+            keyids,
+            keys,
+        } in plan.to_sign
+        {
             let key = self
                 .signing_key(&keyids, &keys, &role, true)?
                 .ok_or_else(|| Error::MissingSigningKey {
@@ -181,10 +158,8 @@ impl Repository<'_> {
                     role: role.clone(),
                     key_ids: keyids.clone(),
                 })?;
-            upload.push((role.clone(), metadata::sign(&targets, &[key.as_signing()])?));
-        }
-        if upload.is_empty() && deleted.is_empty() {
-            return Ok(upload);
+            let bytes = metadata::sign(&targets, &[key.as_signing()])?;
+            upload.push((role, bytes));
         }
         if let Some(snapshot_key) = self.signing_key(
             &root.role("snapshot")?.keyids,
@@ -192,118 +167,17 @@ impl Repository<'_> {
             "snapshot",
             false,
         )? {
-            let mut snapshot = new_snapshot(
-                previous_snapshot.map_or(1, |p| p.version + 1),
+            let snapshot = snapshot_after(
+                previous_snapshot,
                 root_bytes,
                 upload.iter().map(|(r, b)| (r.as_str(), b.as_slice())),
-                previous_snapshot,
+                &plan.deleted,
             );
-            snapshot.meta.retain(|role, _| {
-                !deleted
-                    .iter()
-                    .any(|d| role == d || role.starts_with(&format!("{d}/")))
-            });
             upload.push((
                 "snapshot".to_owned(),
                 metadata::sign(&snapshot, &[snapshot_key.as_signing()])?,
             ));
         }
         Ok(upload)
-    }
-}
-
-pub(super) fn parent_of(role: &str) -> &str {
-    role.rsplit_once('/')
-        .map_or("targets", |(parent, _)| parent)
-}
-
-/// Applies one change to the targets file that owns it; returns the name of a deleted
-/// delegation, whose file must go too.
-fn apply_change(file: &mut Targets, change: &Change) -> Result<Option<String>> {
-    match (&change.content, change.action) {
-        (ChangeContent::Target(Some(meta)), Action::Create) => {
-            file.targets.insert(change.path.clone(), meta.clone());
-        }
-        (ChangeContent::Target(_), _) => {
-            file.targets.remove(&change.path);
-        }
-        (ChangeContent::Delegation(_), Action::Delete) => {
-            file.delegations.roles.retain(|r| r.name != change.role);
-            prune_keys(&mut file.delegations);
-            return Ok(Some(change.role.clone()));
-        }
-        (ChangeContent::Delegation(d), action) => {
-            let delegations = &mut file.delegations;
-            let position = delegations.roles.iter().position(|r| r.name == change.role);
-            let index = match (position, action) {
-                (Some(i), _) => i,
-                (None, Action::Create) => {
-                    delegations.roles.push(DelegationRole {
-                        keyids: Vec::new(),
-                        name: change.role.clone(),
-                        paths: Vec::new(),
-                        threshold: 1,
-                    });
-                    delegations.roles.len() - 1
-                }
-                (None, _) => {
-                    return Err(Error::InvalidRole {
-                        role: change.role.clone(),
-                    });
-                }
-            };
-            for key in &d.add_keys {
-                let id = key.to_public()?.key_id().to_string();
-                delegations.keys.insert(id.clone(), key.clone());
-                if !delegations.roles[index].keyids.contains(&id) {
-                    delegations.roles[index].keyids.push(id);
-                }
-            }
-            let role = &mut delegations.roles[index];
-            role.keyids.retain(|id| !d.remove_keys.contains(id));
-            if d.clear_paths {
-                role.paths.clear();
-            }
-            for path in &d.add_paths {
-                if !role.paths.contains(path) {
-                    role.paths.push(path.clone());
-                }
-            }
-            role.paths.retain(|p| !d.remove_paths.contains(p));
-            if d.new_threshold > 0 {
-                role.threshold = d.new_threshold;
-            }
-            prune_keys(delegations);
-        }
-    }
-    Ok(None)
-}
-
-/// Drops delegation keys no role uses any more.
-fn prune_keys(delegations: &mut metadata::Delegations) {
-    let used: Vec<String> = delegations
-        .roles
-        .iter()
-        .flat_map(|r| r.keyids.iter().cloned())
-        .collect();
-    delegations.keys.retain(|id, _| used.contains(id));
-}
-
-pub(super) fn new_snapshot<'a>(
-    version: i64,
-    root_bytes: &[u8],
-    changed: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-    previous: Option<&MetaFile>,
-) -> MetaFile {
-    let mut meta = previous.map(|p| p.meta.clone()).unwrap_or_default();
-    meta.insert("root".to_owned(), FileMeta::of_bytes(root_bytes));
-    for (role, bytes) in changed {
-        meta.insert(role.to_owned(), FileMeta::of_bytes(bytes));
-    }
-    MetaFile {
-        type_name: "Snapshot".to_owned(),
-        expires: metadata::expires_in(metadata::SNAPSHOT_EXPIRY),
-        meta,
-        version,
     }
 }

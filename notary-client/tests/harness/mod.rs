@@ -1,5 +1,9 @@
 //! The tampering server and the repository whose every key the tests hold, shared by the
 //! attack tests (a mock is right here: a real notary-server cannot be made to misbehave).
+//!
+//! [`Mock::in_memory`] serves the files from a [`InMemory`] without a socket; [`Mock::start`]
+//! also serves them over HTTP, for the attacks that are about bytes on the wire (endless and
+//! streamed bodies, what was sent before the client hung up).
 #![allow(dead_code, unreachable_pub)]
 pub use std::collections::{BTreeMap, HashMap};
 pub use std::path::{Path, PathBuf};
@@ -8,6 +12,7 @@ pub use std::sync::{Arc, Mutex};
 pub use keymgmt::passphrase::{Fixed, Passphrase};
 pub use keymgmt::{PrivateKey, PublicKey};
 pub use notary_client::Error;
+pub use notary_client::fetch::InMemory;
 pub use notary_client::metadata::{
     self, DelegationRole, Delegations, FileMeta, KeyJson, MetaFile, Root, RootRole, SigningKey,
     Targets,
@@ -43,9 +48,27 @@ pub struct Mock {
     pub sent_total: Arc<std::sync::atomic::AtomicU64>,
     /// The paths the client asked for, in order.
     pub requests: Arc<Mutex<Vec<String>>>,
+    /// The same files (the byte bodies), for updates without a socket.
+    pub memory: InMemory,
+    /// Whether the files are served over HTTP at [`url`](Self::url) too.
+    pub over_http: bool,
 }
 
 impl Mock {
+    /// A server without a socket: victims update from [`memory`](Self::memory).
+    pub fn in_memory() -> Mock {
+        Mock {
+            files: Arc::default(),
+            url: "memory:".to_owned(),
+            endless_sent: Arc::default(),
+            sent_total: Arc::default(),
+            requests: Arc::default(),
+            memory: InMemory::new(),
+            over_http: false,
+        }
+    }
+
+    /// A server on a local socket (and in memory).
     pub async fn start() -> Mock {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -151,6 +174,8 @@ impl Mock {
             endless_sent,
             sent_total,
             requests,
+            memory: InMemory::new(),
+            over_http: true,
         }
     }
 
@@ -159,6 +184,7 @@ impl Mock {
         self.sent_total
             .store(0, std::sync::atomic::Ordering::SeqCst);
         self.requests.lock().unwrap().clear();
+        self.memory.clear_requests();
     }
 
     /// Body bytes written since the last [`reset_counts`](Self::reset_counts).
@@ -174,9 +200,17 @@ impl Mock {
             .unwrap()
             .iter()
             .any(|p| p.starts_with(&wanted))
+            || self.memory.requests().iter().any(|f| f.starts_with(prefix))
     }
 
     pub fn put(&self, name: &str, body: Body) {
+        match &body {
+            Body::Bytes(bytes) => self.memory.insert(GUN, name, bytes.clone()),
+            _ => {
+                assert!(self.over_http, "streamed bodies need Mock::start");
+                self.memory.remove(GUN, name);
+            }
+        }
         self.files.lock().unwrap().insert(name.to_owned(), body);
     }
 
@@ -366,13 +400,21 @@ pub fn timestamp_for(keys: &Keys, snapshot: &[u8], version: i64, expires: &str) 
 pub struct Victim {
     pub dir: tempfile::TempDir,
     pub client: Client,
+    /// Set for a [`Mock::in_memory`]: updates read it instead of the network.
+    pub memory: Option<InMemory>,
 }
 
 impl Victim {
     pub fn new(mock: &Mock) -> Victim {
         let dir = tempfile::tempdir().unwrap();
+        // An in-memory victim's client is never asked to connect: any valid URL does.
+        let url = if mock.over_http {
+            mock.url.clone()
+        } else {
+            "http://127.0.0.1:9".to_owned()
+        };
         let config = ServerConfig {
-            url: mock.url.clone(),
+            url,
             security: Security::InsecureHttp,
             ..Default::default()
         };
@@ -382,11 +424,27 @@ impl Victim {
             Fixed(Passphrase::new("unused-passphrase")),
         )
         .unwrap();
-        Victim { dir, client }
+        Victim {
+            dir,
+            client,
+            memory: (!mock.over_http).then(|| mock.memory.clone()),
+        }
     }
 
     pub async fn update(&self) -> Result<notary_client::update::TrustedState, Error> {
-        self.client.repository(GUN).unwrap().update().await
+        self.update_with(&self.client).await
+    }
+
+    /// An update by `client` (this victim's, with other pins or limits) from the mock.
+    pub async fn update_with(
+        &self,
+        client: &Client,
+    ) -> Result<notary_client::update::TrustedState, Error> {
+        let repo = client.repository(GUN).unwrap();
+        match &self.memory {
+            Some(memory) => repo.update_from(memory).await,
+            None => repo.update().await,
+        }
     }
 
     pub fn cache(&self) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -421,10 +479,18 @@ impl Victim {
     }
 }
 
-/// A victim that trusts version 2 of everything.
+/// A victim that trusts version 2 of everything, served without a socket.
 pub async fn trusting_v2() -> (Keys, Mock, Victim, Vec<u8>) {
+    trusting_v2_from(Mock::in_memory()).await
+}
+
+/// [`trusting_v2`] served over HTTP.
+pub async fn trusting_v2_over_http() -> (Keys, Mock, Victim, Vec<u8>) {
+    trusting_v2_from(Mock::start().await).await
+}
+
+async fn trusting_v2_from(mock: Mock) -> (Keys, Mock, Victim, Vec<u8>) {
     let keys = Keys::new();
-    let mock = Mock::start().await;
     let root = sign_root(&keys, &root_meta(&keys, 1, &future()));
     mock.serve(&publication(&keys, &root, &Spec::version(1)));
     let victim = Victim::new(&mock);
