@@ -10,7 +10,12 @@ use crate::Error;
 
 /// A validated `sha256:<64 lowercase hex>` content digest.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest(String);
+pub struct Digest {
+    /// The `sha256:<hex>` form (ordering and equality follow it).
+    text: String,
+    /// The 32 bytes it names.
+    sha256: [u8; 32],
+}
 
 impl Digest {
     /// Parses and validates a digest string. Only sha256 is supported (the algorithm every
@@ -26,10 +31,30 @@ impl Digest {
         if algorithm != "sha256" {
             return Err(invalid("only sha256 digests are supported"));
         }
-        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        let mut sha256 = [0u8; 32];
+        if hex.len() != 64
+            || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            || hex::decode_to_slice(hex, &mut sha256).is_err()
+        {
             return Err(invalid("expected 64 lowercase hexadecimal digits"));
         }
-        Ok(Digest(text.to_owned()))
+        Ok(Digest {
+            text: text.to_owned(),
+            sha256,
+        })
+    }
+
+    /// The digest whose sha256 is `sha256` (what a Docker Content Trust target records).
+    pub fn from_sha256(sha256: [u8; 32]) -> Digest {
+        Digest {
+            text: format!("sha256:{}", hex::encode(sha256)),
+            sha256,
+        }
+    }
+
+    /// The 32 bytes of the sha256.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
     }
 
     /// The digest of `bytes`.
@@ -38,17 +63,17 @@ impl Digest {
     }
 
     pub(crate) fn from_hasher(hasher: Sha256) -> Digest {
-        Digest(format!("sha256:{}", hex::encode(hasher.finalize())))
+        Digest::from_sha256(hasher.finalize().into())
     }
 
     /// The full `sha256:<hex>` form.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// The hexadecimal part (the file name under `blobs/sha256/`).
     pub fn hex(&self) -> &str {
-        self.0.split_once(':').map_or("", |(_, hex)| hex)
+        self.text.split_once(':').map_or("", |(_, hex)| hex)
     }
 
     /// Checks that `bytes` hash to this digest.
@@ -57,8 +82,8 @@ impl Digest {
         if actual != *self {
             return Err(Error::DigestMismatch {
                 what: what.to_owned(),
-                expected: self.0.clone(),
-                actual: actual.0,
+                expected: self.clone(),
+                actual,
             });
         }
         Ok(())
@@ -67,13 +92,13 @@ impl Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl fmt::Debug for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digest({})", self.0)
+        write!(f, "Digest({})", self.text)
     }
 }
 
@@ -141,8 +166,8 @@ impl Verifier {
         if actual != self.expected_digest {
             return Err(Error::DigestMismatch {
                 what: self.what,
-                expected: self.expected_digest.0,
-                actual: actual.0,
+                expected: self.expected_digest,
+                actual,
             });
         }
         Ok(())
@@ -226,6 +251,8 @@ mod tests {
         assert!(Digest::parse("sha512:00").is_err());
         assert!(Digest::parse("sha256:../../etc/passwd").is_err());
         assert!(Digest::parse(&d.as_str().to_uppercase()).is_err());
+        assert_eq!(Digest::from_sha256(d.sha256()), d);
+        assert_eq!(hex::encode(d.sha256()), d.hex());
     }
 
     #[test]

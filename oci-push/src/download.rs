@@ -233,7 +233,7 @@ impl Client {
                         method: "GET".to_owned(),
                         url: url.to_owned(),
                         attempts: 1,
-                        reason: crate::transport::error_chain(&error),
+                        source: Box::new(error),
                     });
                     break;
                 }

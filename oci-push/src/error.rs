@@ -2,6 +2,33 @@
 
 use std::path::PathBuf;
 
+use crate::Digest;
+
+/// Whose fault an [`Error`] is: what a caller can do about it.
+///
+/// The same four answers as `notary-client` and `keymgmt` give (rustls's `PeerMisbehaved`,
+/// `InvalidMessage` and `InvalidCertificate` are the model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Blame {
+    /// A registry, or the image content it or a layout serves, fails a check: a digest or
+    /// size that differs, a malformed or oversized document, an unsafe layer entry, a status
+    /// or answer the protocol does not allow. The peer or its data must change; retrying the
+    /// same request helps only when [`Error::RegistryStatus`] says 429 or 5xx.
+    Peer,
+    /// What the caller handed in is malformed or unusable: a reference, digest, compression
+    /// name, layout directory, TLS material, Dockerfile, `.dockerignore` or build source.
+    Input,
+    /// The call cannot succeed as made: an option out of range, a tag the layout lacks, a
+    /// layout with several images and none named, a platform the image does not offer,
+    /// credentials the registry refuses.
+    Caller,
+    /// The machine or the network let the operation down: file system errors, a request
+    /// that failed after its retries, a credential helper that failed, an unpack that could
+    /// not be undone. Fix the environment and retry.
+    Environment,
+}
+
 /// Everything that can go wrong in this crate.
 ///
 /// Variants are named after the check that failed and carry the values compared. Blame is
@@ -19,9 +46,9 @@ pub enum Error {
         /// What was hashed (a blob, a manifest, a layout file).
         what: String,
         /// The digest it should have.
-        expected: String,
-        /// The digest it has.
-        actual: String,
+        expected: Digest,
+        /// The digest it has (for a manifest put, the one the registry echoed).
+        actual: Digest,
     },
     /// Content was longer or shorter than its descriptor says.
     #[error(
@@ -42,7 +69,7 @@ pub enum Error {
     )]
     UnverifiedUpload {
         /// The blob's digest.
-        digest: String,
+        digest: Digest,
         /// Bytes hashed.
         hashed: u64,
         /// The blob's size.
@@ -109,6 +136,15 @@ pub enum Error {
         name: String,
         /// The names known ([`Compression::NAMES`](crate::Compression::NAMES)).
         choices: &'static [&'static str],
+    },
+    /// A signed Docker Content Trust target records no sha256, so it names no manifest
+    /// digest (feature `notary`).
+    #[error("the signed target {target:?} of {role} records no sha256 digest")]
+    TargetWithoutSha256 {
+        /// The target name (a tag).
+        target: String,
+        /// The role that signs it.
+        role: String,
     },
     /// A caller-supplied option is invalid.
     #[error("invalid option {option}: {reason}")]
@@ -210,7 +246,8 @@ pub enum Error {
     },
     /// The network request failed (after retries).
     #[error(
-        "request {method} {url} failed after {attempts} attempt(s): {reason}; check that the registry is reachable"
+        "request {method} {url} failed after {attempts} attempt(s): {}; check that the registry is reachable",
+        registry_http::error_chain(&**.source)
     )]
     Http {
         /// The request method.
@@ -219,8 +256,10 @@ pub enum Error {
         url: String,
         /// How many attempts were made.
         attempts: u32,
-        /// The last failure.
-        reason: String,
+        /// The last failure (a connection, TLS or body read error), with its own causes; the
+        /// message includes them, so a caller that prints the message need not walk them.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// TLS material could not be loaded.
     #[error("invalid TLS material ({what}): {reason}")]
@@ -309,6 +348,42 @@ impl Error {
         }
     }
 
+    /// Whose fault this error is (see [`Blame`]).
+    pub fn blame(&self) -> Blame {
+        match self {
+            Error::DigestMismatch { .. }
+            | Error::SizeMismatch { .. }
+            | Error::TooLarge { .. }
+            | Error::InvalidDocument { .. }
+            | Error::UnsupportedMediaType { .. }
+            | Error::RegistryStatus { .. }
+            | Error::RegistryProtocol { .. }
+            | Error::AuthChallenge { .. }
+            | Error::UnsafeEntry { .. }
+            | Error::TargetWithoutSha256 { .. } => Blame::Peer,
+            Error::InvalidDigest { .. }
+            | Error::InvalidReference { .. }
+            | Error::UnknownCompression { .. }
+            | Error::InvalidLayout { .. }
+            | Error::Tls { .. }
+            | Error::DockerfileSyntax { .. }
+            | Error::DockerfileUnsupported { .. }
+            | Error::DockerIgnore { .. }
+            | Error::BuildSource { .. }
+            | Error::BuildDestination { .. } => Blame::Input,
+            Error::InvalidOption { .. }
+            | Error::TagNotFound { .. }
+            | Error::AmbiguousImage { .. }
+            | Error::PlatformNotFound { .. }
+            | Error::Unauthorized { .. } => Blame::Caller,
+            Error::UnverifiedUpload { .. }
+            | Error::UnpackNotUndone { .. }
+            | Error::CredentialHelper { .. }
+            | Error::Http { .. }
+            | Error::Io { .. } => Blame::Environment,
+        }
+    }
+
     /// Whether retrying the same request may succeed.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
@@ -325,154 +400,314 @@ mod tests {
 
     use super::*;
 
+    /// Every variant, its blame and what its message must name.
+    fn catalogue() -> Vec<(Error, Blame, &'static str)> {
+        let s = |text: &str| text.to_owned();
+        let good = Digest::of(b"good");
+        let bad = Digest::of(b"bad");
+        vec![
+            (
+                Error::DigestMismatch {
+                    what: s("blob b"),
+                    expected: good.clone(),
+                    actual: bad.clone(),
+                },
+                Blame::Peer,
+                "blob b",
+            ),
+            (
+                Error::SizeMismatch {
+                    what: s("blob s"),
+                    expected: 1,
+                    actual: 2,
+                },
+                Blame::Peer,
+                "got 2 bytes, expected 1",
+            ),
+            (
+                Error::TooLarge {
+                    what: s("manifest m"),
+                    size: 9,
+                    limit: 8,
+                },
+                Blame::Peer,
+                "9 bytes, over the limit of 8",
+            ),
+            (
+                Error::UnverifiedUpload {
+                    digest: good.clone(),
+                    hashed: 1,
+                    size: 2,
+                },
+                Blame::Environment,
+                "1 of 2 bytes",
+            ),
+            (
+                Error::AmbiguousImage {
+                    path: "/l".into(),
+                    count: 2,
+                    available: vec![s("a"), s("b")],
+                },
+                Blame::Caller,
+                "holds 2 images",
+            ),
+            (
+                Error::UnpackNotUndone {
+                    root: "/r".into(),
+                    cause: Box::new(Error::InvalidDigest {
+                        digest: s("d"),
+                        reason: s("short"),
+                    }),
+                    failures: s("/r/x kept"),
+                },
+                Blame::Environment,
+                "/r/x kept",
+            ),
+            (
+                Error::InvalidDigest {
+                    digest: s("md5:x"),
+                    reason: s("not sha256"),
+                },
+                Blame::Input,
+                "\"md5:x\"",
+            ),
+            (
+                Error::InvalidReference {
+                    reference: s("UP"),
+                    reason: s("upper case"),
+                },
+                Blame::Input,
+                "\"UP\"",
+            ),
+            (
+                Error::UnknownCompression {
+                    name: s("xz"),
+                    choices: &["gzip", "none"],
+                },
+                Blame::Input,
+                "\"xz\": expected one of gzip, none",
+            ),
+            (
+                Error::TargetWithoutSha256 {
+                    target: s("v1"),
+                    role: s("targets/releases"),
+                },
+                Blame::Peer,
+                "\"v1\" of targets/releases",
+            ),
+            (
+                Error::InvalidOption {
+                    option: s("parallelism"),
+                    reason: s("must be at least 1"),
+                },
+                Blame::Caller,
+                "parallelism",
+            ),
+            (
+                Error::InvalidLayout {
+                    path: "/l".into(),
+                    reason: s("no oci-layout"),
+                },
+                Blame::Input,
+                "no oci-layout",
+            ),
+            (
+                Error::TagNotFound {
+                    path: "/l".into(),
+                    tag: s("v9"),
+                    available: vec![s("v1")],
+                },
+                Blame::Caller,
+                "\"v9\"",
+            ),
+            (
+                Error::InvalidDocument {
+                    what: s("manifest m"),
+                    reason: s("eof"),
+                },
+                Blame::Peer,
+                "manifest m",
+            ),
+            (
+                Error::UnsupportedMediaType {
+                    what: s("manifest"),
+                    media_type: s("text/plain"),
+                },
+                Blame::Peer,
+                "text/plain",
+            ),
+            (
+                Error::PlatformNotFound {
+                    reference: s("r"),
+                    platform: s("linux/s390x"),
+                    available: vec![s("linux/amd64")],
+                },
+                Blame::Caller,
+                "linux/s390x",
+            ),
+            (
+                Error::Unauthorized {
+                    registry: s("reg"),
+                    status: 401,
+                },
+                Blame::Caller,
+                "(401)",
+            ),
+            (
+                Error::RegistryStatus {
+                    method: s("PUT"),
+                    url: s("u"),
+                    status: 500,
+                    body: s("oops"),
+                },
+                Blame::Peer,
+                "500 to PUT u",
+            ),
+            (
+                Error::RegistryProtocol {
+                    request: s("POST"),
+                    reason: s("no Location header"),
+                },
+                Blame::Peer,
+                "no Location header",
+            ),
+            (
+                Error::AuthChallenge {
+                    registry: s("reg"),
+                    reason: s("no realm"),
+                },
+                Blame::Peer,
+                "no realm",
+            ),
+            (
+                Error::CredentialHelper {
+                    helper: s("pass"),
+                    registry: s("reg"),
+                    reason: s("exit 1"),
+                },
+                Blame::Environment,
+                "docker-credential-pass",
+            ),
+            (
+                Error::Http {
+                    method: s("GET"),
+                    url: s("u"),
+                    attempts: 3,
+                    source: Box::new(std::io::Error::other("connection reset")),
+                },
+                Blame::Environment,
+                "3 attempt(s): connection reset",
+            ),
+            (
+                Error::Tls {
+                    what: s("CA file"),
+                    reason: s("no certificate"),
+                },
+                Blame::Input,
+                "CA file",
+            ),
+            (
+                Error::UnsafeEntry {
+                    path: s("../x"),
+                    reason: s("leaves the root"),
+                },
+                Blame::Peer,
+                "\"../x\"",
+            ),
+            (
+                Error::DockerfileSyntax {
+                    line: 7,
+                    reason: s("bad"),
+                },
+                Blame::Input,
+                "line 7",
+            ),
+            (
+                Error::DockerfileUnsupported {
+                    line: 3,
+                    instruction: s("RUN"),
+                    reason: s("runtime"),
+                },
+                Blame::Input,
+                "line 3: RUN",
+            ),
+            (
+                Error::DockerIgnore {
+                    line: 2,
+                    pattern: s("[x"),
+                    reason: s("unclosed"),
+                },
+                Blame::Input,
+                "line 2",
+            ),
+            (
+                Error::BuildSource {
+                    source_path: s("../etc"),
+                    reason: s("outside"),
+                },
+                Blame::Input,
+                "\"../etc\"",
+            ),
+            (
+                Error::BuildDestination {
+                    destination: s("../../o"),
+                    reason: s("leaves the image root"),
+                },
+                Blame::Input,
+                "\"../../o\"",
+            ),
+            (
+                Error::Io {
+                    action: "read",
+                    path: "/p".into(),
+                    source: std::io::Error::other("boom"),
+                },
+                Blame::Environment,
+                "cannot read /p: boom",
+            ),
+        ]
+    }
+
     #[test]
-    fn every_variant_formats() {
-        let s = || "x".to_owned();
-        let all = vec![
-            Error::DigestMismatch {
-                what: s(),
-                expected: s(),
-                actual: s(),
-            },
-            Error::SizeMismatch {
-                what: s(),
-                expected: 1,
-                actual: 2,
-            },
-            Error::TooLarge {
-                what: s(),
-                size: 2,
-                limit: 1,
-            },
-            Error::UnverifiedUpload {
-                digest: s(),
-                hashed: 1,
-                size: 2,
-            },
-            Error::AmbiguousImage {
-                path: "/l".into(),
-                count: 2,
-                available: vec![],
-            },
-            Error::UnpackNotUndone {
-                root: "/r".into(),
-                cause: Box::new(Error::InvalidDigest {
-                    digest: s(),
-                    reason: s(),
-                }),
-                failures: s(),
-            },
-            Error::InvalidDigest {
-                digest: s(),
-                reason: s(),
-            },
-            Error::InvalidReference {
-                reference: s(),
-                reason: s(),
-            },
-            Error::UnknownCompression {
-                name: s(),
-                choices: &["gzip"],
-            },
-            Error::InvalidOption {
-                option: s(),
-                reason: s(),
-            },
-            Error::InvalidLayout {
-                path: "/l".into(),
-                reason: s(),
-            },
-            Error::TagNotFound {
-                path: "/l".into(),
-                tag: s(),
-                available: vec![s()],
-            },
-            Error::InvalidDocument {
-                what: s(),
-                reason: s(),
-            },
-            Error::UnsupportedMediaType {
-                what: s(),
-                media_type: s(),
-            },
-            Error::PlatformNotFound {
-                reference: s(),
-                platform: s(),
-                available: vec![],
-            },
-            Error::Unauthorized {
-                registry: s(),
-                status: 401,
-            },
-            Error::RegistryStatus {
-                method: s(),
-                url: s(),
-                status: 500,
-                body: s(),
-            },
-            Error::RegistryProtocol {
-                request: s(),
-                reason: s(),
-            },
-            Error::AuthChallenge {
-                registry: s(),
-                reason: s(),
-            },
-            Error::CredentialHelper {
-                helper: s(),
-                registry: s(),
-                reason: s(),
-            },
-            Error::Http {
-                method: s(),
-                url: s(),
-                attempts: 3,
-                reason: s(),
-            },
-            Error::Tls {
-                what: s(),
-                reason: s(),
-            },
-            Error::UnsafeEntry {
-                path: s(),
-                reason: s(),
-            },
-            Error::DockerfileSyntax {
-                line: 1,
-                reason: s(),
-            },
-            Error::DockerfileUnsupported {
-                line: 1,
-                instruction: s(),
-                reason: s(),
-            },
-            Error::DockerIgnore {
-                line: 1,
-                pattern: s(),
-                reason: s(),
-            },
-            Error::BuildSource {
-                source_path: s(),
-                reason: s(),
-            },
-            Error::BuildDestination {
-                destination: s(),
-                reason: s(),
-            },
-            Error::Io {
-                action: "read",
-                path: "/p".into(),
-                source: std::io::Error::other("boom"),
-            },
-        ];
-        for error in all {
+    fn every_variant_names_its_values_and_its_blame() {
+        for (error, blame, named) in catalogue() {
+            assert_eq!(error.blame(), blame, "{error:?}");
             let text = error.to_string();
-            assert!(!text.is_empty());
-            let first = text.chars().next().unwrap();
-            assert!(
-                !first.is_uppercase() || text.starts_with("Dockerfile"),
-                "{text}"
-            );
+            assert!(text.contains(named), "{text:?} does not name {named:?}");
         }
+    }
+
+    #[test]
+    fn a_digest_mismatch_carries_both_digests() {
+        let (good, bad) = (Digest::of(b"good"), Digest::of(b"bad"));
+        let error = good.verify("blob", b"bad").unwrap_err();
+        match &error {
+            Error::DigestMismatch {
+                expected, actual, ..
+            } => assert_eq!((expected, actual), (&good, &bad)),
+            other => panic!("{other:?}"),
+        }
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("got {bad}, expected {good}")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_failed_request_keeps_its_cause() {
+        let error = Error::Http {
+            method: "GET".to_owned(),
+            url: "u".to_owned(),
+            attempts: 1,
+            source: Box::new(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "refused",
+            )),
+        };
+        let cause = std::error::Error::source(&error).unwrap();
+        let io = cause.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(error.is_transient());
     }
 }

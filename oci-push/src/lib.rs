@@ -47,7 +47,8 @@
 //! manifests, and the media type constants. Its `Client` is not used: it buffers whole
 //! blobs in memory, and has no resumable or parallel uploads, progress or mutual TLS. The
 //! blob path (streamed uploads and downloads, retries, resumed uploads and downloads),
-//! authentication and TLS are written here on `reqwest` with rustls and the ring provider.
+//! authentication and TLS are written on `reqwest` and the shared `registry-http` crate
+//! (rustls with an explicit ring provider; a custom CA replaces the platform's roots).
 //! The image config
 //! is written as JSON with sorted maps rather than with `oci-client`'s `ConfigFile`, whose
 //! hash sets would make the bytes, and so the digest, vary between runs.
@@ -89,9 +90,61 @@
 //! &PushOptions::default()).await?` with a [`Client`]; the tests in `tests/` do this against
 //! docker-registry and check the result with skopeo.
 //!
+//! # Signing a pushed image and verifying a pulled one
+//!
+//! With the `notary` feature, a [`Pushed`] manifest is the `FileMeta` notary-client signs,
+//! and the `TargetInfo` a Docker Content Trust lookup returns is the [`Digest`] to pull:
+//!
+//! ```no_run
+//! # #[cfg(feature = "notary")]
+//! async fn sign_then_deploy(
+//!     registry: &oci_push::Client,
+//!     trust: &notary_client::repository::Repository<'_>,
+//!     built: &oci_push::Layout,
+//!     deployed: &oci_push::Layout,
+//! ) -> Result<(), Box<dyn std::error::Error>> {
+//!     use notary_client::metadata::FileMeta;
+//!     use oci_push::{Digest, ImageRef, PullOptions, PushOptions};
+//!
+//!     let target = ImageRef::parse("registry.example/hpvs/app:v1")?;
+//!     let pushed = registry
+//!         .push_layout(built, Some("v1"), &target, &PushOptions::default())
+//!         .await?;
+//!     trust.add_target("v1", FileMeta::from(&pushed), &[])?;
+//!     trust.publish().await?;
+//!
+//!     // Deploying: the tag as signed, then exactly that manifest (pull verifies the digest).
+//!     let signed = trust.lookup("v1").await?;
+//!     let pinned = target.pinned(Digest::try_from(&signed)?);
+//!     let pulled = registry
+//!         .pull(&pinned, deployed, "v1", &PullOptions::default())
+//!         .await?;
+//!     assert_eq!(pulled.digest, pushed.digest);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Modules
+//!
+//! The public API is what this page lists, plus [`dockerfile`] (the Dockerfile parser, its
+//! typed [`dockerfile::Instruction`]s, and [`dockerfile::build`]) and [`dockerignore`]
+//! (`.dockerignore` patterns). Inside, `spec` parses manifests without I/O, `tree` walks a
+//! manifest to its blobs for push and pull alike, `push`/`pull` orchestrate and
+//! `upload`/`download` move the blobs, `layer`/`image` assemble images, `layout` reads and
+//! writes OCI layouts, `unpack` extracts layers, and `transport`/`auth` hold the HTTP client
+//! and credentials (on `registry-http`).
+//!
+//! # Errors
+//!
+//! [`Error`] variants are named after the failed check and carry the compared values
+//! (`DigestMismatch` holds both [`Digest`]s); [`Error::blame`] answers whose fault it is
+//! ([`Blame::Peer`], [`Blame::Input`], [`Blame::Caller`], [`Blame::Environment`]).
+//!
 //! # Features
 //!
 //! - `zstd` (default): zstd-compressed layers, built ([`Compression::Zstd`]) and unpacked.
+//! - `notary`: `From<&Pushed>` and `From<&Descriptor>` for notary-client's `FileMeta`, and
+//!   `TryFrom<&TargetInfo>` for [`Digest`] (notary-client's core only, no network stack).
 
 #![forbid(unsafe_code)]
 
@@ -104,6 +157,8 @@ mod error;
 mod image;
 mod layer;
 mod layout;
+#[cfg(feature = "notary")]
+mod notary;
 mod partial;
 mod progress;
 mod pull;
@@ -120,7 +175,7 @@ mod upload_hash;
 pub use auth::{CredentialSource, Credentials, DockerConfig, Secret};
 pub use digest::Digest;
 pub use dockerignore::DockerIgnore;
-pub use error::Error;
+pub use error::{Blame, Error};
 pub use image::{ImageBuilder, ImageConfig, source_date_epoch};
 pub use layer::{Compression, LayerBuilder, Visit};
 pub use layout::{Layout, REF_NAME};

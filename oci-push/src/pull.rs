@@ -207,18 +207,14 @@ impl Client {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or("").trim().to_owned());
-        let echoed = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let echoed = echoed_digest(response.headers(), &url)?;
         let bytes = match read_limited(response, MAX_DOCUMENT_SIZE)
             .await
             .map_err(|e| Error::Http {
                 method: "GET".to_owned(),
                 url: url.clone(),
                 attempts: 1,
-                reason: crate::transport::error_chain(&e),
+                source: Box::new(e),
             })? {
             Limited::Body(bytes) => bytes,
             Limited::Exceeded(size) => {
@@ -239,17 +235,17 @@ impl Client {
         {
             return Err(Error::DigestMismatch {
                 what: format!("manifest {url}"),
-                expected: expected.to_string(),
-                actual: digest.to_string(),
+                expected,
+                actual: digest,
             });
         }
         if let Some(echoed) = echoed
-            && echoed != digest.as_str()
+            && echoed != digest
         {
             return Err(Error::DigestMismatch {
                 what: format!("manifest {url} (Docker-Content-Digest)"),
                 expected: echoed,
-                actual: digest.to_string(),
+                actual: digest,
             });
         }
         let media_type =
@@ -268,4 +264,24 @@ impl Client {
             bytes,
         ))
     }
+}
+
+/// The `Docker-Content-Digest` a registry sent with its answer to `url`, if any (one that is
+/// not text is ignored); one that is no sha256 digest is refused.
+pub(crate) fn echoed_digest(
+    headers: &reqwest::header::HeaderMap,
+    url: &str,
+) -> Result<Option<Digest>, Error> {
+    let Some(text) = headers
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    Digest::parse(text)
+        .map(Some)
+        .map_err(|error| Error::RegistryProtocol {
+            request: url.to_owned(),
+            reason: format!("its Docker-Content-Digest is unusable: {error}"),
+        })
 }

@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode};
 
 use crate::layout::Layout;
 use crate::progress::{NoProgress, Progress};
+use crate::pull::echoed_digest;
 use crate::reference::ImageRef;
 use crate::spec::Descriptor;
 use crate::transport::{Client, error_body, headers};
@@ -152,16 +153,13 @@ impl Client {
                 body: error_body(response).await,
             });
         }
-        if let Some(echoed) = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            && echoed != descriptor.digest.as_str()
+        if let Some(echoed) = echoed_digest(response.headers(), &url)?
+            && echoed != descriptor.digest
         {
             return Err(Error::DigestMismatch {
                 what: format!("manifest stored by the registry at {url}"),
-                expected: descriptor.digest.to_string(),
-                actual: echoed.to_owned(),
+                expected: descriptor.digest.clone(),
+                actual: echoed,
             });
         }
         tracing::debug!(%url, digest = %descriptor.digest, "manifest put");

@@ -64,6 +64,16 @@ impl ImageRef {
         }
     }
 
+    /// The same repository pinned to `digest` (its tag dropped): what to pull once Docker
+    /// Content Trust has resolved a tag.
+    pub fn pinned(self, digest: Digest) -> ImageRef {
+        ImageRef {
+            tag: None,
+            digest: Some(digest),
+            ..self
+        }
+    }
+
     /// The tag, or [`DEFAULT_TAG`] for a reference by digest only: the name a layout gives
     /// an image pulled or built for this reference.
     pub fn tag_or_latest(&self) -> &str {
@@ -102,6 +112,11 @@ mod tests {
         assert_eq!(r.reference(), d.to_string());
         assert_eq!(r.tag, None);
         assert_eq!(r.tag_or_latest(), DEFAULT_TAG);
+        let pinned = ImageRef::parse("127.0.0.1:5000/app:v1")
+            .unwrap()
+            .pinned(d.clone());
+        assert_eq!(pinned, r);
+        assert_eq!(pinned.to_string(), format!("127.0.0.1:5000/app@{d}"));
         assert_eq!(
             ImageRef::parse("reg.example/a").unwrap().tag.as_deref(),
             Some("latest")

@@ -36,11 +36,11 @@ pub(crate) fn check_hash(state: &Arc<Mutex<HashState>>, blob: &Descriptor) -> Re
         Some(actual) if actual == blob.digest => Ok(()),
         Some(actual) => Err(Error::DigestMismatch {
             what: format!("layout blob {}", blob.digest),
-            expected: blob.digest.to_string(),
-            actual: actual.to_string(),
+            expected: blob.digest.clone(),
+            actual,
         }),
         None => Err(Error::UnverifiedUpload {
-            digest: blob.digest.to_string(),
+            digest: blob.digest.clone(),
             hashed,
             size: blob.size,
         }),
