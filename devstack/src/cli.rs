@@ -159,13 +159,7 @@ impl NotaryCli {
 }
 
 fn temp_dir() -> Result<TempDir, Error> {
-    tempfile::Builder::new()
-        .prefix("devstack-notary-cli-")
-        .tempdir()
-        .map_err(Error::io(
-            "create temporary directory in",
-            std::env::temp_dir(),
-        ))
+    crate::process::instance_dir("devstack-notary-cli-")
 }
 
 fn create_private_dir(path: &Path) -> Result<(), Error> {

@@ -5,7 +5,7 @@
 //! Main types:
 //!
 //! - [`NotaryServer`]: notary-server with in-memory storage, over plain HTTP, TLS or mutual
-//!   TLS ([`NotaryOptions`], [`Transport`]); TLS material comes from [`keymgmt::mtls`], one
+//!   TLS ([`NotaryOptions`], [`ListenerSecurity`]); TLS material comes from [`keymgmt::mtls`], one
 //!   CA per server, and is described by [`TlsFiles`].
 //! - [`Registry`]: docker-registry with filesystem storage, optional htpasswd basic auth and
 //!   TLS ([`RegistryOptions`]); it can be stopped and restarted on the same port and storage.
@@ -28,9 +28,9 @@
 //! # Example
 //!
 //! ```no_run
-//! use devstack::{NotaryCli, NotaryOptions, Registry, RegistryOptions, Transport};
+//! use devstack::{NotaryCli, NotaryOptions, Registry, RegistryOptions, ListenerSecurity};
 //!
-//! let notary = devstack::NotaryServer::start(NotaryOptions { transport: Transport::Tls })?;
+//! let notary = devstack::NotaryServer::start(NotaryOptions { security: ListenerSecurity::Tls })?;
 //! let cli = NotaryCli::new(&notary)?;
 //! cli.run(&["init", "example.com/app", "-p"])?;
 //! let targets = cli.run(&["list", "example.com/app"])?;
@@ -59,7 +59,7 @@ mod token;
 
 pub use cli::NotaryCli;
 pub use error::Error;
-pub use notary::{NotaryOptions, NotaryServer, TlsFiles, Transport};
+pub use notary::{ListenerSecurity, NotaryOptions, NotaryServer, TlsFiles, Transport};
 pub use postgres::{Database, Postgres};
 pub use production::{ProductionNotary, SERVER_SCHEMA, SIGNER_SCHEMA};
 pub use registry::{REGISTRY_SERVICE, Registry, RegistryOptions};

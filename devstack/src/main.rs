@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use devstack::{
-    NotaryOptions, NotaryServer, ProductionNotary, Registry, Stack, StackOptions, Transport,
+    ListenerSecurity, NotaryOptions, NotaryServer, ProductionNotary, Registry, Stack, StackOptions,
 };
 
 const USAGE: &str = "\
@@ -111,12 +111,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Str
             "-h" | "--help" => return Ok(None),
             "--tls" => {
                 options.notary = NotaryOptions {
-                    transport: Transport::Tls,
+                    security: ListenerSecurity::Tls,
                 }
             }
             "--mtls" => {
                 options.notary = NotaryOptions {
-                    transport: Transport::MutualTls,
+                    security: ListenerSecurity::MutualTls,
                 }
             }
             "--production-notary" => production_notary = true,

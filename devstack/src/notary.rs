@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use keymgmt::mtls::{MtlsMaterial, MtlsPaths, SubjectAltName};
 use tempfile::TempDir;
 
-use crate::process::{self, HealthClient, Launch, Probe, Supervised};
+use crate::process::{self, HealthClient, Launch, Service};
 use crate::{Error, require_binary};
 
-/// How clients reach a peer.
+/// How a peer secures its listener: what clients need to reach it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Transport {
+pub enum ListenerSecurity {
     /// Plain HTTP (`http://`).
     #[default]
     PlainHttp,
@@ -20,17 +20,26 @@ pub enum Transport {
     MutualTls,
 }
 
+/// The former name of [`ListenerSecurity`], kept until the lab CLI is moved to the new name.
+pub type Transport = ListenerSecurity;
+
 /// How to start a [`NotaryServer`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotaryOptions {
     /// Plain HTTP (default), TLS or mutual TLS.
-    pub transport: Transport,
+    pub security: ListenerSecurity,
 }
 
 impl NotaryOptions {
-    /// Options with the given transport.
-    pub fn with_transport(transport: Transport) -> NotaryOptions {
-        NotaryOptions { transport }
+    /// Options with the given security.
+    pub fn with_security(security: ListenerSecurity) -> NotaryOptions {
+        NotaryOptions { security }
+    }
+
+    /// The former name of [`with_security`](Self::with_security), kept until the lab CLI is
+    /// moved to the new name.
+    pub fn with_transport(security: ListenerSecurity) -> NotaryOptions {
+        Self::with_security(security)
     }
 }
 
@@ -96,12 +105,9 @@ pub(crate) struct Backend {
 #[derive(Debug)]
 pub struct NotaryServer {
     // Field order matters: the process is killed before its directory is removed.
-    process: Option<Supervised>,
-    launch: Launch,
-    probe: Probe,
-    port: u16,
+    service: Service,
     url: String,
-    transport: Transport,
+    security: ListenerSecurity,
     tls: Option<TlsFiles>,
     dir: TempDir,
 }
@@ -128,22 +134,16 @@ impl NotaryServer {
         backend: Option<Backend>,
     ) -> Result<NotaryServer, Error> {
         let program = require_binary("notary-server", "notary")?;
-        let dir = tempfile::Builder::new()
-            .prefix("devstack-notary-")
-            .tempdir()
-            .map_err(Error::io(
-                "create temporary directory in",
-                std::env::temp_dir(),
-            ))?;
-        let transport = options.transport;
-        let tls = match transport {
-            Transport::PlainHttp => None,
-            Transport::Tls => Some(generate_tls(
+        let dir = process::instance_dir("devstack-notary-")?;
+        let security = options.security;
+        let tls = match security {
+            ListenerSecurity::PlainHttp => None,
+            ListenerSecurity::Tls => Some(generate_tls(
                 "notary-server",
                 &dir.path().join("tls"),
                 false,
             )?),
-            Transport::MutualTls => Some(generate_tls(
+            ListenerSecurity::MutualTls => Some(generate_tls(
                 "notary-server",
                 &dir.path().join("tls"),
                 true,
@@ -156,14 +156,14 @@ impl NotaryServer {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let config_path = dir.path().join("server-config.json");
         let log = dir.path().join("notary-server.log");
-        let started = process::start_on_free_port(
+        let service = process::start_on_free_port(
             "notary-server",
             |port| format!("{scheme}://127.0.0.1:{port}"),
             "/_notary_server/health",
             &health,
             |port| {
                 let mut config =
-                    server_config(port, transport, tls.as_ref().map(|(paths, _)| paths));
+                    server_config(port, security, tls.as_ref().map(|(paths, _)| paths));
                 if let Some(auth) = &auth {
                     config["auth"] = auth.clone();
                 }
@@ -192,15 +192,12 @@ impl NotaryServer {
                 })
             },
         )?;
-        let url = format!("{scheme}://127.0.0.1:{}", started.port);
-        tracing::info!(%url, ?transport, "notary-server is up");
+        let url = format!("{scheme}://127.0.0.1:{}", service.port());
+        tracing::info!(%url, ?security, "notary-server is up");
         Ok(NotaryServer {
-            process: Some(started.process),
-            probe: Probe::http(format!("{url}/_notary_server/health"), &health),
-            launch: started.launch,
-            port: started.port,
+            service,
             url,
-            transport,
+            security,
             tls: tls.map(|(_, files)| files),
             dir,
         })
@@ -208,31 +205,23 @@ impl NotaryServer {
 
     /// The port it listens on (kept across [`NotaryServer::restart`]).
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// Whether the process is running (not [`stop`](NotaryServer::stop)ped).
     pub fn is_running(&self) -> bool {
-        self.process.is_some()
+        self.service.is_running()
     }
 
     /// Kills the server process; port and config are kept for [`NotaryServer::restart`]
     /// (an in-memory server comes back empty, one on PostgreSQL with everything).
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.kill();
-        }
+        self.service.stop();
     }
 
     /// Stops the server if it runs and starts it again on the same port and config.
     pub fn restart(&mut self) -> Result<(), Error> {
-        self.stop();
-        self.process = Some(Supervised::restart_probed(
-            &self.launch,
-            &self.probe,
-            self.port,
-        )?);
-        Ok(())
+        self.service.restart()
     }
 
     /// The server's base URL, `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.
@@ -240,9 +229,9 @@ impl NotaryServer {
         &self.url
     }
 
-    /// The transport it was started with.
-    pub fn transport(&self) -> Transport {
-        self.transport
+    /// The security it was started with.
+    pub fn security(&self) -> ListenerSecurity {
+        self.security
     }
 
     /// The CA certificate to trust and, for mutual TLS, a client certificate and key.
@@ -252,12 +241,12 @@ impl NotaryServer {
 
     /// The server's log file (its stdout and stderr, across restarts).
     pub fn log_path(&self) -> &Path {
-        &self.launch.log
+        self.service.log_path()
     }
 
     /// The server's process ID, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(Supervised::pid)
+        self.service.pid()
     }
 
     /// The instance's temporary directory (config, TLS files, log), removed on drop.
@@ -266,12 +255,16 @@ impl NotaryServer {
     }
 }
 
-fn server_config(port: u16, transport: Transport, tls: Option<&MtlsPaths>) -> serde_json::Value {
+fn server_config(
+    port: u16,
+    security: ListenerSecurity,
+    tls: Option<&MtlsPaths>,
+) -> serde_json::Value {
     let mut server = serde_json::json!({ "http_addr": format!("127.0.0.1:{port}") });
     if let Some(paths) = tls {
         server["tls_cert_file"] = paths.server_cert.display().to_string().into();
         server["tls_key_file"] = paths.server_key.display().to_string().into();
-        if transport == Transport::MutualTls {
+        if security == ListenerSecurity::MutualTls {
             server["client_ca_file"] = paths.ca_cert.display().to_string().into();
         }
     }
@@ -291,7 +284,7 @@ mod tests {
 
     #[test]
     fn plain_config_is_the_minimal_one() {
-        let config = server_config(4321, Transport::PlainHttp, None);
+        let config = server_config(4321, ListenerSecurity::PlainHttp, None);
         assert_eq!(
             config["server"],
             serde_json::json!({"http_addr": "127.0.0.1:4321"})
@@ -309,10 +302,10 @@ mod tests {
             client_cert: "/t/client.pem".into(),
             client_key: "/t/client-key.pem".into(),
         };
-        let tls = server_config(1, Transport::Tls, Some(&paths));
+        let tls = server_config(1, ListenerSecurity::Tls, Some(&paths));
         assert_eq!(tls["server"]["tls_key_file"], "/t/server-key.pem");
         assert!(tls["server"].get("client_ca_file").is_none());
-        let mtls = server_config(1, Transport::MutualTls, Some(&paths));
+        let mtls = server_config(1, ListenerSecurity::MutualTls, Some(&paths));
         assert_eq!(mtls["server"]["client_ca_file"], "/t/ca.pem");
     }
 }

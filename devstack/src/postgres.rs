@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{self, Launch, Probe, Supervised};
+use crate::process::{self, Launch, Probe, Service, Shutdown};
 use crate::{Error, require_binary};
 
 /// The cluster's superuser, which creates the other roles and databases.
@@ -27,11 +27,8 @@ const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
 #[derive(Debug)]
 pub struct Postgres {
     // Field order matters: the process is stopped before its directory is removed.
-    process: Option<Supervised>,
-    launch: Launch,
-    probe: Probe,
+    service: Service,
     bin: PathBuf,
-    port: u16,
     password: String,
     dir: TempDir,
 }
@@ -82,13 +79,7 @@ impl Postgres {
     pub fn start() -> Result<Postgres, Error> {
         let bin = bin_dir()?;
         let run_as = run_as()?;
-        let dir = tempfile::Builder::new()
-            .prefix("devstack-postgres-")
-            .tempdir()
-            .map_err(Error::io(
-                "create temporary directory in",
-                std::env::temp_dir(),
-            ))?;
+        let dir = process::instance_dir("devstack-postgres-")?;
         let socket = dir.path().join("socket");
         std::fs::create_dir(&socket).map_err(Error::io("create directory", &socket))?;
         let password = process::random_hex();
@@ -107,7 +98,7 @@ impl Postgres {
 
         let program = bin.join("postgres");
         let pg_isready = bin.join("pg_isready");
-        let started = process::start_on_free_port_probed(
+        let service = process::start_on_free_port_probed(
             "postgres",
             |port| ready_probe(&pg_isready, port),
             |port| {
@@ -122,14 +113,16 @@ impl Postgres {
                     run_as,
                 })
             },
-        )?;
-        tracing::info!(port = started.port, "postgres is up");
+        )?
+        // A killed postmaster leaves its backends and shared memory behind: shut down.
+        .with_shutdown(Shutdown::Signal {
+            signal: "INT",
+            grace: SHUTDOWN_GRACE,
+        });
+        tracing::info!(port = service.port(), "postgres is up");
         Ok(Postgres {
-            process: Some(started.process),
-            probe: ready_probe(&pg_isready, started.port),
-            launch: started.launch,
+            service,
             bin,
-            port: started.port,
             password,
             dir,
         })
@@ -147,7 +140,7 @@ impl Postgres {
             name: name.to_owned(),
             user: name.to_owned(),
             password: process::random_hex(),
-            port: self.port,
+            port: self.port(),
         };
         let create_role = format!("CREATE ROLE {name} LOGIN PASSWORD '{}'", database.password);
         let create_database = format!("CREATE DATABASE {name} OWNER {name}");
@@ -175,7 +168,7 @@ impl Postgres {
 
     fn psql(&self, user: &str, password: &str, db: &str, args: &[&str]) -> Result<String, Error> {
         let program = self.bin.join("psql");
-        let port = self.port.to_string();
+        let port = self.port().to_string();
         let mut all = vec![
             "-X",
             "-q",
@@ -217,12 +210,12 @@ impl Postgres {
 
     /// The port it listens on (on `127.0.0.1`, kept across [`Postgres::restart`]).
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The server's log file.
     pub fn log_path(&self) -> &Path {
-        &self.launch.log
+        self.service.log_path()
     }
 
     /// The cluster's data directory.
@@ -232,37 +225,22 @@ impl Postgres {
 
     /// The server's process ID, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(Supervised::pid)
+        self.service.pid()
     }
 
     /// Stops the server (fast shutdown: sessions end, data is kept) for [`Postgres::restart`].
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.terminate("INT", SHUTDOWN_GRACE);
-        }
+        self.service.stop();
     }
 
     /// Stops the server if it runs and starts it again on the same port and data.
     pub fn restart(&mut self) -> Result<(), Error> {
-        self.stop();
-        self.process = Some(Supervised::restart_probed(
-            &self.launch,
-            &self.probe,
-            self.port,
-        )?);
-        Ok(())
+        self.service.restart()
     }
 
     /// The instance's temporary directory (data, socket, log), removed on drop.
     pub fn dir(&self) -> &Path {
         self.dir.path()
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        // A killed postmaster leaves its backends and shared memory behind: shut down.
-        self.stop();
     }
 }
 

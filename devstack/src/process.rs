@@ -33,6 +33,18 @@ pub(crate) fn random_hex() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// A new temporary directory named `<prefix>...` for one peer instance (config, TLS files,
+/// data, log), removed when dropped.
+pub(crate) fn instance_dir(prefix: &str) -> Result<tempfile::TempDir, Error> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(Error::io(
+            "create temporary directory in",
+            std::env::temp_dir(),
+        ))
+}
+
 /// Removes the inherited environment variables starting with one of `prefixes`, so that the
 /// user's own configuration of a peer does not leak into a test.
 pub(crate) fn clear_env_prefixed(command: &mut Command, prefixes: &[&str]) {
@@ -139,16 +151,6 @@ pub(crate) struct Supervised {
 }
 
 impl Supervised {
-    /// Starts the peer and waits until `health_url` answers 200 (or 401, which also means up).
-    pub(crate) fn start(
-        launch: &Launch,
-        health_url: &str,
-        health: &HealthClient,
-    ) -> Result<Supervised, StartFailure> {
-        Self::start_probed(launch, &Probe::http(health_url, health))
-    }
-
-    /// Starts the peer and waits until `probe` says it is up.
     /// Starts `launch` again on the port it had before (a restart): a port taken meanwhile is
     /// [`Error::PortTaken`], since a restarted peer must keep its address.
     pub(crate) fn restart_probed(
@@ -167,6 +169,7 @@ impl Supervised {
         }
     }
 
+    /// Starts the peer and waits until `probe` says it is up.
     pub(crate) fn start_probed(launch: &Launch, probe: &Probe) -> Result<Supervised, StartFailure> {
         let log = OpenOptions::new()
             .create(true)
@@ -409,11 +412,84 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// A peer started on a free port, with what is needed to start it again on that port.
-pub(crate) struct Started {
-    pub(crate) process: Supervised,
-    pub(crate) port: u16,
-    pub(crate) launch: Launch,
+/// How a [`Service`] is stopped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Shutdown {
+    /// Killed at once (the peers that keep nothing in memory worth flushing).
+    Kill,
+    /// Sent `signal`, given `grace` to exit, then killed (PostgreSQL's fast shutdown).
+    Signal {
+        /// The signal name for `kill -s`.
+        signal: &'static str,
+        /// How long to wait for the exit.
+        grace: Duration,
+    },
+}
+
+/// A peer started on a free port, with what is needed to stop it and start it again on that
+/// port: every launcher's process handling, stopped on drop.
+#[derive(Debug)]
+pub(crate) struct Service {
+    process: Option<Supervised>,
+    launch: Launch,
+    probe: Probe,
+    port: u16,
+    shutdown: Shutdown,
+}
+
+impl Service {
+    /// Stops it with `shutdown` instead of killing it.
+    pub(crate) fn with_shutdown(mut self, shutdown: Shutdown) -> Service {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// The port it listens on (kept across restarts).
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its log file (stdout and stderr, across restarts).
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.launch.log
+    }
+
+    /// Whether the process runs (not stopped).
+    pub(crate) fn is_running(&self) -> bool {
+        self.process.is_some()
+    }
+
+    /// Its process ID, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Supervised::pid)
+    }
+
+    /// Stops the process; port and config are kept for [`restart`](Self::restart).
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            match self.shutdown {
+                Shutdown::Kill => process.kill(),
+                Shutdown::Signal { signal, grace } => process.terminate(signal, grace),
+            }
+        }
+    }
+
+    /// Stops the process if it runs and starts it again on the same port and config.
+    pub(crate) fn restart(&mut self) -> Result<(), Error> {
+        self.stop();
+        self.process = Some(Supervised::restart_probed(
+            &self.launch,
+            &self.probe,
+            self.port,
+        )?);
+        Ok(())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// Finds a free port, lets `prepare` write the peer's config for it, starts the peer and waits
@@ -424,7 +500,7 @@ pub(crate) fn start_on_free_port(
     health_path: &str,
     health: &HealthClient,
     prepare: impl FnMut(u16) -> Result<Launch, Error>,
-) -> Result<Started, Error> {
+) -> Result<Service, Error> {
     start_on_free_port_probed(
         name,
         |port| Probe::http(format!("{}{health_path}", base_url(port)), health),
@@ -437,16 +513,19 @@ pub(crate) fn start_on_free_port_probed(
     name: &'static str,
     probe: impl Fn(u16) -> Probe,
     mut prepare: impl FnMut(u16) -> Result<Launch, Error>,
-) -> Result<Started, Error> {
+) -> Result<Service, Error> {
     for attempt in 1..=PORT_ATTEMPTS {
         let port = free_port()?;
         let launch = prepare(port)?;
-        match Supervised::start_probed(&launch, &probe(port)) {
+        let probe = probe(port);
+        match Supervised::start_probed(&launch, &probe) {
             Ok(process) => {
-                return Ok(Started {
-                    process,
-                    port,
+                return Ok(Service {
+                    process: Some(process),
                     launch,
+                    probe,
+                    port,
+                    shutdown: Shutdown::Kill,
                 });
             }
             Err(StartFailure::AddressInUse) => {
@@ -485,8 +564,10 @@ mod tests {
         }
     }
 
-    fn unused_url() -> String {
-        format!("http://127.0.0.1:{}/health", free_port().unwrap())
+    /// An HTTP probe of a port nothing listens on.
+    fn unused_probe() -> Probe {
+        let url = format!("http://127.0.0.1:{}/health", free_port().unwrap());
+        Probe::http(url, &HealthClient::default())
     }
 
     #[test]
@@ -494,7 +575,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = "for i in $(seq 1 100); do echo line $i; done; echo boom >&2; exit 3";
         let launch = shell(dir.path(), script, HEALTH_TIMEOUT);
-        match Supervised::start(&launch, &unused_url(), &HealthClient::default()) {
+        match Supervised::start_probed(&launch, &unused_probe()) {
             Err(StartFailure::Fatal(Error::Exited {
                 status, log_tail, ..
             })) => {
@@ -514,7 +595,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = "echo 'listen tcp 127.0.0.1:1: bind: address already in use'; exit 1";
         let launch = shell(dir.path(), script, HEALTH_TIMEOUT);
-        let outcome = Supervised::start(&launch, &unused_url(), &HealthClient::default());
+        let outcome = Supervised::start_probed(&launch, &unused_probe());
         assert!(matches!(outcome, Err(StartFailure::AddressInUse)));
     }
 
@@ -526,8 +607,9 @@ mod tests {
             "echo waiting; exec sleep 60",
             Duration::from_millis(500),
         );
-        let url = unused_url();
-        match Supervised::start(&launch, &url, &HealthClient::default()) {
+        let probe = unused_probe();
+        let url = probe.target().to_owned();
+        match Supervised::start_probed(&launch, &probe) {
             Err(StartFailure::Fatal(Error::NotHealthy {
                 url: got, log_tail, ..
             })) => {

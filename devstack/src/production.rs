@@ -32,7 +32,7 @@ pub struct ProductionNotary {
 
 impl ProductionNotary {
     /// Starts PostgreSQL, creates the server and signer databases, then starts notary-signer
-    /// and notary-server (with `options.transport` towards clients).
+    /// and notary-server (with `options.security` towards clients).
     pub fn start(options: NotaryOptions) -> Result<ProductionNotary, Error> {
         let began = Instant::now();
         let postgres = Postgres::start()?;

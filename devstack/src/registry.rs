@@ -8,7 +8,7 @@ use rand::RngCore as _;
 use tempfile::TempDir;
 
 use crate::notary::{TlsFiles, generate_tls};
-use crate::process::{self, HealthClient, Launch, StartFailure, Supervised};
+use crate::process::{self, HealthClient, Launch, Service};
 use crate::{Error, require_binary};
 
 /// bcrypt cost of the htpasswd entries: the minimum, since these are throwaway test users.
@@ -45,11 +45,8 @@ impl std::fmt::Debug for RegistryOptions {
 #[derive(Debug)]
 pub struct Registry {
     // Field order matters: the process is killed before its directory is removed.
-    process: Option<Supervised>,
-    launch: Launch,
-    health: HealthClient,
+    service: Service,
     url: String,
-    port: u16,
     tls: Option<TlsFiles>,
     storage: PathBuf,
     dir: TempDir,
@@ -82,13 +79,7 @@ impl Registry {
         token: Option<(String, PathBuf)>,
     ) -> Result<Registry, Error> {
         let program = require_binary("docker-registry", "docker-registry")?;
-        let dir = tempfile::Builder::new()
-            .prefix("devstack-registry-")
-            .tempdir()
-            .map_err(Error::io(
-                "create temporary directory in",
-                std::env::temp_dir(),
-            ))?;
+        let dir = process::instance_dir("devstack-registry-")?;
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).map_err(Error::io("create directory", &storage))?;
         let tls = if options.tls {
@@ -116,7 +107,7 @@ impl Registry {
         let config_path = dir.path().join("config.yml");
         let log = dir.path().join("registry.log");
         let secret = random_secret();
-        let started = process::start_on_free_port(
+        let service = process::start_on_free_port(
             "docker-registry",
             |port| format!("{scheme}://127.0.0.1:{port}"),
             "/v2/",
@@ -148,14 +139,11 @@ impl Registry {
                 })
             },
         )?;
-        let url = format!("{scheme}://127.0.0.1:{}", started.port);
+        let url = format!("{scheme}://127.0.0.1:{}", service.port());
         tracing::info!(%url, "docker-registry is up");
         Ok(Registry {
-            process: Some(started.process),
-            launch: started.launch,
-            health,
+            service,
             url,
-            port: started.port,
             tls: tls.map(|(_, files)| files),
             storage,
             dir,
@@ -169,12 +157,12 @@ impl Registry {
 
     /// `127.0.0.1:PORT`, the registry part of image references.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.service.port())
     }
 
     /// The port it listens on (kept across [`Registry::restart`]).
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The filesystem storage root (`docker/registry/v2/...` lives below it).
@@ -189,43 +177,28 @@ impl Registry {
 
     /// The registry's log file (its stdout and stderr, across restarts).
     pub fn log_path(&self) -> &Path {
-        &self.launch.log
+        self.service.log_path()
     }
 
     /// Whether the process is running (not [`stop`](Registry::stop)ped).
     pub fn is_running(&self) -> bool {
-        self.process.is_some()
+        self.service.is_running()
     }
 
     /// The registry's process ID, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(Supervised::pid)
+        self.service.pid()
     }
 
     /// Stops the registry process; storage and port are kept for [`Registry::restart`].
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.kill();
-        }
+        self.service.stop();
     }
 
     /// Stops the registry if it runs, and starts it again on the same port with the same
     /// storage and config.
     pub fn restart(&mut self) -> Result<(), Error> {
-        self.stop();
-        let health_url = format!("{}/v2/", self.url);
-        match Supervised::start(&self.launch, &health_url, &self.health) {
-            Ok(process) => {
-                self.process = Some(process);
-                Ok(())
-            }
-            Err(StartFailure::AddressInUse) => Err(Error::PortTaken {
-                name: "docker-registry".to_owned(),
-                port: self.port,
-                log: self.launch.log.clone(),
-            }),
-            Err(StartFailure::Fatal(error)) => Err(error),
-        }
+        self.service.restart()
     }
 
     /// The instance's temporary directory (config, storage, TLS files, log), removed on drop.

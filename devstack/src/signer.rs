@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tempfile::TempDir;
 
 use crate::postgres::Database;
-use crate::process::{self, Launch, Probe, Supervised};
+use crate::process::{self, Launch, Probe, Service};
 use crate::{Error, require_binary};
 
 /// The passphrase alias the keys are encrypted under (`storage.default_alias`); notary-signer
@@ -29,10 +29,7 @@ pub const SIGNER_PASSPHRASE_ALIAS: &str = "devstack_keys";
 #[derive(Debug)]
 pub struct NotarySigner {
     // Field order matters: the process is killed before its directory is removed.
-    process: Option<Supervised>,
-    launch: Launch,
-    probe: Probe,
-    port: u16,
+    service: Service,
     tls: MtlsPaths,
     dir: TempDir,
 }
@@ -42,13 +39,7 @@ impl NotarySigner {
     /// have the signer schema) and waits until a mutual-TLS handshake with it succeeds.
     pub fn start(database: &Database) -> Result<NotarySigner, Error> {
         let program = require_binary("notary-signer", "notary")?;
-        let dir = tempfile::Builder::new()
-            .prefix("devstack-notary-signer-")
-            .tempdir()
-            .map_err(Error::io(
-                "create temporary directory in",
-                std::env::temp_dir(),
-            ))?;
+        let dir = process::instance_dir("devstack-notary-signer-")?;
         let material = MtlsMaterial::generate("notary-signer", &SubjectAltName::loopback())?;
         let tls = material.write_pem_files(&dir.path().join("tls"))?;
         let config_path = dir.path().join("signer-config.json");
@@ -60,7 +51,7 @@ impl NotarySigner {
         );
         let handshake = HandshakeConfig::new(&tls)?;
         let db_url = database.url();
-        let started = process::start_on_free_port_probed(
+        let service = process::start_on_free_port_probed(
             "notary-signer",
             |port| handshake.probe(port),
             |port| {
@@ -83,25 +74,18 @@ impl NotarySigner {
                 })
             },
         )?;
-        tracing::info!(port = started.port, "notary-signer is up");
-        Ok(NotarySigner {
-            process: Some(started.process),
-            probe: handshake.probe(started.port),
-            launch: started.launch,
-            port: started.port,
-            tls,
-            dir,
-        })
+        tracing::info!(port = service.port(), "notary-signer is up");
+        Ok(NotarySigner { service, tls, dir })
     }
 
     /// `127.0.0.1:PORT`, where notary-server reaches it.
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.service.port())
     }
 
     /// The port it listens on (kept across [`NotarySigner::restart`]).
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// Its TLS files: the CA, its server certificate and key, and the client certificate and
@@ -112,37 +96,29 @@ impl NotarySigner {
 
     /// Its log file (across restarts).
     pub fn log_path(&self) -> &Path {
-        &self.launch.log
+        self.service.log_path()
     }
 
     /// Whether the process is running (not [`stop`](NotarySigner::stop)ped).
     pub fn is_running(&self) -> bool {
-        self.process.is_some()
+        self.service.is_running()
     }
 
     /// Its process ID, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(Supervised::pid)
+        self.service.pid()
     }
 
     /// Kills the process (an outage); keys, port and config are kept for
     /// [`NotarySigner::restart`].
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.kill();
-        }
+        self.service.stop();
     }
 
     /// Stops the signer if it runs and starts it again on the same port, database and
     /// passphrase.
     pub fn restart(&mut self) -> Result<(), Error> {
-        self.stop();
-        self.process = Some(Supervised::restart_probed(
-            &self.launch,
-            &self.probe,
-            self.port,
-        )?);
-        Ok(())
+        self.service.restart()
     }
 
     /// The instance's temporary directory (config, TLS files, log), removed on drop.
@@ -175,7 +151,7 @@ pub(crate) fn trust_service(signer: &NotarySigner) -> serde_json::Value {
     serde_json::json!({
         "type": "remote",
         "hostname": "127.0.0.1",
-        "port": signer.port.to_string(),
+        "port": signer.port().to_string(),
         "tls_ca_file": path(&signer.tls.ca_cert),
         "tls_client_cert": path(&signer.tls.client_cert),
         "tls_client_key": path(&signer.tls.client_key),

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use keymgmt::PrivateKey;
 use tempfile::TempDir;
 
-use crate::Error;
+use crate::{Error, process};
 
 /// The `service` notary-server is configured with and tokens are issued for.
 pub const SERVICE: &str = "notary-server";
@@ -87,13 +87,7 @@ struct Signer {
 impl TokenIssuer {
     /// Starts the issuer for `users`; requests without credentials get what `anonymous` says.
     pub fn start(users: Vec<TokenUser>, anonymous: Anonymous) -> Result<TokenIssuer, Error> {
-        let dir = tempfile::Builder::new()
-            .prefix("devstack-token-")
-            .tempdir()
-            .map_err(Error::io(
-                "create temporary directory in",
-                std::env::temp_dir(),
-            ))?;
+        let dir = process::instance_dir("devstack-token-")?;
         let ca = keymgmt::mtls::CertificateAuthority::generate("devstack token signer")?;
         let key = keymgmt::keyfile::decode(ca.private_key_pem().as_bytes(), None, None)?.key;
         let bundle = dir.path().join("token-root.pem");

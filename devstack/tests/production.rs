@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use devstack::{
-    Database, NotaryCli, NotaryOptions, Postgres, ProductionNotary, SIGNER_PASSPHRASE_ALIAS,
-    Transport,
+    Database, ListenerSecurity, NotaryCli, NotaryOptions, Postgres, ProductionNotary,
+    SIGNER_PASSPHRASE_ALIAS,
 };
 
 fn target_file(dir: &Path, name: &str) -> String {
@@ -39,7 +39,7 @@ fn rows(postgres: &Postgres, database: &Database, sql: &str) -> Vec<String> {
 fn go_collection_lives_in_postgres_with_keys_in_the_signer_across_restarts() {
     let began = Instant::now();
     let mut notary =
-        ProductionNotary::start(NotaryOptions::with_transport(Transport::Tls)).unwrap();
+        ProductionNotary::start(NotaryOptions::with_security(ListenerSecurity::Tls)).unwrap();
     eprintln!("production topology started in {:?}", began.elapsed());
     assert!(notary.url().starts_with("https://127.0.0.1:"));
     let gun = "example.com/production/go";

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use devstack::{
-    Error, NotaryCli, NotaryOptions, NotaryServer, Registry, RegistryOptions, Stack, StackOptions,
-    TlsFiles, Transport,
+    Error, ListenerSecurity, NotaryCli, NotaryOptions, NotaryServer, Registry, RegistryOptions,
+    Stack, StackOptions, TlsFiles,
 };
 use sha2::Digest as _;
 
@@ -75,7 +75,7 @@ fn notary_plain_http() {
 #[test]
 fn notary_tls() {
     let server = NotaryServer::start(NotaryOptions {
-        transport: Transport::Tls,
+        security: ListenerSecurity::Tls,
     })
     .unwrap();
     assert!(
@@ -92,7 +92,7 @@ fn notary_tls() {
 #[test]
 fn notary_mutual_tls_refuses_clients_without_certificate() {
     let server = NotaryServer::start(NotaryOptions {
-        transport: Transport::MutualTls,
+        security: ListenerSecurity::MutualTls,
     })
     .unwrap();
     let tls = server.tls().unwrap();
@@ -339,7 +339,7 @@ fn missing_binary_names_the_package_and_test_script() {
 fn stack_with_tls_notary_as_in_the_doc_example() {
     let stack = Stack::start(StackOptions {
         notary: NotaryOptions {
-            transport: Transport::Tls,
+            security: ListenerSecurity::Tls,
         },
         registry: RegistryOptions::default(),
     })

@@ -640,8 +640,8 @@ async fn token_auth_without_anonymous_access_refuses_anonymous_reads() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mutual_tls_with_a_custom_ca() {
-    let server = NotaryServer::start(NotaryOptions::with_transport(
-        devstack::Transport::MutualTls,
+    let server = NotaryServer::start(NotaryOptions::with_security(
+        devstack::ListenerSecurity::MutualTls,
     ))
     .unwrap();
     let tls = server.tls().unwrap();

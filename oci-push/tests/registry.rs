@@ -490,7 +490,7 @@ async fn index_and_docker_schema2_round_trips() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_client_identity() {
     let notary = devstack::NotaryServer::start(devstack::NotaryOptions {
-        transport: devstack::Transport::MutualTls,
+        security: devstack::ListenerSecurity::MutualTls,
     })
     .unwrap();
     let files = notary.tls().unwrap();
