@@ -2,6 +2,9 @@
 //! vendor), refusals with a non-zero exit and the error on stderr, and contract.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{failed, file_names as names_in, succeeded};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -14,19 +17,11 @@ fn regfile(args: &[&str], envs: &[(&str, &str)]) -> Output {
 }
 
 fn ok(args: &[&str], envs: &[(&str, &str)]) -> String {
-    let out = regfile(args, envs);
-    assert!(
-        out.status.success(),
-        "regfile {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    succeeded(regfile(args, envs))
 }
 
 fn fails(args: &[&str], envs: &[(&str, &str)], needle: &str) {
-    let out = regfile(args, envs);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "regfile {args:?} should fail");
+    let stderr = failed(regfile(args, envs));
     assert!(stderr.contains(needle), "expected {needle:?} in {stderr}");
 }
 
@@ -94,12 +89,7 @@ fn create_open_and_refusals() {
         args.extend_from_slice(extra);
         regfile(&args, &envs)
     };
-    let out = create(&["--env-whitelist", "WALLET_MODE,LOG_LEVEL"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(create(&["--env-whitelist", "WALLET_MODE,LOG_LEVEL"]));
     assert!(
         std::fs::read_to_string(&enc)
             .unwrap()
@@ -141,9 +131,7 @@ fn create_open_and_refusals() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     fails(&args, &[("APPLIANCE_PW", "nope")], "wrong passphrase");
     // Reserved env name.
-    let out = create(&["--env-whitelist", "POD"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
+    assert!(failed(create(&["--env-whitelist", "POD"])).contains("reserved"));
     // Neither --root-json nor a key.
     fails(
         &[
@@ -215,12 +203,7 @@ fn contract_is_written_and_decrypts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let run = |args: &[&str]| {
-        let st = Command::new("openssl").args(args).output().unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        succeeded(Command::new("openssl").args(args).output().unwrap());
     };
     run(&[
         "req",
@@ -287,15 +270,6 @@ fn contract_is_written_and_decrypts() {
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -417,11 +391,7 @@ fn make_registration(d: &Path) -> std::path::PathBuf {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(out);
     d.join("r.enc")
 }
 
@@ -444,8 +414,7 @@ fn open_calls_a_cut_file_corrupt_in_plain_words() {
             ],
             &[],
         );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success());
+        let stderr = failed(out);
         assert!(
             stderr.contains("registration file is corrupt") && stderr.contains("cut short"),
             "cut at {at}: {stderr}"
@@ -501,12 +470,7 @@ fn contract_names_the_supported_signing_key_kinds() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let openssl = |args: &[&str]| {
-        let st = Command::new("openssl").args(args).output().unwrap();
-        assert!(
-            st.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        succeeded(Command::new("openssl").args(args).output().unwrap());
     };
     let path = |name: &str| s(&d.join(name)).to_owned();
     openssl(&[
@@ -607,9 +571,10 @@ fn contract_names_the_supported_signing_key_kinds() {
         ),
     ] {
         let args = contract(key);
-        let out = regfile(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{key}: {stderr}");
+        let stderr = failed(regfile(
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            &[],
+        ));
         for needle in [key, found, supported, hint] {
             assert!(
                 stderr.contains(needle),

@@ -1,8 +1,11 @@
 //! The `trust` CLI against the real notary-server, compared with the Go `notary` client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{failed, file_names as files_in, succeeded as ok};
 use devstack::{DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn trust(server: &NotaryServer, trust_dir: &Path, args: &[&str]) -> Output {
@@ -34,48 +37,38 @@ fn trust_command(
     cmd
 }
 
-fn failed(output: Output) -> String {
-    assert!(
-        !output.status.success(),
-        "expected a failure; stdout:\n{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8(output.stderr).unwrap()
-}
-
 /// A loopback URL nothing listens on: any request to it fails.
 const DEAD_SERVER: &str = "http://127.0.0.1:9";
 
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+/// What most tests start from: a notary-server, a temporary directory, and in it `trust`,
+/// the trust dir of our CLI.
+struct Fixture {
+    server: NotaryServer,
+    dir: tempfile::TempDir,
+    ours: PathBuf,
 }
 
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+impl Fixture {
+    fn start() -> Fixture {
+        let server = NotaryServer::start(NotaryOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("trust");
+        Fixture { server, dir, ours }
+    }
+}
+
+/// Writes `bytes` to `dir/payload`, a file to publish as a target.
+fn payload(dir: &tempfile::TempDir, bytes: &[u8]) -> PathBuf {
+    let file = dir.path().join("payload");
+    std::fs::write(&file, bytes).unwrap();
+    file
 }
 
 #[test]
 fn trust_cli_publishes_and_prints_like_notary() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    let Fixture { server, dir, ours } = Fixture::start();
     let gun = "registry.example.com/cli/app";
-    let file = dir.path().join("payload");
-    std::fs::write(&file, b"payload bytes").unwrap();
+    let file = payload(&dir, b"payload bytes");
 
     ok(trust(&server, &ours, &["init", gun]));
     ok(trust(
@@ -117,12 +110,10 @@ fn trust_cli_publishes_and_prints_like_notary() {
     );
 
     // Errors: non-zero exit, message on stderr.
-    let missing = trust(&server, &fresh, &["lookup", gun, "nope"]);
-    assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("no target \"nope\""));
-    let traversal = trust(&server, &fresh, &["list", "../../etc"]);
-    assert!(!traversal.status.success());
-    assert!(String::from_utf8_lossy(&traversal.stderr).contains("invalid GUN"));
+    let missing = failed(trust(&server, &fresh, &["lookup", gun, "nope"]));
+    assert!(missing.contains("no target \"nope\""), "{missing}");
+    let traversal = failed(trust(&server, &fresh, &["list", "../../etc"]));
+    assert!(traversal.contains("invalid GUN"), "{traversal}");
 
     let keys = ok(trust(&server, &ours, &["key", "list"]));
     assert!(keys.starts_with("ROLE"), "{keys}");
@@ -147,9 +138,7 @@ fn trust_cli_publishes_and_prints_like_notary() {
 
 #[test]
 fn trust_cli_delegations_with_a_key_imported_by_go() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    let Fixture { server, dir, ours } = Fixture::start();
     let gun = "registry.example.com/cli/delegated";
     let (key, cert) = devstack::openssl::ec_key_and_certificate(dir.path(), "releases").unwrap();
     ok(trust(&server, &ours, &["init", gun, "-p"]));
@@ -177,8 +166,7 @@ fn trust_cli_delegations_with_a_key_imported_by_go() {
             "-p",
         ],
     ));
-    let file = dir.path().join("payload");
-    std::fs::write(&file, b"released").unwrap();
+    let file = payload(&dir, b"released");
     ok(trust(
         &server,
         &ours,
@@ -209,9 +197,7 @@ fn trust_cli_delegations_with_a_key_imported_by_go() {
 
 #[test]
 fn trust_cli_init_with_a_root_key_file() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    let Fixture { server, dir, ours } = Fixture::start();
     let gun = "registry.example.com/cli/rootkey";
     // A P-256 key made by openssl (its certificate is not used).
     let (key, _) = devstack::openssl::ec_key_and_certificate(dir.path(), "root").unwrap();
@@ -257,15 +243,17 @@ fn trust_cli_init_with_a_root_key_file() {
         &ours,
         &["init", "registry.example.com/cli/x", "--rootkey", "nope"],
     );
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("neither a key file nor"));
+    assert!(failed(bad).contains("neither a key file nor"));
 }
 
 #[test]
 fn init_reuses_the_trust_dirs_root_key_as_go_does() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    // The directory holds the trust dir: it lives to the end of the test.
+    let Fixture {
+        server,
+        dir: _dir,
+        ours,
+    } = Fixture::start();
     let first = ok(trust(&server, &ours, &["init", "example.com/reuse/one"]));
     assert!(!first.contains("Root key found"), "{first}");
     let roots: Vec<String> = files_in(&ours.join("private"));
@@ -320,9 +308,12 @@ fn init_reuses_the_trust_dirs_root_key_as_go_does() {
 
 #[test]
 fn a_failed_init_leaves_no_keys_behind() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    // The directory holds the trust dir: it lives to the end of the test.
+    let Fixture {
+        server,
+        dir: _dir,
+        ours,
+    } = Fixture::start();
     // Too short a passphrase for the targets key: the new root key must not stay either.
     let error = failed(trust_at(
         Some(server.url()),
@@ -352,12 +343,9 @@ fn a_failed_init_leaves_no_keys_behind() {
 
 #[test]
 fn staging_runs_offline_reset_and_delete_work_like_go() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    let Fixture { server, dir, ours } = Fixture::start();
     let gun = "example.com/offline/app";
-    let file = dir.path().join("payload");
-    std::fs::write(&file, b"offline bytes").unwrap();
+    let file = payload(&dir, b"offline bytes");
     let path = file.to_str().unwrap();
     ok(trust(&server, &ours, &["init", gun, "-p"]));
 
@@ -440,12 +428,9 @@ fn staging_runs_offline_reset_and_delete_work_like_go() {
 
 #[test]
 fn control_characters_in_target_names_are_refused_at_add() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    let Fixture { server, dir, ours } = Fixture::start();
     let gun = "example.com/control/app";
-    let file = dir.path().join("payload");
-    std::fs::write(&file, b"bytes").unwrap();
+    let file = payload(&dir, b"bytes");
     let path = file.to_str().unwrap();
     ok(trust(&server, &ours, &["init", gun, "-p"]));
     for name in ["a\nb", "t\tx", "x\u{1}y"] {
@@ -478,9 +463,7 @@ fn control_characters_in_target_names_are_refused_at_add() {
 
 #[test]
 fn a_nested_delegation_needs_its_parent_at_staging_time() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    let Fixture { server, dir, ours } = Fixture::start();
     let gun = "example.com/nested/app";
     let (_, cert) = devstack::openssl::ec_key_and_certificate(dir.path(), "nested").unwrap();
     let cert = cert.to_str().unwrap();
@@ -531,9 +514,12 @@ fn a_nested_delegation_needs_its_parent_at_staging_time() {
 #[test]
 fn a_closed_stdout_ends_list_quietly() {
     use std::io::{BufRead as _, BufReader};
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    // The directory holds the trust dir: it lives to the end of the test.
+    let Fixture {
+        server,
+        dir: _dir,
+        ours,
+    } = Fixture::start();
     let gun = "example.com/pipe/app";
     ok(trust(&server, &ours, &["init", gun]));
     // More rows than a pipe buffer holds, so `list` is still writing when the reader leaves.
@@ -593,9 +579,12 @@ fn a_closed_stdout_ends_list_quietly() {
 
 #[test]
 fn init_of_a_gun_another_root_owns_says_so() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    // The directory holds the trust dir: it lives to the end of the test.
+    let Fixture {
+        server,
+        dir: _dir,
+        ours,
+    } = Fixture::start();
     let gun = "example.com/owned/app";
     NotaryCli::new(&server)
         .unwrap()
@@ -616,8 +605,7 @@ fn init_of_a_gun_another_root_owns_says_so() {
 fn guns_that_urls_would_rewrite_are_refused() {
     let server = NotaryServer::start(NotaryOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let scratch = dir.path().join("payload");
-    std::fs::write(&scratch, b"kill switch").unwrap();
+    let scratch = payload(&dir, b"kill switch");
     let go = NotaryCli::new(&server).unwrap();
     go.run(&["init", "example.com/kill", "-p"]).unwrap();
     go.run(&[
@@ -654,12 +642,9 @@ fn guns_that_urls_would_rewrite_are_refused() {
 
 #[test]
 fn rotating_the_timestamp_key_of_an_unpublished_collection_publishes_it_as_go_does() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    let Fixture { server, dir, ours } = Fixture::start();
     let gun = "example.com/unpublished/rotate";
-    let file = dir.path().join("payload");
-    std::fs::write(&file, b"rotated").unwrap();
+    let file = payload(&dir, b"rotated");
     ok(trust(&server, &ours, &["init", gun]));
     ok(trust(
         &server,
@@ -702,9 +687,7 @@ fn rotating_the_timestamp_key_of_an_unpublished_collection_publishes_it_as_go_do
 
 #[test]
 fn list_and_lookup_read_the_verified_cache_with_a_warning_when_the_server_is_gone() {
-    let server = NotaryServer::start(NotaryOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ours = dir.path().join("trust");
+    let Fixture { server, dir, ours } = Fixture::start();
     let gun = "example.com/cached/app";
     let file = dir.path().join("v1.bin");
     std::fs::write(&file, b"v1 bytes").unwrap();
