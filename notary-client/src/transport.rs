@@ -58,8 +58,13 @@ impl ServerConfig {
     /// These settings with the credentials in [`NOTARY_AUTH`], if it is set (as the Go client
     /// reads it); [`Error::InvalidEnvironment`] names the variable if it is not base64 of
     /// `user:password`.
-    pub fn with_notary_auth_from_env(mut self) -> Result<Self> {
-        let Some(value) = std::env::var_os(NOTARY_AUTH) else {
+    pub fn with_notary_auth_from_env(self) -> Result<Self> {
+        self.with_notary_auth(std::env::var_os(NOTARY_AUTH))
+    }
+
+    /// These settings with the credentials `value` of [`NOTARY_AUTH`] holds, if any.
+    fn with_notary_auth(mut self, value: Option<std::ffi::OsString>) -> Result<Self> {
+        let Some(value) = value else {
             return Ok(self);
         };
         let invalid = |reason: String| Error::InvalidEnvironment {
@@ -413,5 +418,46 @@ async fn server_error(method: &'static str, url: &str, response: reqwest::Respon
         url: url.to_owned(),
         status,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn the_url_scheme_chooses_the_security() {
+        let plain = ServerConfig::from_url("http://127.0.0.1:4443").unwrap();
+        assert!(matches!(plain.security, Security::InsecureHttp));
+        let tls = ServerConfig::from_url("https://notary.docker.io").unwrap();
+        assert!(matches!(tls.security, Security::Https));
+        assert_eq!(tls.credentials, Credentials::Anonymous);
+        assert!(matches!(
+            ServerConfig::from_url("notary.docker.io"),
+            Err(Error::Config { .. })
+        ));
+    }
+
+    #[test]
+    fn notary_auth_is_base64_of_user_and_password() {
+        let config = ServerConfig::default();
+        let unset = config.clone().with_notary_auth(None).unwrap();
+        assert_eq!(unset.credentials, Credentials::Anonymous);
+        // "alice:s3cret"
+        let set = config
+            .clone()
+            .with_notary_auth(Some("YWxpY2U6czNjcmV0".into()))
+            .unwrap();
+        assert_eq!(set.credentials, Credentials::basic("alice", "s3cret"));
+        assert!(!format!("{set:?}").contains("s3cret"));
+        match config.with_notary_auth(Some("bm9jb2xvbg==".into())) {
+            Err(Error::InvalidEnvironment { variable, reason }) => {
+                assert_eq!(variable, "NOTARY_AUTH");
+                assert!(reason.contains("':'"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
