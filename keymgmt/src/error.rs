@@ -188,6 +188,28 @@ pub enum Error {
         /// The signature algorithm OID or name.
         algorithm: String,
     },
+    /// A certificate loaded as a CA that is not one.
+    #[error(
+        "certificate {common_name:?} is not a CA (no basicConstraints CA:TRUE): load a CA certificate"
+    )]
+    NotCertificateAuthority {
+        /// The certificate's CN.
+        common_name: String,
+    },
+    /// A CA private key that is not the key of the CA certificate.
+    #[error(
+        "the private key does not belong to the CA certificate {common_name:?}: pass the matching key"
+    )]
+    CaKeyMismatch {
+        /// The CA certificate's CN.
+        common_name: String,
+    },
+    /// A DNS subject alternative name that is not ASCII (certificates hold IA5 strings).
+    #[error("non-ASCII DNS name {name:?}: use its punycode form")]
+    NonAsciiDnsName {
+        /// The name as given.
+        name: String,
+    },
     /// Certificate generation failed.
     #[error("cannot generate certificate {what}: {reason}")]
     CertificateGeneration {
@@ -270,7 +292,10 @@ impl Error {
             | Error::CertificateNameMismatch { .. }
             | Error::CertificateExpired { .. }
             | Error::WeakCertificateSignature { .. }
-            | Error::PassphraseTooShort { .. } => Blame::Input,
+            | Error::PassphraseTooShort { .. }
+            | Error::NotCertificateAuthority { .. }
+            | Error::CaKeyMismatch { .. }
+            | Error::NonAsciiDnsName { .. } => Blame::Input,
             Error::WrongPassphrase { .. }
             | Error::KeyNotFound { .. }
             | Error::KeyExists { .. }
@@ -505,6 +530,27 @@ mod tests {
                 },
                 &["abc", "\"root\"", "\"targets\"", "\"example.com/app\""],
                 Blame::Caller,
+            ),
+            (
+                Error::NotCertificateAuthority {
+                    common_name: "leaf".into(),
+                },
+                &["\"leaf\"", "CA:TRUE"],
+                Blame::Input,
+            ),
+            (
+                Error::CaKeyMismatch {
+                    common_name: "ca".into(),
+                },
+                &["\"ca\"", "matching key"],
+                Blame::Input,
+            ),
+            (
+                Error::NonAsciiDnsName {
+                    name: "bücher.example".into(),
+                },
+                &["\"bücher.example\"", "punycode"],
+                Blame::Input,
             ),
             (
                 Error::LegacyKeyConflict {

@@ -87,19 +87,14 @@ impl SubjectAltName {
         }
     }
 
-    fn to_rcgen(&self, what: &str) -> Result<SanType> {
+    fn to_rcgen(&self) -> Result<SanType> {
         match self {
             SubjectAltName::Ip(ip) => Ok(SanType::IpAddress(*ip)),
             SubjectAltName::Dns(name) => {
                 let ia5 = name
                     .as_str()
                     .try_into()
-                    .map_err(|e| Error::CertificateGeneration {
-                        what: what.to_owned(),
-                        reason: format!(
-                            "DNS name {name:?} is not ASCII ({e}): use its punycode form"
-                        ),
-                    })?;
+                    .map_err(|_| Error::NonAsciiDnsName { name: name.clone() })?;
                 Ok(SanType::DnsName(ia5))
             }
         }

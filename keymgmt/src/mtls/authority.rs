@@ -94,10 +94,7 @@ impl CertificateAuthority {
             })?
             .is_some_and(|bc| bc.value.ca);
         if !is_ca {
-            return Err(Error::CertificateGeneration {
-                what,
-                reason: "the certificate is not a CA (no basicConstraints CA:TRUE): load a CA certificate".to_owned(),
-            });
+            return Err(Error::NotCertificateAuthority { common_name });
         }
         let key = KeyPair::from_pem(private_key_pem).map_err(|e| Error::CorruptPrivateKey {
             key_id: None,
@@ -105,12 +102,7 @@ impl CertificateAuthority {
             reason: format!("CA private key: {e}"),
         })?;
         if key.public_key_raw() != cert.public_key().subject_public_key.data.as_ref() {
-            return Err(Error::CertificateGeneration {
-                what,
-                reason:
-                    "the private key does not belong to the CA certificate: pass the matching key"
-                        .to_owned(),
-            });
+            return Err(Error::CaKeyMismatch { common_name });
         }
         let mut params = CertificateParams::default();
         params.distinguished_name = distinguished_name(cert.subject(), &what)?;
@@ -144,7 +136,7 @@ impl CertificateAuthority {
         let what = format!("server {common_name:?}");
         let sans = subject_alt_names
             .iter()
-            .map(|san| san.to_rcgen(&what))
+            .map(SubjectAltName::to_rcgen)
             .collect::<Result<Vec<_>>>()?;
         self.issue(
             &what,
