@@ -1,7 +1,8 @@
 //! Dockerfiles: the parser, and a daemonless build of what parses (no registry client, so
 //! only `FROM scratch` bases build) from a fixed context with files, a directory, a symlink,
-//! an archive for `ADD` and a `.dockerignore`, into a fresh layout. Nothing panics, and a
-//! build that succeeds leaves a tagged image that unpacks.
+//! an archive for `ADD` and a `.dockerignore`, into a fresh layout. Nothing panics, parsed
+//! steps come in line order with the text of their keyword, and a build that succeeds leaves
+//! a tagged image that unpacks.
 #![no_main]
 
 use std::path::{Path, PathBuf};
@@ -53,8 +54,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if dockerfile::parse(text).is_err() {
+    let Ok(steps) = dockerfile::parse(text) else {
         return;
+    };
+    for pair in steps.windows(2) {
+        assert!(pair[0].line < pair[1].line, "steps out of line order");
+    }
+    for step in &steps {
+        assert!(step.text.starts_with(step.instruction.keyword()));
     }
     let Ok(dir) = tempfile::tempdir() else {
         return;

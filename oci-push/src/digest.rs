@@ -11,8 +11,9 @@ use crate::Error;
 /// A validated `sha256:<64 lowercase hex>` content digest.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest {
-    /// The `sha256:<hex>` form (ordering and equality follow it).
-    text: String,
+    /// The `sha256:<hex>` form (ordering and equality follow it); boxed, so that errors
+    /// carrying two digests stay small.
+    text: Box<str>,
     /// The 32 bytes it names.
     sha256: [u8; 32],
 }
@@ -39,7 +40,7 @@ impl Digest {
             return Err(invalid("expected 64 lowercase hexadecimal digits"));
         }
         Ok(Digest {
-            text: text.to_owned(),
+            text: text.into(),
             sha256,
         })
     }
@@ -47,7 +48,7 @@ impl Digest {
     /// The digest whose sha256 is `sha256` (what a Docker Content Trust target records).
     pub fn from_sha256(sha256: [u8; 32]) -> Digest {
         Digest {
-            text: format!("sha256:{}", hex::encode(sha256)),
+            text: format!("sha256:{}", hex::encode(sha256)).into(),
             sha256,
         }
     }

@@ -406,6 +406,19 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_brings_its_parents_and_stays_inside_the_image() {
+        let mut layer = LayerBuilder::new();
+        assert!(layer.is_empty());
+        layer.add_dir("/var/lib/app/").unwrap();
+        let paths: Vec<&str> = layer.entries.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["var", "var/lib", "var/lib/app"]);
+        assert!(matches!(
+            layer.add_dir("../x").unwrap_err(),
+            Error::BuildDestination { .. }
+        ));
+    }
+
+    #[test]
     fn compression_names_parse_and_an_unknown_one_lists_the_choices() {
         for name in Compression::NAMES {
             assert!(name.parse::<Compression>().is_ok(), "{name}");

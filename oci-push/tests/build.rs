@@ -8,9 +8,66 @@ use std::path::Path;
 use devstack::{Registry, RegistryOptions};
 use oci_push::dockerfile::{BuildOptions, build};
 use oci_push::{
-    Client, ClientOptions, Error, ImageRef, Layout, Platform, PushOptions, Security,
+    Client, ClientOptions, Descriptor, Error, ImageRef, Layout, Platform, PushOptions, Security,
     UnpackOptions, UnpackStats, unpack_image, unpack_layer,
 };
+use tempfile::TempDir;
+
+/// A temporary build context and an empty layout to build into.
+struct BuildDir {
+    ctx: TempDir,
+    _out: TempDir,
+    layout: Layout,
+}
+
+impl BuildDir {
+    /// An empty context.
+    fn empty() -> BuildDir {
+        let out = tempfile::tempdir().unwrap();
+        BuildDir {
+            ctx: tempfile::tempdir().unwrap(),
+            layout: Layout::create(out.path()).unwrap(),
+            _out: out,
+        }
+    }
+
+    /// A context with the files of [`context`].
+    fn with_context() -> BuildDir {
+        let dir = BuildDir::empty();
+        context(dir.ctx.path());
+        dir
+    }
+
+    fn path(&self) -> &Path {
+        self.ctx.path()
+    }
+
+    /// Builds `text` without a registry client into the layout, tagged `tag`.
+    async fn build(
+        &self,
+        text: &str,
+        tag: &str,
+        options: &BuildOptions,
+    ) -> Result<Descriptor, Error> {
+        build(None, self.path(), text, &self.layout, tag, options).await
+    }
+}
+
+/// The config document of `image` in `layout`.
+fn image_config(layout: &Layout, image: &Descriptor) -> serde_json::Value {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&layout.read_document(image).unwrap()).unwrap();
+    let config = Descriptor {
+        media_type: manifest["config"]["mediaType"].as_str().unwrap().into(),
+        digest: manifest["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+        size: manifest["config"]["size"].as_u64().unwrap(),
+    };
+    serde_json::from_slice(&layout.read_document(&config).unwrap()).unwrap()
+}
 
 fn context(dir: &Path) {
     std::fs::create_dir_all(dir.join("src/lib")).unwrap();
@@ -59,13 +116,9 @@ fn options(version: &str) -> BuildOptions {
 
 #[tokio::test]
 async fn same_context_twice_same_digest_and_config_is_complete() {
-    let ctx = tempfile::tempdir().unwrap();
-    context(ctx.path());
-    let out1 = tempfile::tempdir().unwrap();
-    let l1 = Layout::create(out1.path()).unwrap();
-    let first = build(None, ctx.path(), DOCKERFILE, &l1, "v1", &options("2.0"))
-        .await
-        .unwrap();
+    let one = BuildDir::with_context();
+    let (ctx, l1) = (&one.ctx, &one.layout);
+    let first = one.build(DOCKERFILE, "v1", &options("2.0")).await.unwrap();
     // Touch every file and change modes' non-exec bits: nothing changes.
     for f in ["src/main.sh", "src/lib/data.txt", "README"] {
         let file = std::fs::File::options()
@@ -89,17 +142,7 @@ async fn same_context_twice_same_digest_and_config_is_complete() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&l1.read_document(&first).unwrap()).unwrap();
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 3);
-    let config_desc = oci_push::Descriptor {
-        media_type: manifest["config"]["mediaType"].as_str().unwrap().into(),
-        digest: manifest["config"]["digest"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap(),
-        size: manifest["config"]["size"].as_u64().unwrap(),
-    };
-    let config: serde_json::Value =
-        serde_json::from_slice(&l1.read_document(&config_desc).unwrap()).unwrap();
+    let config = image_config(l1, &first);
     assert_eq!(config["architecture"], "s390x");
     assert_eq!(config["created"], "2023-11-14T22:13:20Z");
     let c = &config["config"];
@@ -141,20 +184,8 @@ fn unsupported_and_escaping_instructions_are_refused() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let ctx = tempfile::tempdir().unwrap();
-    context(ctx.path());
-    let out = tempfile::tempdir().unwrap();
-    let layout = Layout::create(out.path()).unwrap();
-    let run = |text: &str| {
-        rt.block_on(build(
-            None,
-            ctx.path(),
-            text,
-            &layout,
-            "x",
-            &BuildOptions::default(),
-        ))
-    };
+    let dir = BuildDir::with_context();
+    let run = |text: &str| rt.block_on(dir.build(text, "x", &BuildOptions::default()));
     let error = run("FROM scratch\nCOPY README /\nRUN apt-get install x\n").unwrap_err();
     assert!(
         matches!(error, Error::DockerfileUnsupported { line: 3, .. }),
@@ -183,24 +214,20 @@ async fn from_a_registry_base_image() {
         ..ClientOptions::default()
     })
     .unwrap();
-    let ctx = tempfile::tempdir().unwrap();
-    context(ctx.path());
-    let base_out = tempfile::tempdir().unwrap();
-    let base_layout = Layout::create(base_out.path()).unwrap();
-    let base = build(
-        None,
-        ctx.path(),
-        "FROM scratch\nENV BASE=1\nCOPY README /base/\n",
-        &base_layout,
-        "base",
-        &BuildOptions::default(),
-    )
-    .await
-    .unwrap();
+    let based = BuildDir::with_context();
+    let (ctx, base_layout) = (&based.ctx, &based.layout);
+    let base = based
+        .build(
+            "FROM scratch\nENV BASE=1\nCOPY README /base/\n",
+            "base",
+            &BuildOptions::default(),
+        )
+        .await
+        .unwrap();
     let base_ref = ImageRef::parse(&format!("{}/lib/base:1", registry.host())).unwrap();
     client
         .push_layout(
-            &base_layout,
+            base_layout,
             Some("base"),
             &base_ref,
             &PushOptions::default(),
@@ -384,33 +411,13 @@ fn crafted_layers_write_nothing_outside_the_root() {
 
 #[tokio::test]
 async fn args_before_from_are_visible_after_it_only_when_redeclared() {
-    let ctx = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let layout = Layout::create(out.path()).unwrap();
+    let dir = BuildDir::empty();
     let text = "ARG A=1\nFROM scratch\nENV X=\"${A}\"\nARG A\nENV Y=${A}\n";
-    let image = build(
-        None,
-        ctx.path(),
-        text,
-        &layout,
-        "t",
-        &BuildOptions::default(),
-    )
-    .await
-    .unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&layout.read_document(&image).unwrap()).unwrap();
-    let config = oci_push::Descriptor {
-        media_type: manifest["config"]["mediaType"].as_str().unwrap().into(),
-        digest: manifest["config"]["digest"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap(),
-        size: manifest["config"]["size"].as_u64().unwrap(),
-    };
-    let config: serde_json::Value =
-        serde_json::from_slice(&layout.read_document(&config).unwrap()).unwrap();
+    let image = dir
+        .build(text, "t", &BuildOptions::default())
+        .await
+        .unwrap();
+    let config = image_config(&dir.layout, &image);
     assert_eq!(config["config"]["Env"], serde_json::json!(["X=", "Y=1"]));
 }
 
@@ -433,8 +440,8 @@ fn tree(root: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn dockerignore_leaves_files_out_and_naming_one_is_an_error() {
-    let ctx = tempfile::tempdir().unwrap();
-    let c = ctx.path();
+    let built = BuildDir::empty();
+    let (c, layout) = (built.path(), &built.layout);
     for dir in [
         ".git/objects",
         "node_modules/pad",
@@ -467,20 +474,12 @@ async fn dockerignore_leaves_files_out_and_naming_one_is_an_error() {
          build\n!build/keep.txt\n*.md\n!README.md\nDockerfile\n.dockerignore\n",
     )
     .unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let layout = Layout::create(out.path()).unwrap();
-    let image = build(
-        None,
-        c,
-        "FROM scratch\nCOPY . /app/\n",
-        &layout,
-        "v1",
-        &options("1"),
-    )
-    .await
-    .unwrap();
+    let image = built
+        .build("FROM scratch\nCOPY . /app/\n", "v1", &options("1"))
+        .await
+        .unwrap();
     let root = tempfile::tempdir().unwrap();
-    unpack_image(&layout, &image, root.path(), &UnpackOptions::default()).unwrap();
+    unpack_image(layout, &image, root.path(), &UnpackOptions::default()).unwrap();
     assert_eq!(
         tree(&root.path().join("app")),
         [
@@ -497,16 +496,10 @@ async fn dockerignore_leaves_files_out_and_naming_one_is_an_error() {
     );
 
     // Naming an excluded source is refused with the pattern that excludes it.
-    let error = build(
-        None,
-        c,
-        "FROM scratch\nCOPY secret.env /etc/\n",
-        &layout,
-        "v2",
-        &options("1"),
-    )
-    .await
-    .unwrap_err();
+    let error = built
+        .build("FROM scratch\nCOPY secret.env /etc/\n", "v2", &options("1"))
+        .await
+        .unwrap_err();
     match &error {
         Error::BuildSource {
             source_path,
@@ -520,16 +513,10 @@ async fn dockerignore_leaves_files_out_and_naming_one_is_an_error() {
 
     // A bad pattern stops the build before anything is written.
     std::fs::write(c.join(".dockerignore"), "ok\n[z-a]\n").unwrap();
-    let error = build(
-        None,
-        c,
-        "FROM scratch\nCOPY . /\n",
-        &layout,
-        "v3",
-        &options("1"),
-    )
-    .await
-    .unwrap_err();
+    let error = built
+        .build("FROM scratch\nCOPY . /\n", "v3", &options("1"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, Error::DockerIgnore { line: 2, .. }),
         "{error}"
@@ -538,10 +525,7 @@ async fn dockerignore_leaves_files_out_and_naming_one_is_an_error() {
 }
 
 /// `(path, uid, gid, mode)` of every entry of the image's layers, in order.
-fn layer_entries(
-    layout: &Layout,
-    image: &oci_push::Descriptor,
-) -> Vec<Vec<(String, u64, u64, u32)>> {
+fn layer_entries(layout: &Layout, image: &Descriptor) -> Vec<Vec<(String, u64, u64, u32)>> {
     let manifest: serde_json::Value =
         serde_json::from_slice(&layout.read_document(image).unwrap()).unwrap();
     manifest["layers"]
@@ -572,25 +556,20 @@ fn layer_entries(
 
 #[tokio::test]
 async fn copy_chown_and_chmod_set_numeric_owners_and_modes() {
-    let ctx = tempfile::tempdir().unwrap();
-    context(ctx.path());
-    let out = tempfile::tempdir().unwrap();
-    let layout = Layout::create(out.path()).unwrap();
+    let dir = BuildDir::with_context();
     let options = BuildOptions {
         compression: oci_push::Compression::None,
         ..options("1")
     };
-    let image = build(
-        None,
-        ctx.path(),
+    let image = dir
+        .build(
         "FROM scratch\nCOPY --chown=1000:1001 --chmod=0750 src/ /app/\nCOPY --chown=42 README /doc/\nCOPY README /plain/\n",
-        &layout,
         "v1",
         &options,
     )
     .await
     .unwrap();
-    let layers = layer_entries(&layout, &image);
+    let layers = layer_entries(&dir.layout, &image);
     assert_eq!(
         layers[0],
         [
@@ -619,24 +598,16 @@ async fn copy_chown_and_chmod_set_numeric_owners_and_modes() {
         ("FROM scratch\nCOPY --chown=app:app README /\n", 2),
         ("FROM scratch\n\nCOPY --link README /\n", 3),
     ] {
-        let error = build(None, ctx.path(), dockerfile, &layout, "x", &options)
-            .await
-            .unwrap_err();
+        let error = dir.build(dockerfile, "x", &options).await.unwrap_err();
         assert!(
             matches!(&error, Error::DockerfileUnsupported { line: l, .. } if *l == line),
             "{error}"
         );
     }
-    let error = build(
-        None,
-        ctx.path(),
-        "FROM scratch\nCOPY --chmod=999 README /\n",
-        &layout,
-        "x",
-        &options,
-    )
-    .await
-    .unwrap_err();
+    let error = dir
+        .build("FROM scratch\nCOPY --chmod=999 README /\n", "x", &options)
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, Error::DockerfileSyntax { line: 2, .. }),
         "{error}"
@@ -647,15 +618,10 @@ async fn copy_chown_and_chmod_set_numeric_owners_and_modes() {
 /// root (labelled as the destination), `WORKDIR ..` clamped at `/`, `ENV` without value.
 #[tokio::test]
 async fn dockerfile_refusals_say_what_is_wrong() {
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::write(ctx.path().join("f"), "x").unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let layout = Layout::create(out.path()).unwrap();
-    let run = |text: &'static str| {
-        let layout = layout.clone();
-        let ctx = ctx.path().to_owned();
-        async move { build(None, &ctx, text, &layout, "x", &BuildOptions::default()).await }
-    };
+    let dir = BuildDir::empty();
+    std::fs::write(dir.path().join("f"), "x").unwrap();
+    let defaults = BuildOptions::default();
+    let run = |text: &'static str| dir.build(text, "x", &defaults);
     for text in [
         "FROM scratch\nCOPY --chown=4294967296 f /f\n",
         "FROM scratch\nCOPY --chown=0:4294967296 f /f\n",
@@ -686,20 +652,10 @@ async fn dockerfile_refusals_say_what_is_wrong() {
     let image = run("FROM scratch\nWORKDIR ../../w\nWORKDIR ../x/./y\n")
         .await
         .unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&layout.read_document(&image).unwrap()).unwrap();
-    let config = oci_push::Descriptor {
-        media_type: manifest["config"]["mediaType"].as_str().unwrap().into(),
-        digest: manifest["config"]["digest"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap(),
-        size: manifest["config"]["size"].as_u64().unwrap(),
-    };
-    let config: serde_json::Value =
-        serde_json::from_slice(&layout.read_document(&config).unwrap()).unwrap();
-    assert_eq!(config["config"]["WorkingDir"], "/x/y");
+    assert_eq!(
+        image_config(&dir.layout, &image)["config"]["WorkingDir"],
+        "/x/y"
+    );
 
     let error = run("FROM scratch\nENV A\n").await.unwrap_err();
     assert!(
