@@ -127,7 +127,7 @@ impl ServerConnection {
         let config_error = |reason: String| Error::Config { reason };
         let base = config.url.trim_end_matches('/').to_owned();
         let plain_http = match (&config.security, base.split_once("://").map(|(s, _)| s)) {
-            (Security::Https, Some("https")) | (Security::InsecureHttp, Some("https")) => false,
+            (_, Some("https")) => false,
             (Security::InsecureHttp, Some("http")) => true,
             (Security::Https, Some("http")) => {
                 return Err(config_error(format!(
