@@ -8,10 +8,19 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// What [`write_atomic`] does when `path` exists already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace the file (atomically: readers see the old or the new one).
+    Replace,
+    /// Leave it and fail with [`Error::FileExists`].
+    Refuse,
+}
+
 /// Writes `contents` to `path` atomically with `mode`: temp file in the same directory, fsync,
-/// rename (refusing to replace an existing file unless `replace`), fsync of the directory.
-/// The file ends with exactly `mode`, whatever file was there before.
-pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
+/// rename (replacing an existing file only with [`Existing::Replace`]), fsync of the
+/// directory. The file ends with exactly `mode`, whatever file was there before.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, existing: Existing) -> Result<()> {
     // A bare file name has the parent "", which names no directory.
     let dir = path
         .parent()
@@ -30,13 +39,17 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, replace: bool) -> R
     temp.as_file()
         .sync_all()
         .map_err(Error::io("sync", &temp_path))?;
-    let persisted = if replace {
-        temp.persist(path)
-    } else {
-        temp.persist_noclobber(path)
+    let persisted = match existing {
+        Existing::Replace => temp.persist(path),
+        Existing::Refuse => temp.persist_noclobber(path),
     };
     // On failure the temporary file is dropped (and deleted) with the error.
-    persisted.map_err(|e| Error::io("write", path)(e.error))?;
+    persisted.map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::FileExists {
+            path: path.to_owned(),
+        },
+        _ => Error::io("write", path)(e.error),
+    })?;
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(Error::io("sync directory", dir))?;

@@ -47,7 +47,7 @@ use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::fsutil::{Existing, write_atomic};
 use crate::keyfile::{self, KeyFile, MAX_KEY_FILE_SIZE};
 use crate::keys::{KeyId, PrivateKey, PublicKey};
 use crate::passphrase::{PassphraseRequest, PassphraseSource};
@@ -249,9 +249,9 @@ impl KeyStore {
         let secret = passphrase.passphrase(&request)?;
         request.check_new(&secret)?;
         let pem_text = keyfile::encode_encrypted(key, role, gun, &secret)?;
-        match write_atomic(&path, pem_text.as_bytes(), 0o600, false) {
+        match write_atomic(&path, pem_text.as_bytes(), 0o600, Existing::Refuse) {
             // Lost a race against a concurrent writer of the same key: judge its file.
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::FileExists { .. }) => {
                 self.check_existing(&key_id, &path, role, gun)?;
             }
             other => other?,
@@ -551,7 +551,7 @@ pub fn write_public_key(dir: &Path, name: &str, key: &PublicKey) -> Result<PathB
         &path,
         keyfile::public_key_pem(key, name).as_bytes(),
         0o644,
-        true,
+        Existing::Replace,
     )?;
     Ok(path)
 }

@@ -44,7 +44,7 @@ use time::Duration;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::fsutil::{Existing, write_atomic};
 
 mod authority;
 #[cfg(test)]
@@ -242,7 +242,7 @@ impl MtlsMaterial {
                 SECRET,
             ),
         ] {
-            write_atomic(path, contents.as_bytes(), mode, true)?;
+            write_atomic(path, contents.as_bytes(), mode, Existing::Replace)?;
         }
         Ok(paths)
     }

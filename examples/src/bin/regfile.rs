@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use examples::outln;
+use keymgmt::fsutil::{Existing, write_atomic};
 use ssc_register::seal::{open, seal};
 use ssc_register::{
     Contract, KeyKind, OpenOptions, PublicKey, Registration, RootKey, RsaRecipient, RsaSecretKey,
@@ -165,25 +166,12 @@ fn secret_from_env(var: Option<&str>) -> Result<Secret> {
     }
 }
 
-/// Whether [`write()`] may replace an existing file.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Existing {
-    Replace,
-    Refuse,
-}
-
 /// Writes `contents` atomically with exactly `mode`, whatever file was there before.
 fn write(path: &Path, contents: &[u8], mode: u32, existing: Existing) -> Result<()> {
-    keymgmt::fsutil::write_atomic(path, contents, mode, existing == Existing::Replace).map_err(
-        |e| match e {
-            keymgmt::Error::Io { ref source, .. }
-                if source.kind() == std::io::ErrorKind::AlreadyExists =>
-            {
-                exists(path)
-            }
-            other => other.into(),
-        },
-    )
+    write_atomic(path, contents, mode, existing).map_err(|e| match e {
+        keymgmt::Error::FileExists { .. } => exists(path),
+        other => other.into(),
+    })
 }
 
 fn exists(path: &Path) -> Box<dyn Error> {

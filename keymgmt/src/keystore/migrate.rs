@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{KeyStore, LEGACY_NON_ROOT_DIR, LEGACY_ROOT_DIR, Located, read_bounded};
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::fsutil::{Existing, write_atomic};
 
 /// Certificates of the pre-0.4 client; nothing reads them any more.
 const LEGACY_CERTS_DIR: &str = "trusted_certificates";
@@ -87,7 +87,7 @@ impl KeyStore {
                 legacy_path: located.path.clone(),
             });
         }
-        write_atomic(&target, pem.as_bytes(), 0o600, false)?;
+        write_atomic(&target, pem.as_bytes(), 0o600, Existing::Refuse)?;
         Ok(true)
     }
 }
