@@ -46,6 +46,31 @@ fn keygen(dir: &Path, name: &str, pass_env: Option<&str>, envs: &[(&str, &str)])
     out["fingerprint"].as_str().unwrap().to_owned()
 }
 
+/// Runs `openssl ARGS`, which must succeed.
+fn openssl(args: &[&str]) {
+    succeeded(Command::new("openssl").args(args).output().unwrap());
+}
+
+/// A self-signed RSA certificate in place of the HPCR encryption certificate:
+/// `dir/hpcr.key` and `dir/hpcr.crt`.
+fn hpcr_certificate(dir: &Path) {
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=hpcr",
+        "-days",
+        "1",
+        "-keyout",
+        s(&dir.join("hpcr.key")),
+        "-out",
+        s(&dir.join("hpcr.crt")),
+    ]);
+}
+
 #[test]
 fn create_open_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,25 +227,8 @@ fn create_from_root_json() {
 fn contract_is_written_and_decrypts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let run = |args: &[&str]| {
-        succeeded(Command::new("openssl").args(args).output().unwrap());
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=hpcr",
-        "-days",
-        "1",
-        "-keyout",
-        s(&d.join("hpcr.key")),
-        "-out",
-        s(&d.join("hpcr.crt")),
-    ]);
-    run(&["genrsa", "-out", s(&d.join("sign.pem")), "2048"]);
+    hpcr_certificate(d);
+    openssl(&["genrsa", "-out", s(&d.join("sign.pem")), "2048"]);
     std::fs::write(
         d.join("w.yaml"),
         "type: workload\ncompose:\n  archive: H4sI\n",
@@ -469,25 +477,8 @@ fn a_closed_stdout_ends_regfile_quietly() {
 fn contract_names_the_supported_signing_key_kinds() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let openssl = |args: &[&str]| {
-        succeeded(Command::new("openssl").args(args).output().unwrap());
-    };
     let path = |name: &str| s(&d.join(name)).to_owned();
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=hpcr",
-        "-days",
-        "1",
-        "-keyout",
-        &path("hpcr.key"),
-        "-out",
-        &path("hpcr.crt"),
-    ]);
+    hpcr_certificate(d);
     std::fs::write(d.join("w.yaml"), "type: workload\n").unwrap();
     std::fs::write(d.join("e.yaml"), "type: env\n").unwrap();
     openssl(&[
