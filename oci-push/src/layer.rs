@@ -352,6 +352,13 @@ impl LayerBuilder {
 
 /// A path in the image, without leading `/`, `.` or `..` (refused).
 fn image_path(dest: &str) -> Result<String, Error> {
+    // A NUL cannot be in a file name: the layer would be written but never unpack.
+    if dest.contains('\0') {
+        return Err(Error::BuildDestination {
+            destination: dest.to_owned(),
+            reason: "it contains a NUL character".to_owned(),
+        });
+    }
     let mut parts = Vec::new();
     for part in dest.split('/') {
         match part {
@@ -416,6 +423,22 @@ mod tests {
             layer.add_dir("../x").unwrap_err(),
             Error::BuildDestination { .. }
         ));
+    }
+
+    #[test]
+    fn a_destination_with_a_nul_is_refused_before_anything_is_written() {
+        let mut layer = LayerBuilder::new();
+        match layer.add_dir("/opt/a\0b").unwrap_err() {
+            Error::BuildDestination {
+                destination,
+                reason,
+            } => {
+                assert_eq!(destination, "/opt/a\0b");
+                assert!(reason.contains("NUL"), "{reason}");
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert!(layer.is_empty());
     }
 
     #[test]
