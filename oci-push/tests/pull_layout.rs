@@ -7,8 +7,7 @@ use std::path::Path;
 
 use devstack::{Registry, RegistryOptions};
 use oci_push::{
-    Client, ClientOptions, Descriptor, Digest, ImageRef, Layout, PullOptions, PushOptions,
-    Security,
+    Client, ClientOptions, Descriptor, Digest, ImageRef, Layout, PullOptions, PushOptions, Security,
 };
 
 /// An image with one layer of `size` pseudo-random bytes (from `seed`) in a new layout.
