@@ -166,7 +166,7 @@ async fn same_context_twice_same_digest_and_config_is_complete() {
 
     // Unpack it: the files are where COPY and ADD put them.
     let root = tempfile::tempdir().unwrap();
-    unpack_image(&l1, &first, root.path(), &UnpackOptions::default()).unwrap();
+    unpack_image(l1, &first, root.path(), &UnpackOptions::default()).unwrap();
     assert_eq!(
         std::fs::read_to_string(root.path().join("app/lib/data.txt")).unwrap(),
         "data"
