@@ -350,6 +350,11 @@ impl LayerBuilder {
     }
 }
 
+/// Linux's limits on a file name and a path: an image with longer names would build but
+/// never unpack.
+const NAME_MAX: usize = 255;
+const PATH_MAX: usize = 4096;
+
 /// A path in the image, without leading `/`, `.` or `..` (refused).
 fn image_path(dest: &str) -> Result<String, Error> {
     // A NUL cannot be in a file name: the layer would be written but never unpack.
@@ -371,10 +376,23 @@ fn image_path(dest: &str) -> Result<String, Error> {
                     });
                 }
             }
+            part if part.len() > NAME_MAX => {
+                return Err(Error::BuildDestination {
+                    destination: dest.to_owned(),
+                    reason: format!("a path component is longer than {NAME_MAX} bytes"),
+                });
+            }
             part => parts.push(part),
         }
     }
-    Ok(parts.join("/"))
+    let path = parts.join("/");
+    if path.len() >= PATH_MAX {
+        return Err(Error::BuildDestination {
+            destination: dest.to_owned(),
+            reason: format!("it is longer than {} bytes", PATH_MAX - 1),
+        });
+    }
+    Ok(path)
 }
 
 #[cfg(test)]
@@ -439,6 +457,22 @@ mod tests {
             other => panic!("unexpected error {other:?}"),
         }
         assert!(layer.is_empty());
+    }
+
+    #[test]
+    fn a_destination_unpack_could_not_create_is_refused() {
+        let mut layer = LayerBuilder::new();
+        let long_name = format!("/opt/{}", "c".repeat(256));
+        assert!(matches!(
+            layer.add_dir(&long_name).unwrap_err(),
+            Error::BuildDestination { destination, .. } if destination == long_name
+        ));
+        let long_path = "/dd".repeat(2048);
+        assert!(matches!(
+            layer.add_dir(&long_path).unwrap_err(),
+            Error::BuildDestination { .. }
+        ));
+        layer.add_dir(&format!("/opt/{}", "c".repeat(255))).unwrap();
     }
 
     #[test]

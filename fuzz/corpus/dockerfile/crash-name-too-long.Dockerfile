@@ -1,0 +1,4 @@
+# a scratch image with files from the context
+ARG VERSIOF=1.0
+FROM scratch AS base
+COPY a.txt /a.txtcccc#cccccccccc555555555555555555555555555555555?555555555555555555555555555555555555555555555555555555555555555555555555cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccch"ce--cclp"]2
