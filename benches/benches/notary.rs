@@ -48,7 +48,7 @@ async fn ours_publish(server: &NotaryServer, gun: &str, tags: usize) -> Duration
     let c = client(server, dir.path());
     let repo = c.repository(gun).unwrap();
     repo.init(&InitOptions {
-        server_managed_snapshot: true,
+        snapshot: notary_client::repository::KeyHolder::Server,
         ..Default::default()
     })
     .await

@@ -180,12 +180,14 @@ pub enum Error {
         keytype: String,
     },
     /// A root that trust pinning rejects.
-    #[error("root of {gun} is not pinned: {reason}")]
+    #[error("root of {gun} is not pinned: its root keys are {root_keys:?}; {failure}")]
     RootNotPinned {
         /// The GUN.
         gun: String,
-        /// Which pin it fails.
-        reason: String,
+        /// The key IDs the root lists for the root role.
+        root_keys: Vec<String>,
+        /// Which pin it fails, with the pinned values.
+        failure: crate::pinning::PinFailure,
     },
     /// A new root not signed by a threshold of the previous root's keys.
     #[error("root version {version} is not signed by the previous root's keys: {source}")]

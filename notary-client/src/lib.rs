@@ -50,6 +50,7 @@ pub mod fetch;
 pub mod inspect;
 pub mod limits;
 pub mod metadata;
+pub mod names;
 pub mod pinning;
 #[cfg(feature = "client")]
 pub mod repository;

@@ -24,8 +24,57 @@ pub struct TrustPinning {
     /// Pinned CA certificates (PEM, one or more) by GUN prefix: a root certificate must be
     /// issued by one of them.
     pub ca: Vec<(String, Vec<u8>)>,
-    /// Refuse a first root that no pin covers (no trust on first use).
-    pub disable_tofu: bool,
+    /// What to do with a first root that no pin covers.
+    pub first_use: FirstUse,
+}
+
+/// What a client does with the first root it sees for a GUN that no pin covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FirstUse {
+    /// Trust it and pin it in the cache (trust on first use, Go's default).
+    #[default]
+    Trust,
+    /// Refuse it: only pinned roots are trusted.
+    Refuse,
+}
+
+/// Why a root did not pass the pins ([`Error::RootNotPinned`]).
+#[derive(Debug)]
+pub enum PinFailure {
+    /// None of the root's keys is a pinned key ID.
+    NoPinnedKey {
+        /// The pinned key IDs.
+        pinned: Vec<String>,
+    },
+    /// No root certificate is issued by a pinned CA.
+    NoCertificateFromPinnedCa,
+    /// Fewer than the threshold of root signatures are by the keys the pins accept.
+    ThresholdNotMetByPinnedKeys {
+        /// The root keys the pins accept.
+        accepted: Vec<String>,
+        /// Why their signatures fall short.
+        reason: Box<Error>,
+    },
+    /// No pin covers the GUN and [`FirstUse::Refuse`] is set.
+    FirstUseRefused,
+}
+
+impl std::fmt::Display for PinFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoPinnedKey { pinned } => write!(f, "they include none of the pinned {pinned:?}"),
+            Self::NoCertificateFromPinnedCa => {
+                f.write_str("no root certificate is issued by a pinned CA")
+            }
+            Self::ThresholdNotMetByPinnedKeys { accepted, reason } => write!(
+                f,
+                "a threshold of root signatures by the pinned keys {accepted:?} is required: {reason}"
+            ),
+            Self::FirstUseRefused => {
+                f.write_str("no pin covers it and trust on first use is disabled")
+            }
+        }
+    }
 }
 
 impl TrustPinning {
@@ -148,7 +197,7 @@ fn ca_certificates(pattern: &str, pem: &[u8], now: OffsetDateTime) -> Result<Vec
 
 /// Notary step 1: checks `file` against the pins for `gun` (see the module docs);
 /// `first_bootstrap` is true for a root seen for the first time, the only case where
-/// [`TrustPinning::disable_tofu`] refuses an unpinned root.
+/// [`FirstUse::Refuse`] refuses an unpinned root.
 pub fn check_pinning(
     gun: &str,
     file: &SignedFile<Root>,
@@ -159,9 +208,10 @@ pub fn check_pinning(
     pinning.validate(now)?;
     let root = &file.signed;
     let root_role = root.role("root")?;
-    let not_pinned = |reason: String| Error::RootNotPinned {
+    let not_pinned = |failure: PinFailure| Error::RootNotPinned {
         gun: gun.to_owned(),
-        reason,
+        root_keys: root_role.keyids.clone(),
+        failure,
     };
     let accepted: Vec<String> = if let Some(pinned) = pinning.certs_for(gun) {
         let ids: Vec<String> = root_role
@@ -171,19 +221,16 @@ pub fn check_pinning(
             .cloned()
             .collect();
         if ids.is_empty() {
-            return Err(not_pinned(format!(
-                "its root keys {:?} include none of the pinned {pinned:?}",
-                root_role.keyids
-            )));
+            return Err(not_pinned(PinFailure::NoPinnedKey {
+                pinned: pinned.to_vec(),
+            }));
         }
         ids
     } else {
         let cas = pinning.cas_for(gun);
         if cas.is_empty() {
-            if pinning.disable_tofu && first_bootstrap {
-                return Err(not_pinned(
-                    "no pin covers it and trust on first use is disabled".to_owned(),
-                ));
+            if pinning.first_use == FirstUse::Refuse && first_bootstrap {
+                return Err(not_pinned(PinFailure::FirstUseRefused));
             }
             return Ok(());
         }
@@ -202,18 +249,16 @@ pub fn check_pinning(
             }
         }
         if ids.is_empty() {
-            return Err(not_pinned(
-                "no root certificate is issued by a pinned CA".to_owned(),
-            ));
+            return Err(not_pinned(PinFailure::NoCertificateFromPinnedCa));
         }
         ids
     };
     verify::check_signatures("root", file, &accepted, root_role.threshold, &root.keys).map_err(
         |e| {
-            not_pinned(format!(
-                "a threshold of {} root signatures by the pinned keys {accepted:?} is required: {e}",
-                root_role.threshold
-            ))
+            not_pinned(PinFailure::ThresholdNotMetByPinnedKeys {
+                accepted: accepted.clone(),
+                reason: Box::new(e),
+            })
         },
     )
 }

@@ -22,13 +22,13 @@ use crate::update::{self, TrustedState};
 use crate::verify::TrustPinning;
 
 mod keys;
-mod names;
 mod plan;
 mod publish;
 
+pub use crate::names::validate_gun;
+use crate::names::{self, DelegationName, Gun, TargetsRole};
 pub use crate::target::TargetInfo;
-pub use keys::RootKeyChoice;
-pub use names::validate_gun;
+pub use keys::{KeyHolder, KeyRotation, RootKeyChoice};
 
 /// A passphrase source shared by the client's operations.
 pub type SharedPassphrase = Arc<dyn PassphraseSource + Send + Sync>;
@@ -58,9 +58,9 @@ pub struct InitOptions {
     /// Use this root key from the key store. Without it, the trust dir's existing root key is
     /// used (as `notary init` does), and a new one is made only if there is none.
     pub root_key: Option<KeyId>,
-    /// Let the server manage the snapshot key (what docker does) instead of a local key
-    /// (what `notary init` does).
-    pub server_managed_snapshot: bool,
+    /// Who holds the snapshot key: this trust dir (what `notary init` does, the default) or
+    /// the server (what docker does).
+    pub snapshot: KeyHolder,
 }
 
 /// Which staged changes [`Repository::reset`] drops.
@@ -113,10 +113,11 @@ impl Client {
         &self.keystore
     }
 
-    /// The repository `gun`; the GUN is validated (see [`validate_gun`]) before it touches
-    /// any path or URL.
-    pub fn repository(&self, gun: &str) -> Result<Repository<'_>> {
-        validate_gun(gun)?;
+    /// The repository `gun` (a [`Gun`] or a name); the GUN is validated (see
+    /// [`validate_gun`]) before it touches any path or URL.
+    pub fn repository(&self, gun: impl AsRef<str>) -> Result<Repository<'_>> {
+        let gun = Gun::new(gun.as_ref())?;
+        let gun = gun.as_str();
         Ok(Repository {
             client: self,
             gun: gun.to_owned(),
@@ -145,10 +146,10 @@ impl Repository<'_> {
     /// is sent.
     pub fn add_target(&self, target: &str, meta: FileMeta, roles: &[String]) -> Result<()> {
         names::check_target_name(target)?;
-        for role in default_roles(roles)? {
+        for role in TargetsRole::each_or_targets(roles)? {
             self.changelist.add(&Change {
                 action: Action::Create,
-                role,
+                role: role.as_str().to_owned(),
                 path: target.to_owned(),
                 content: ChangeContent::Target(Some(meta.clone())),
             })?;
@@ -159,10 +160,10 @@ impl Repository<'_> {
     /// Stages the removal of `target` from `roles` (default `targets`).
     pub fn remove_target(&self, target: &str, roles: &[String]) -> Result<()> {
         names::check_target_name(target)?;
-        for role in default_roles(roles)? {
+        for role in TargetsRole::each_or_targets(roles)? {
             self.changelist.add(&Change {
                 action: Action::Delete,
-                role,
+                role: role.as_str().to_owned(),
                 path: target.to_owned(),
                 content: ChangeContent::Target(None),
             })?;
@@ -175,14 +176,14 @@ impl Repository<'_> {
     /// existing one. A nested delegation (`targets/a/b`) needs its parent (`targets/a`) in the
     /// cached metadata or staged before it.
     pub fn add_delegation(&self, role: &str, keys: &[PublicKey], paths: &[String]) -> Result<()> {
-        check_delegation_name(role)?;
+        let role = DelegationName::new(role)?;
         for path in paths {
             names::check_target_name(path)?;
         }
-        self.check_parent_exists(role)?;
+        self.check_parent_exists(&role)?;
         self.changelist.add(&Change {
             action: Action::Create,
-            role: role.to_owned(),
+            role: role.as_str().to_owned(),
             path: String::new(),
             content: ChangeContent::Delegation(DelegationChange {
                 new_threshold: 1,
@@ -197,13 +198,13 @@ impl Repository<'_> {
     /// Stages a change to an existing delegation: keys and paths to add or remove, a new
     /// threshold, or clearing its paths.
     pub fn update_delegation(&self, role: &str, change: DelegationChange) -> Result<()> {
-        check_delegation_name(role)?;
+        let role = DelegationName::new(role)?;
         for path in &change.add_paths {
             names::check_target_name(path)?;
         }
         self.changelist.add(&Change {
             action: Action::Update,
-            role: role.to_owned(),
+            role: role.as_str().to_owned(),
             path: String::new(),
             content: ChangeContent::Delegation(change),
         })?;
@@ -212,10 +213,10 @@ impl Repository<'_> {
 
     /// Stages the removal of delegation `role` and its file.
     pub fn remove_delegation(&self, role: &str) -> Result<()> {
-        check_delegation_name(role)?;
+        let role = DelegationName::new(role)?;
         self.changelist.add(&Change {
             action: Action::Delete,
-            role: role.to_owned(),
+            role: role.as_str().to_owned(),
             path: String::new(),
             content: ChangeContent::Delegation(DelegationChange::default()),
         })?;
@@ -224,13 +225,13 @@ impl Repository<'_> {
 
     /// Refuses a nested delegation whose parent is neither in the cached (verified when it was
     /// cached) metadata nor staged: its publish could only fail.
-    fn check_parent_exists(&self, role: &str) -> Result<()> {
-        let parent = plan::parent_of(role);
+    fn check_parent_exists(&self, role: &DelegationName) -> Result<()> {
+        let parent = role.parent();
         if parent == "targets" {
             return Ok(());
         }
         let mut exists = self
-            .cached_delegations(plan::parent_of(parent))?
+            .cached_delegations(names::parent_of(parent))?
             .contains(parent);
         for (_, change) in self.changelist.list()? {
             if change.role == parent && matches!(change.content, ChangeContent::Delegation(_)) {
@@ -245,7 +246,7 @@ impl Repository<'_> {
             return Ok(());
         }
         Err(Error::ParentRoleMissing {
-            role: role.to_owned(),
+            role: role.as_str().to_owned(),
             parent: parent.to_owned(),
         })
     }
@@ -388,28 +389,6 @@ pub fn lookup_target(state: &TrustedState, gun: &str, target: &str) -> Result<Ta
         gun: gun.to_owned(),
         target: target.to_owned(),
     })
-}
-
-fn check_delegation_name(role: &str) -> Result<()> {
-    if metadata::is_delegation_name(role) {
-        Ok(())
-    } else {
-        Err(Error::InvalidRole {
-            role: role.to_owned(),
-        })
-    }
-}
-
-fn default_roles(roles: &[String]) -> Result<Vec<String>> {
-    if roles.is_empty() {
-        return Ok(vec!["targets".to_owned()]);
-    }
-    for role in roles {
-        if role != "targets" && !metadata::is_delegation_name(role) {
-            return Err(Error::InvalidRole { role: role.clone() });
-        }
-    }
-    Ok(roles.to_vec())
 }
 
 /// Resolves `target` in a verified state in docker's order.

@@ -549,7 +549,16 @@ async fn pinned_ca_and_pinned_key_ids() {
             .pin_ca(GUN, other.certificate_pem().as_bytes().to_vec()),
     );
     let err = v.update_with(&client).await.unwrap_err();
-    assert!(matches!(err, Error::RootNotPinned { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::RootNotPinned {
+                failure: PinFailure::NoCertificateFromPinnedCa,
+                ..
+            }
+        ),
+        "{err}"
+    );
     // Pinned key IDs: the right one passes, another is refused, and TOFU can be turned off.
     let (v, client) = pinned(
         notary_client::verify::TrustPinning::default()
@@ -560,17 +569,28 @@ async fn pinned_ca_and_pinned_key_ids() {
         notary_client::verify::TrustPinning::default()
             .pin_cert("registry.example.com/*", "0".repeat(64)),
     );
-    assert!(matches!(
-        v.update_with(&client).await,
-        Err(Error::RootNotPinned { .. })
-    ));
+    let root_id = keys.root_cert.key_id().to_string();
+    match v.update_with(&client).await {
+        Err(Error::RootNotPinned {
+            root_keys,
+            failure: PinFailure::NoPinnedKey { pinned },
+            ..
+        }) => {
+            assert_eq!(root_keys, [root_id]);
+            assert_eq!(pinned, ["0".repeat(64)]);
+        }
+        other => panic!("expected RootNotPinned, got {other:?}"),
+    }
     let no_tofu = notary_client::verify::TrustPinning {
-        disable_tofu: true,
+        first_use: notary_client::verify::FirstUse::Refuse,
         ..Default::default()
     };
     let (v, client) = pinned(no_tofu);
     assert!(matches!(
         v.update_with(&client).await,
-        Err(Error::RootNotPinned { .. })
+        Err(Error::RootNotPinned {
+            failure: PinFailure::FirstUseRefused,
+            ..
+        })
     ));
 }

@@ -337,7 +337,7 @@ fn pin_precedence_matches_go() {
     assert!(accepted(pins().pin_ca(GUN, bundle)));
     // No pin covers it: TOFU, unless disabled for a first root (a cached one stays trusted).
     let no_tofu = TrustPinning {
-        disable_tofu: true,
+        first_use: notary_client::verify::FirstUse::Refuse,
         ..pins().pin_cert("other.example.com/*", &*wrong)
     };
     assert!(matches!(

@@ -4,7 +4,7 @@
 use devstack::{DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer};
 use keymgmt::passphrase::{Fixed, Passphrase};
 use notary_client::metadata::FileMeta;
-use notary_client::repository::{Client, InitOptions, Repository};
+use notary_client::repository::{Client, InitOptions, KeyHolder, KeyRotation, Repository};
 use notary_client::transport::{Security, ServerConfig};
 use sha2::Digest as _;
 use std::path::Path;
@@ -109,7 +109,11 @@ async fn ours_publish_go_verifies(server_managed_snapshot: bool) {
     let ours = client(&server, ours_dir.path());
     let repo = ours.repository(gun).unwrap();
     repo.init(&InitOptions {
-        server_managed_snapshot,
+        snapshot: if server_managed_snapshot {
+            KeyHolder::Server
+        } else {
+            KeyHolder::Local
+        },
         ..Default::default()
     })
     .await
@@ -352,7 +356,7 @@ async fn our_delegations_are_verified_by_go_and_inspected_like_docker() {
     let ours = client(&server, dir.path());
     let repo = ours.repository(gun).unwrap();
     repo.init(&InitOptions {
-        server_managed_snapshot: true,
+        snapshot: KeyHolder::Server,
         ..Default::default()
     })
     .await
@@ -464,9 +468,12 @@ async fn our_key_rotations_are_followed_by_go_clients_holding_the_old_root() {
     )
     .unwrap();
 
-    let targets = repo.rotate_key("targets", false).await.unwrap();
-    let snapshot = repo.rotate_key("snapshot", true).await.unwrap();
-    let root = repo.rotate_key("root", false).await.unwrap();
+    let targets = repo.rotate_key(KeyRotation::Targets).await.unwrap();
+    let snapshot = repo
+        .rotate_key(KeyRotation::Snapshot(KeyHolder::Server))
+        .await
+        .unwrap();
+    let root = repo.rotate_key(KeyRotation::Root).await.unwrap();
     repo.add_target("v2", FileMeta::of_bytes(b"v2"), &[])
         .unwrap();
     repo.publish().await.unwrap();
@@ -537,9 +544,10 @@ async fn go_key_rotations_are_followed_by_us_holding_the_old_root() {
 
 fn config_as(server: &NotaryServer, user: Option<(&str, &str)>) -> ServerConfig {
     ServerConfig {
-        credentials: user.map_or(notary_client::transport::Credentials::Anonymous, |(u, p)| {
-            notary_client::transport::Credentials::basic(u, p)
-        }),
+        credentials: user.map_or(
+            notary_client::transport::Credentials::Anonymous,
+            |(u, p)| notary_client::transport::Credentials::basic(u, p),
+        ),
         ..config(server)
     }
 }

@@ -277,7 +277,10 @@ async fn an_old_trust_dir_is_migrated_as_go_does_then_rotated_and_published() {
 
     // The server will not serve a timestamp it cannot sign: move it to the server's key, which
     // publishes the collection, then publish the staged change.
-    let new_key = repo.rotate_key("timestamp", true).await.unwrap();
+    let new_key = repo
+        .rotate_key(notary_client::repository::KeyRotation::Timestamp)
+        .await
+        .unwrap();
     repo.publish().await.unwrap();
     assert!(repo.status().unwrap().is_empty());
 

@@ -87,7 +87,7 @@ async fn collections_by_ours_and_by_go_survive_restarts_of_server_and_signer() {
     let ours = client(&notary, ours_dir.path());
     let repo = ours.repository(OURS).unwrap();
     repo.init(&InitOptions {
-        server_managed_snapshot: true,
+        snapshot: notary_client::repository::KeyHolder::Server,
         ..Default::default()
     })
     .await
@@ -184,7 +184,7 @@ async fn publish_during_a_signer_outage_fails_cleanly_and_succeeds_on_retry() {
     let ours = client(&notary, ours_dir.path());
     let repo = ours.repository(OURS).unwrap();
     repo.init(&InitOptions {
-        server_managed_snapshot: true,
+        snapshot: notary_client::repository::KeyHolder::Server,
         ..Default::default()
     })
     .await

@@ -15,8 +15,8 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use devstack::{
-    DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer, ProductionNotary, Registry,
-    RegistryOptions, Transport,
+    DEFAULT_PASSPHRASE, ListenerSecurity, NotaryCli, NotaryOptions, NotaryServer, ProductionNotary,
+    Registry, RegistryOptions,
 };
 use examples::{detail, outln, stage};
 use keymgmt::PrivateKey;
@@ -112,7 +112,7 @@ enum LabNotary {
 
 impl LabNotary {
     fn start(production: bool) -> AnyResult<LabNotary> {
-        let options = NotaryOptions::with_transport(Transport::Tls);
+        let options = NotaryOptions::with_security(ListenerSecurity::Tls);
         Ok(if production {
             LabNotary::Production(Box::new(ProductionNotary::start(options)?))
         } else {
@@ -263,13 +263,10 @@ async fn run() -> AnyResult<()> {
     let repo = signer.repository(&gun)?;
     repo.init(&InitOptions {
         root_key: Some(root_id.clone()),
-        server_managed_snapshot: true,
+        snapshot: notary_client::repository::KeyHolder::Server,
     })
     .await?;
-    let manifest_sha: [u8; 32] = hex::decode(pushed.digest.hex())?
-        .try_into()
-        .map_err(|_| "manifest digest is not 32 bytes")?;
-    repo.add_target(TAG, FileMeta::from_sha256(manifest_sha, pushed.size), &[])?;
+    repo.add_target(TAG, FileMeta::from(&pushed), &[])?;
     repo.publish().await?;
     detail(format!("signed {TAG} -> {} in {gun}", pushed.digest));
     let go = NotaryCli::new(notary)?;
@@ -334,11 +331,8 @@ async fn run() -> AnyResult<()> {
     )?
     .with_pinning(pinned);
     let resolved = deployer.repository(&gun)?.lookup(TAG).await?;
-    let resolved_digest = format!(
-        "sha256:{}",
-        hex::encode(resolved.sha256.ok_or("the signed tag has no sha256")?)
-    );
-    if resolved_digest != pushed.digest.as_str() {
+    let resolved_digest = oci_push::Digest::try_from(&resolved)?;
+    if resolved_digest != pushed.digest {
         return Err(format!(
             "notary resolves {TAG} to {resolved_digest}, pushed {}",
             pushed.digest
@@ -366,7 +360,7 @@ async fn run() -> AnyResult<()> {
         other => return Err(format!("a wrongly pinned deploy was not refused: {other:?}").into()),
     }
     let pulled_layout = Layout::create(out.join("deployed-image"))?;
-    let by_digest = ImageRef::parse(&format!("{gun}@{resolved_digest}"))?;
+    let by_digest = ImageRef::parse(&gun)?.pinned(resolved_digest);
     let manifest = registry_client
         .pull(&by_digest, &pulled_layout, TAG, &PullOptions::default())
         .await?;

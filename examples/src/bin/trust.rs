@@ -11,7 +11,9 @@ use examples::outln;
 use keymgmt::passphrase::Chain;
 use notary_client::changelist::{Action, ChangeContent};
 use notary_client::metadata::FileMeta;
-use notary_client::repository::{Client, InitOptions, Reset, RootKeyChoice};
+use notary_client::repository::{
+    Client, InitOptions, KeyHolder, KeyRotation, Reset, RootKeyChoice,
+};
 use notary_client::transport::ServerConfig;
 use notary_client::verify::TrustPinning;
 
@@ -368,7 +370,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
             let choice = repo
                 .init(&InitOptions {
                     root_key,
-                    server_managed_snapshot: *server_managed_snapshot,
+                    snapshot: KeyHolder::server_if(*server_managed_snapshot),
                 })
                 .await?;
             if let RootKeyChoice::Given(id) | RootKeyChoice::Found(id) = &choice {
@@ -568,7 +570,8 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     ..
                 },
         } => {
-            let key = repo.rotate_key(role, *server_managed).await?;
+            let rotation = KeyRotation::new(role, KeyHolder::server_if(*server_managed))?;
+            let key = repo.rotate_key(rotation).await?;
             outln!(
                 "Successfully rotated {role} key for repository {gun}: new key {}",
                 key.key_id()

@@ -10,6 +10,69 @@ use super::{InitOptions, Repository};
 use crate::error::{Error, Result};
 use crate::metadata::{self, KeyJson, RoleType, Root, RootRole, SigningKey, Targets};
 
+/// Who holds a role's private key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeyHolder {
+    /// This trust dir's key store.
+    #[default]
+    Local,
+    /// The notary server (notary-signer), which signs the role itself.
+    Server,
+}
+
+impl KeyHolder {
+    /// [`Server`](Self::Server) when `server_managed` (a CLI's `-r` flag), else
+    /// [`Local`](Self::Local).
+    pub fn server_if(server_managed: bool) -> Self {
+        if server_managed {
+            Self::Server
+        } else {
+            Self::Local
+        }
+    }
+}
+
+/// A key rotation notary allows: root and targets keys are always local, the timestamp key
+/// always the server's, the snapshot key either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRotation {
+    /// A new root key and certificate.
+    Root,
+    /// A new local targets key.
+    Targets,
+    /// A new snapshot key, held locally or by the server.
+    Snapshot(KeyHolder),
+    /// A new server-held timestamp key.
+    Timestamp,
+}
+
+impl KeyRotation {
+    /// The rotation of base role `role` with its key held by `holder`, as a CLI takes it
+    /// (`key rotate <role> [-r]`); a timestamp key is the server's whatever `holder` says.
+    /// Root or targets with [`KeyHolder::Server`], or another role, is [`Error::InvalidRole`].
+    pub fn new(role: &str, holder: KeyHolder) -> Result<Self> {
+        match (role, holder) {
+            ("root", KeyHolder::Local) => Ok(Self::Root),
+            ("targets", KeyHolder::Local) => Ok(Self::Targets),
+            ("snapshot", holder) => Ok(Self::Snapshot(holder)),
+            ("timestamp", _) => Ok(Self::Timestamp),
+            _ => Err(Error::InvalidRole {
+                role: format!("{role} (server-managed: {})", holder == KeyHolder::Server),
+            }),
+        }
+    }
+
+    /// The base role whose key rotates.
+    pub fn role(self) -> &'static str {
+        match self {
+            Self::Root => "root",
+            Self::Targets => "targets",
+            Self::Snapshot(_) => "snapshot",
+            Self::Timestamp => "timestamp",
+        }
+    }
+}
+
 /// Which root key [`Repository::init`] used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RootKeyChoice {
@@ -86,7 +149,7 @@ impl Repository<'_> {
         let targets_key = PrivateKey::generate_ecdsa();
         let transport = &self.client.transport;
         let timestamp_public = server_key(&transport.get_key(&self.gun, "timestamp").await?)?;
-        let (snapshot_public, snapshot_key) = if options.server_managed_snapshot {
+        let (snapshot_public, snapshot_key) = if options.snapshot == KeyHolder::Server {
             (
                 server_key(&transport.get_key(&self.gun, "snapshot").await?)?,
                 None,
@@ -205,7 +268,8 @@ impl Repository<'_> {
     /// timestamp before its first publish.
     ///
     /// Returns the new key as listed in root.
-    pub async fn rotate_key(&self, role: &str, server_managed: bool) -> Result<PublicKey> {
+    pub async fn rotate_key(&self, rotation: KeyRotation) -> Result<PublicKey> {
+        let role = rotation.role();
         let published = match self.update().await {
             Ok(state) => Some(state),
             Err(Error::NotPublished { .. }) => None,
@@ -237,11 +301,11 @@ impl Repository<'_> {
 
         let mut new_root_key = None;
         let mut new_targets_key = None;
-        let new_public = match (role, server_managed) {
-            ("timestamp", _) | ("snapshot", true) => {
+        let new_public = match rotation {
+            KeyRotation::Timestamp | KeyRotation::Snapshot(KeyHolder::Server) => {
                 server_key(&transport.rotate_key(&self.gun, role).await?)?
             }
-            ("targets" | "snapshot", false) => {
+            KeyRotation::Targets | KeyRotation::Snapshot(KeyHolder::Local) => {
                 let key = PrivateKey::generate_ecdsa();
                 store.add(&key, role, Some(&self.gun), passphrase)?;
                 let public = key.public_key();
@@ -250,17 +314,12 @@ impl Repository<'_> {
                 }
                 public
             }
-            ("root", false) => {
+            KeyRotation::Root => {
                 let key = PrivateKey::generate_ecdsa();
                 store.add(&key, "root", None, passphrase)?;
                 let cert = keymgmt::x509::generate_root_certificate(&self.gun, &key)?;
                 new_root_key = Some(key);
                 cert
-            }
-            _ => {
-                return Err(Error::InvalidRole {
-                    role: format!("{role} (server-managed: {server_managed})"),
-                });
             }
         };
         let id = new_public.key_id().to_string();

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::changelist::{Action, Change, ChangeContent};
 use crate::error::{Error, Result};
 use crate::metadata::{self, DelegationRole, FileMeta, KeyJson, MetaFile, Root, Targets};
+use crate::names::parent_of;
 
 /// A targets role to sign: its new contents and the keys the signature must come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,11 +123,6 @@ pub(super) fn snapshot_after<'a>(
             .any(|d| role == d || role.starts_with(&format!("{d}/")))
     });
     snapshot
-}
-
-pub(super) fn parent_of(role: &str) -> &str {
-    role.rsplit_once('/')
-        .map_or("targets", |(parent, _)| parent)
 }
 
 /// Applies one change to the targets file that owns it; returns the name of a deleted

@@ -19,6 +19,8 @@ pub use notary_client::metadata::{
 };
 pub use notary_client::repository::Client;
 pub use notary_client::transport::{Security, ServerConfig};
+#[allow(unused_imports)]
+pub use notary_client::verify::PinFailure;
 pub use sha2::Digest as _;
 pub use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 

@@ -1,10 +1,147 @@
-//! Which GUNs and target names a collection may have.
+//! Which GUNs, role names and target names a collection may have, each checked once, where
+//! it enters: [`Gun`], [`TargetsRole`] and [`DelegationName`] hold only valid names (no I/O).
 //!
 //! A GUN becomes a trust-dir path and a URL path, so it must be a name docker accepts
 //! (docker/distribution's reference grammar): no `%`, `?`, `#`, spaces or dot segments that a
 //! URL parser would decode or cut, which would make a request for one GUN read another's.
 
+use std::fmt;
+
 use crate::error::{Error, Result};
+use crate::metadata;
+
+/// A valid GUN (see [`validate_gun`]).
+///
+/// ```
+/// use notary_client::names::Gun;
+/// let gun = Gun::new("registry.example.com/team/app")?;
+/// assert_eq!(gun.as_str(), "registry.example.com/team/app");
+/// assert!(Gun::new("../x").is_err());
+/// # Ok::<(), notary_client::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Gun(String);
+
+impl Gun {
+    /// `gun`, if it is a repository name docker accepts.
+    pub fn new(gun: &str) -> Result<Self> {
+        validate_gun(gun)?;
+        Ok(Self(gun.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Gun {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Gun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<&str> for Gun {
+    type Error = Error;
+    fn try_from(gun: &str) -> Result<Self> {
+        Self::new(gun)
+    }
+}
+
+/// A delegation role name: `targets/` then `[-a-z0-9_/]` segments, under 256 characters.
+///
+/// ```
+/// use notary_client::names::DelegationName;
+/// let releases = DelegationName::new("targets/releases")?;
+/// assert_eq!(releases.parent(), "targets");
+/// assert!(DelegationName::new("targets").is_err());
+/// # Ok::<(), notary_client::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DelegationName(String);
+
+impl DelegationName {
+    /// `role`, if it is a delegation name notary accepts ([`Error::InvalidRole`] if not).
+    pub fn new(role: &str) -> Result<Self> {
+        if metadata::is_delegation_name(role) {
+            Ok(Self(role.to_owned()))
+        } else {
+            Err(Error::InvalidRole {
+                role: role.to_owned(),
+            })
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The role that lists this delegation: `targets` or the enclosing delegation.
+    pub fn parent(&self) -> &str {
+        parent_of(&self.0)
+    }
+}
+
+impl fmt::Display for DelegationName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A role that signs targets: the top-level `targets` or a delegation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TargetsRole {
+    /// `targets`.
+    Targets,
+    /// A delegation.
+    Delegation(DelegationName),
+}
+
+impl TargetsRole {
+    /// `role` as a targets role ([`Error::InvalidRole`] for anything else).
+    pub fn new(role: &str) -> Result<Self> {
+        if role == "targets" {
+            Ok(Self::Targets)
+        } else {
+            DelegationName::new(role).map(Self::Delegation)
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Targets => "targets",
+            Self::Delegation(name) => name.as_str(),
+        }
+    }
+
+    /// Each of `roles`, or `targets` alone when there are none (the Go client's default).
+    pub fn each_or_targets(roles: &[impl AsRef<str>]) -> Result<Vec<Self>> {
+        if roles.is_empty() {
+            return Ok(vec![Self::Targets]);
+        }
+        roles.iter().map(|r| Self::new(r.as_ref())).collect()
+    }
+}
+
+impl fmt::Display for TargetsRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The role that lists delegation `role`: `targets/a` for `targets/a/b`.
+pub(crate) fn parent_of(role: &str) -> &str {
+    role.rsplit_once('/')
+        .map_or("targets", |(parent, _)| parent)
+}
 
 /// Longest repository name docker accepts.
 const MAX_GUN_LENGTH: usize = 255;
@@ -14,7 +151,7 @@ const MAX_GUN_LENGTH: usize = 255;
 /// `__` or dashes, separated by `/`. Also applies the key store's path checks.
 ///
 /// ```
-/// use notary_client::repository::validate_gun;
+/// use notary_client::names::validate_gun;
 /// assert!(validate_gun("registry.example.com:5000/team/app").is_ok());
 /// assert!(validate_gun("example.com/x/%2e%2e/kill").is_err());
 /// ```
@@ -114,7 +251,7 @@ fn is_path_component(component: &str) -> bool {
 /// Target names (and delegation paths) must not hold control characters: notary's canonical
 /// JSON writes them raw, so no client or server can parse what would be signed (the Go client
 /// fails its publish on such a name, and so would every later publish of ours).
-pub(super) fn check_target_name(name: &str) -> Result<()> {
+pub(crate) fn check_target_name(name: &str) -> Result<()> {
     match name.chars().find(|&c| c < ' ') {
         Some(c) => Err(Error::ControlCharacterInName {
             name: name.to_owned(),
