@@ -1,9 +1,23 @@
-//! This crate provides the emulator of the HPVS appliance. Today it holds the layer that
-//! runs workloads for real, [`runtime`]; the appliance's HTTP API (issue 11, see
-//! `shared/spec/appliance.md`) will be built on it.
+//! This crate provides the emulator of the HPVS appliance: the API of
+//! `shared/spec/appliance.md` as JSON over HTTPS ([`api`], [`serve`]), backed by an
+//! [`Appliance`] that keeps its state in SQLite ([`store`]), opens registration files with
+//! its own OpenPGP key, and deploys virtual servers for real ([`deploy`]): the tag resolved
+//! through Notary with the root pinned to the registration, the image pulled by digest and
+//! verified, unpacked, and run under runc by the [`runtime`].
+//!
+//! ```text
+//! hpvs (CLI) / hpvs-api ──HTTPS + bearer token──> api ──> Appliance ──> store (SQLite)
+//!                                                              └──> deploy: notary-client
+//!                                                                   -> oci-push -> runtime (runc)
+//! ```
 //!
 //! # Main types
 //!
+//! - [`Appliance`]: every call of the API, independent of HTTP; [`Appliance::reconcile`]
+//!   after a restart.
+//! - [`api::router`]: the axum routes; [`serve::serve`]: HTTPS in front of them;
+//!   [`api::openapi_document`]: the OpenAPI document, from the handlers' wire types.
+//! - [`ApplianceError`]: one error type; [`ApplianceError::code`] is its API error code.
 //! - [`runtime::Runtime`]: creates, starts, stops, inspects and deletes virtual servers as
 //!   runc containers, each in its own PID, mount, IPC, UTS, cgroup and network namespaces,
 //!   with loop-mounted quota filesystems; finds and removes what a crash left behind
@@ -58,12 +72,25 @@
 //! # What it does not do
 //!
 //! No seccomp profile and no user namespace (workloads run as the image's user, root by
-//! default, like `runc spec` without them); no image pulling or unpacking (the caller gives
-//! an unpacked root filesystem); no networking beyond loopback inside each server's
-//! namespace, reached through port forwarders.
+//! default, like `runc spec` without them); no networking beyond loopback inside each
+//! server's namespace, reached through port forwarders; the Secure Build Server
+//! (`SecureDockerBuild`) is listed but not run yet. It needs root (runc, loop mounts,
+//! namespaces).
 //!
 //! # Features
 //!
 //! None.
 
+pub mod api;
+mod appliance;
+pub mod deploy;
+mod error;
+mod lifecycle;
 pub mod runtime;
+mod seal;
+pub mod serve;
+mod state_files;
+pub mod store;
+
+pub use appliance::{Appliance, ApplianceOptions};
+pub use error::{ApplianceError, Result};

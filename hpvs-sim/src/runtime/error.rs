@@ -200,6 +200,34 @@ pub enum RuntimeError {
     },
 }
 
+impl RuntimeError {
+    /// Whether the caller's input was refused (the image or the server's settings), as
+    /// opposed to a failure of the host or of the runtime itself.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidServerName { .. }
+                | Self::InvalidMountId { .. }
+                | Self::InvalidMountPath { .. }
+                | Self::DuplicateMount { .. }
+                | Self::MountTooSmall { .. }
+                | Self::UnsupportedFilesystem { .. }
+                | Self::InvalidEnvName { .. }
+                | Self::UnknownCapability { .. }
+                | Self::InvalidImageConfig { .. }
+                | Self::NoCommand
+                | Self::RelativeWorkingDir { .. }
+                | Self::UserNotFound { .. }
+                | Self::GroupNotFound { .. }
+                | Self::InvalidUser { .. }
+                | Self::UnsafeRootfsFile { .. }
+                | Self::InvalidRootfs { .. }
+                | Self::NonLoopbackAddress { .. }
+                | Self::ServerExists { .. }
+        )
+    }
+}
+
 /// The runtime's result type.
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
