@@ -58,6 +58,18 @@ impl Appliance {
         }))
     }
 
+    /// What the runtime made on this host that no server record names (after a crash; a
+    /// consistent appliance has none).
+    pub fn runtime_orphans(&self) -> Result<crate::runtime::Orphans> {
+        let known = self
+            .store
+            .servers()?
+            .iter()
+            .filter_map(|row| row.server.name.parse().ok())
+            .collect();
+        Ok(self.runtime.orphans(&known)?)
+    }
+
     /// The public key registration files are encrypted to.
     pub fn appliance_key(&self) -> Result<ApplianceKey> {
         let public = self.key.public_key();

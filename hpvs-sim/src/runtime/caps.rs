@@ -68,13 +68,16 @@ const DOCKER_DEFAULT: [&str; 14] = [
 ];
 
 /// Docker's default set plus `cap_add`, whose names may omit `CAP_` and any case
-/// (`net_admin`, `CAP_SYS_ADMIN`); `ALL` adds every capability. Sorted in kernel order.
+/// (`net_admin`, `CAP_SYS_ADMIN`); `ALL` adds every capability this host can grant (its
+/// bounding set, as docker reads it: a capability the host lacks would make runc fail
+/// "unable to apply caps"). Sorted in kernel order.
 pub fn with_added(cap_add: &[String]) -> Result<Vec<String>> {
     let mut set: BTreeSet<usize> = DOCKER_DEFAULT.iter().filter_map(|cap| index(cap)).collect();
     for name in cap_add {
         let upper = name.trim().to_ascii_uppercase();
         if upper == "ALL" {
-            set.extend(0..ALL.len());
+            let bounding = host_bounding_set();
+            set.extend((0..ALL.len()).filter(|&bit| bounding >> bit & 1 == 1));
             continue;
         }
         let full = if upper.starts_with("CAP_") {
@@ -90,6 +93,18 @@ pub fn with_added(cap_add: &[String]) -> Result<Vec<String>> {
         .into_iter()
         .map(|position| ALL[position].to_owned())
         .collect())
+}
+
+/// The capabilities this process may pass on (`CapBnd` of `/proc/self/status`); every one
+/// when it cannot be read.
+fn host_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("CapBnd:"))?;
+            u64::from_str_radix(line.trim_start_matches("CapBnd:").trim(), 16).ok()
+        })
+        .unwrap_or(u64::MAX)
 }
 
 fn index(cap: &str) -> Option<usize> {
@@ -117,9 +132,18 @@ mod tests {
     }
 
     #[test]
-    fn all_grants_every_capability_once() {
+    fn all_grants_capability_of_the_bounding_set_once() {
         let caps = with_added(&["ALL".into(), "chown".into()]).unwrap();
-        assert_eq!(caps, ALL.map(str::to_owned).to_vec());
+        let bounding = host_bounding_set();
+        let expected: Vec<String> = (0..ALL.len())
+            .filter(|&bit| {
+                bounding >> bit & 1 == 1
+                    || index(ALL[bit]).is_some_and(|i| DOCKER_DEFAULT.contains(&ALL[i]))
+            })
+            .map(|bit| ALL[bit].to_owned())
+            .collect();
+        assert_eq!(caps, expected);
+        assert!(caps.len() >= 14);
     }
 
     #[test]

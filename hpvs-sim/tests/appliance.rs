@@ -1,0 +1,559 @@
+//! The appliance API end to end, against real notary-server (TLS), docker-registry and runc
+//! (root): an image built and pushed by oci-push, signed with DCT, registered with a sealed
+//! registration file, deployed by `POST /virtual-servers`, reached on its host port, stopped,
+//! restarted and deleted; the refusals each with their own code and nothing left behind.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use devstack::{ListenerSecurity, NotaryOptions, NotaryServer, Registry, RegistryOptions};
+use hpvs_api::wire::{self, ErrorCode};
+use hpvs_sim::{Appliance, ApplianceOptions};
+use keymgmt::mtls::{MtlsMaterial, SubjectAltName};
+use keymgmt::passphrase::{Fixed, Passphrase};
+use notary_client::metadata::FileMeta;
+use notary_client::repository::{InitOptions, KeyHolder};
+use notary_client::transport::ServerConfig;
+use oci_push::{ImageRef, Layout, PushOptions};
+use registry_http::Secret;
+use serde_json::{Value, json};
+use ssc_register::{KeyKind, Registration, RootKey, SecretKey};
+
+const TOKEN: &str = "test-admin-token";
+
+const START_SCRIPT: &str = "#!/bin/busybox sh
+busybox mkdir -p /www
+busybox env > /www/env.txt
+busybox hostname > /www/hostname.txt
+if [ -d /data ]; then
+  echo boot >> /data/boots
+  busybox cat /data/boots > /www/boots.txt
+fi
+echo workload up
+exec busybox httpd -f -p 8080 -h /www
+";
+
+const DOCKERFILE: &str = "FROM scratch
+COPY rootfs/ /
+ENV PATH=/bin MODE=image
+ENTRYPOINT [\"/bin/busybox\", \"sh\"]
+CMD [\"/start.sh\"]
+";
+
+struct Stack {
+    _notary: NotaryServer,
+    registry: Registry,
+    notary_url: String,
+    ca_pem: Vec<u8>,
+    dir: tempfile::TempDir,
+}
+
+/// The appliance API over HTTPS, on a free port, with its own CA.
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Api {
+    async fn start(appliance: Arc<Appliance>, dir: &Path) -> Api {
+        let material =
+            MtlsMaterial::generate("hpvs-sim.test", &SubjectAltName::loopback()).unwrap();
+        let paths = material.write_pem_files(&dir.join("api-tls")).unwrap();
+        let tls = hpvs_sim::serve::tls_config(&paths.server_cert, &paths.server_key).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = hpvs_sim::api::router(appliance, Secret::new(TOKEN));
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(hpvs_sim::serve::serve(listener, tls, router, async move {
+            let _ = stopped.await;
+        }));
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject as _;
+        roots
+            .add(rustls::pki_types::CertificateDer::from_pem_file(&paths.ca_cert).unwrap())
+            .unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(config)
+            .build()
+            .unwrap();
+        Api {
+            base: format!("https://{address}/api/v1"),
+            http,
+            _shutdown: shutdown,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(Some(TOKEN), method, path, body).await
+    }
+
+    async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method: reqwest::Method = method.parse().unwrap();
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        let text = answer.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// Expects an error answer with `code`.
+    async fn refused(&self, method: &str, path: &str, body: Value, code: ErrorCode) -> String {
+        let (status, answer) = self.call(method, path, Some(body)).await;
+        assert_eq!(status, code.status(), "{method} {path}: {answer}");
+        assert_eq!(answer["code"], code.as_str(), "{method} {path}: {answer}");
+        answer["message"].as_str().unwrap().to_owned()
+    }
+
+    async fn wait_settled(&self, name: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let (status, server) = self
+                .call("GET", &format!("/virtual-servers/{name}"), None)
+                .await;
+            assert_eq!(status, 200, "{server}");
+            if server["state"] != "creating" {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "{name} still creating: {server}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn busybox() -> PathBuf {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+        .expect("busybox-static is installed (scripts/install-peers.sh)")
+}
+
+/// Builds the busybox image, pushes it as `app:latest`, signs the tag with DCT; returns the
+/// GUN and the root key from the signed root.
+async fn publish_signed_image(stack: &Stack) -> (String, RootKey) {
+    let context = stack.dir.path().join("context");
+    std::fs::create_dir_all(context.join("rootfs/bin")).unwrap();
+    std::fs::copy(busybox(), context.join("rootfs/bin/busybox")).unwrap();
+    std::fs::write(context.join("rootfs/start.sh"), START_SCRIPT).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(
+        context.join("rootfs/start.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let layout = Layout::create(stack.dir.path().join("layout")).unwrap();
+    oci_push::dockerfile::build(
+        None,
+        &context,
+        DOCKERFILE,
+        &layout,
+        "latest",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let gun = format!("{}/app", stack.registry.host());
+    let registry = oci_push::Client::new(oci_push::ClientOptions {
+        security: oci_push::Security::InsecureHttp,
+        ..Default::default()
+    })
+    .unwrap();
+    let pushed = registry
+        .push_layout(
+            &layout,
+            Some("latest"),
+            &ImageRef::parse(&format!("{gun}:latest")).unwrap(),
+            &PushOptions::default(),
+        )
+        .await
+        .unwrap();
+    let trust_dir = stack.dir.path().join("vendor-trust");
+    let config = ServerConfig {
+        ca_pem: Some(stack.ca_pem.clone()),
+        ..ServerConfig::from_url(&stack.notary_url).unwrap()
+    };
+    let signer = notary_client::repository::Client::new(
+        &trust_dir,
+        &config,
+        Fixed(Passphrase::new("vendor-passphrase")),
+    )
+    .unwrap();
+    let repo = signer.repository(&gun).unwrap();
+    repo.init(&InitOptions {
+        root_key: None,
+        snapshot: KeyHolder::Server,
+    })
+    .await
+    .unwrap();
+    repo.add_target("latest", FileMeta::from(&pushed), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+    let root_json =
+        std::fs::read(trust_dir.join("tuf").join(&gun).join("metadata/root.json")).unwrap();
+    (gun, RootKey::from_root_json(&root_json).unwrap())
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.").then(|| body.to_owned())
+}
+
+async fn wait_for(addr: SocketAddr, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(body) = tokio::task::spawn_blocking({
+            let path = path.to_owned();
+            move || http_get(addr, &path)
+        })
+        .await
+        .unwrap()
+        {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{path} never answered on {addr}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn server_body(name: &str, hostport: u16, env: Value, size: u64) -> Value {
+    json!({
+        "name": name, "repo": "app-repo", "tag": "latest", "cpu": 1, "ram": 256,
+        "quotagroups": [{"quotagroup": "qg", "mountid": "data", "mount": "/data",
+                         "filesystem": "ext4", "size": size, "reset_root": true}],
+        "env": env,
+        "ports": [{"containerport": 8080, "protocol": "tcp", "hostport": hostport}],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_registered_image_runs_is_reached_and_leaves_nothing_when_deleted() {
+    let notary = NotaryServer::start(NotaryOptions::with_security(ListenerSecurity::Tls)).unwrap();
+    let registry = Registry::start(RegistryOptions::default()).unwrap();
+    let stack = Stack {
+        notary_url: notary.url().to_owned(),
+        ca_pem: std::fs::read(&notary.tls().unwrap().ca_cert).unwrap(),
+        _notary: notary,
+        registry,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let (gun, root) = publish_signed_image(&stack).await;
+
+    let state_dir = stack.dir.path().join("appliance");
+    let appliance = Appliance::open(ApplianceOptions {
+        state_dir: state_dir.clone(),
+        outbound_ca_pem: Some(stack.ca_pem.clone()),
+    })
+    .unwrap();
+    let api = Api::start(Arc::clone(&appliance), stack.dir.path()).await;
+
+    // Auth: no token or a wrong one is refused on every path, the OpenAPI document included.
+    for path in [
+        "/openapi.json",
+        "/registries",
+        "/virtual-servers/x",
+        "/nope",
+    ] {
+        for token in [None, Some("wrong")] {
+            let (status, answer) = api.call_as(token, "GET", path, None).await;
+            assert_eq!(status, 401, "{path} with {token:?}: {answer}");
+            assert_eq!(answer["code"], "UNAUTHORIZED");
+        }
+    }
+    let (status, document) = api.call("GET", "/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert!(document["paths"]["/virtual-servers"]["post"].is_object());
+    assert!(document["components"]["schemas"]["NewVirtualServer"].is_object());
+
+    // Set up: the registry with a password that no answer ever shows.
+    let (status, added) = api
+        .call(
+            "POST",
+            "/registries",
+            Some(
+                json!({"name": "lab", "url": format!("http://{}", stack.registry.host()),
+                        "dct": stack.notary_url, "user": "puller", "password": "registry-pw-77"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["has_password"], true);
+
+    // Register: a registration file sealed to the key the appliance exports.
+    let (status, key) = api.call("GET", "/appliance/key", None).await;
+    assert_eq!(status, 200);
+    let appliance_key =
+        ssc_register::PublicKey::from_armored(key["public_key"].as_str().unwrap().as_bytes())
+            .unwrap();
+    let vendor = SecretKey::generate(
+        KeyKind::Ed25519,
+        "Vendor <v@example.com>",
+        Secret::new("pw"),
+    )
+    .unwrap();
+    let registration = Registration::builder(gun.clone(), root.clone())
+        .env_whitelist(["GREETING"])
+        .build(&vendor.public_key())
+        .unwrap();
+    let sealed = ssc_register::seal::seal(&registration, &vendor, &appliance_key).unwrap();
+    let (status, repository) = api
+        .call(
+            "POST",
+            "/repositories",
+            Some(json!({"id": "app-repo", "regfile": sealed})),
+        )
+        .await;
+    assert_eq!(status, 201, "{repository}");
+    assert_eq!(repository["root_key_id"], root.key_id());
+    assert_eq!(repository["vendor_fingerprint"], vendor.fingerprint());
+    // A file sealed to another appliance is refused.
+    let stranger = SecretKey::generate(KeyKind::Ed25519, "Other", Secret::default()).unwrap();
+    let misaddressed =
+        ssc_register::seal::seal(&registration, &vendor, &stranger.public_key()).unwrap();
+    api.refused(
+        "POST",
+        "/repositories",
+        json!({"id": "other", "regfile": misaddressed}),
+        ErrorCode::RegfileRejected,
+    )
+    .await;
+
+    let (status, _) = api
+        .call(
+            "POST",
+            "/quotagroups",
+            Some(json!({"name": "qg", "size": 96u64 << 20, "filesystem": "ext4"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // Refusals, each before anything is recorded or run.
+    let port = free_port();
+    api.refused(
+        "POST",
+        "/virtual-servers",
+        server_body("bad", port, json!({"NOT_LISTED": "1"}), 32 << 20),
+        ErrorCode::EnvNotWhitelisted,
+    )
+    .await;
+    api.refused(
+        "POST",
+        "/virtual-servers",
+        server_body("bad", port, json!({"RUNQ_ROOTDISK": "new"}), 32 << 20),
+        ErrorCode::EnvReserved,
+    )
+    .await;
+    let message = api
+        .refused(
+            "POST",
+            "/virtual-servers",
+            server_body("bad", port, json!({}), 200 << 20),
+            ErrorCode::QuotaExceeded,
+        )
+        .await;
+    assert!(message.contains("\"qg\""), "{message}");
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    api.refused(
+        "POST",
+        "/virtual-servers",
+        server_body(
+            "bad",
+            holder.local_addr().unwrap().port(),
+            json!({}),
+            32 << 20,
+        ),
+        ErrorCode::PortTaken,
+    )
+    .await;
+    drop(holder);
+    let (_, servers) = api.call("GET", "/virtual-servers", None).await;
+    assert_eq!(servers, json!([]), "a refused server was recorded");
+
+    // Deploy: resolved pinned, pulled, verified, run; reached on its host port.
+    let (status, created) = api
+        .call(
+            "POST",
+            "/virtual-servers",
+            Some(server_body(
+                "web",
+                port,
+                json!({"GREETING": "hello"}),
+                64 << 20,
+            )),
+        )
+        .await;
+    assert_eq!(status, 202, "{created}");
+    assert_eq!(created["state"], "creating");
+    let server = api.wait_settled("web").await;
+    assert_eq!(server["state"], "running", "{server}");
+    assert!(server["digest"].as_str().unwrap().starts_with("sha256:"));
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let env = wait_for(address, "/env.txt").await;
+    assert!(env.contains("GREETING=hello"), "{env}");
+    assert!(env.contains("MODE=image"), "{env}");
+    assert_eq!(wait_for(address, "/hostname.txt").await.trim(), "web");
+    assert_eq!(wait_for(address, "/boots.txt").await, "boot\n");
+    // The same host port for a second server names the first.
+    let message = api
+        .refused(
+            "POST",
+            "/virtual-servers",
+            server_body("web2", port, json!({}), 16 << 20),
+            ErrorCode::PortTaken,
+        )
+        .await;
+    assert!(message.contains("web"), "{message}");
+
+    // The data mount survives a restart; stop closes the port.
+    let (status, restarted) = api.call("POST", "/virtual-servers/web/restart", None).await;
+    assert_eq!(status, 200, "{restarted}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if http_get(address, "/boots.txt").as_deref() == Some("boot\nboot\n") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the data did not survive the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let (status, logs) = api
+        .call("GET", "/virtual-servers/web/logs?tail=5", None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(logs.as_str().unwrap().contains("workload up"), "{logs}");
+    let (status, stopped) = api.call("POST", "/virtual-servers/web/stop", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(stopped["state"], "stopped");
+    assert!(
+        http_get(address, "/env.txt").is_none(),
+        "a stopped server answers"
+    );
+
+    // Everything in use says by whom.
+    api.refused(
+        "DELETE",
+        "/quotagroups/qg",
+        json!(null),
+        ErrorCode::Conflict,
+    )
+    .await;
+    api.refused(
+        "DELETE",
+        "/registries/lab",
+        json!(null),
+        ErrorCode::Conflict,
+    )
+    .await;
+    api.refused(
+        "DELETE",
+        "/repositories/app-repo",
+        json!(null),
+        ErrorCode::Conflict,
+    )
+    .await;
+
+    // No answer of any call carries the registry password or a secret key.
+    for path in [
+        "/registries",
+        "/registries/lab",
+        "/repositories",
+        "/virtual-servers",
+        "/images",
+    ] {
+        let (_, answer) = api.call("GET", path, None).await;
+        let text = answer.to_string();
+        assert!(
+            !text.contains("registry-pw-77"),
+            "{path} leaks the password"
+        );
+        assert!(!text.contains("PRIVATE KEY"), "{path} leaks a key");
+    }
+
+    // Clean up: force deletes the server (and its image); nothing is left on the host.
+    let (status, deleted) = api
+        .call("DELETE", "/repositories/app-repo?force=true", None)
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["servers"], json!(["web"]));
+    assert_eq!(deleted["images"].as_array().unwrap().len(), 1);
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        !mounts.contains(state_dir.to_str().unwrap()),
+        "a mount of the appliance is left"
+    );
+    let orphans = appliance
+        .runtime_orphans()
+        .expect("the runtime lists what it made");
+    assert!(orphans.is_empty(), "left behind: {orphans:?}");
+    let (status, _) = api.call("DELETE", "/quotagroups/qg", None).await;
+    assert_eq!(status, 204);
+    let (status, _) = api.call("DELETE", "/registries/lab", None).await;
+    assert_eq!(status, 204);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_error_code() {
+    let document = serde_json::to_value(hpvs_sim::api::openapi_document()).unwrap();
+    for path in [
+        "/appliance/key",
+        "/registries",
+        "/registries/{name}",
+        "/repositories",
+        "/repositories/{id}",
+        "/quotagroups",
+        "/quotagroups/{name}",
+        "/virtual-servers",
+        "/virtual-servers/{name}",
+        "/virtual-servers/{name}/start",
+        "/virtual-servers/{name}/stop",
+        "/virtual-servers/{name}/restart",
+        "/virtual-servers/{name}/logs",
+        "/images",
+        "/images/{digest}",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} missing");
+    }
+    let codes = document["components"]["schemas"]["ErrorCode"].to_string();
+    assert!(codes.contains("PINNED_ROOT_MISMATCH"), "{codes}");
+    let _ = wire::API_BASE;
+}
