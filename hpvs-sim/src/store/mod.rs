@@ -5,7 +5,7 @@
 //! a local transaction lasts; they are not worth a thread hop.
 //!
 //! Secrets (registry passwords, a registration's pull credentials, server env values) are
-//! stored sealed ([`crate::seal::Sealer`]); the store holds the sealed bytes and never sees
+//! stored sealed (AES-256-GCM under the appliance's sealing key); the store holds the sealed bytes and never sees
 //! the key.
 
 mod schema;
