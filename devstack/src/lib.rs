@@ -48,6 +48,7 @@ use std::path::{Path, PathBuf};
 
 mod cli;
 mod error;
+mod hpvs;
 mod notary;
 pub mod openssl;
 mod postgres;
@@ -59,6 +60,7 @@ mod token;
 
 pub use cli::NotaryCli;
 pub use error::Error;
+pub use hpvs::{HpvsSim, HpvsSimOptions};
 pub use notary::{ListenerSecurity, NotaryOptions, NotaryServer, TlsFiles, Transport};
 pub use postgres::{Database, Postgres};
 pub use production::{ProductionNotary, SERVER_SCHEMA, SIGNER_SCHEMA};

@@ -1,25 +1,30 @@
-//! `devstack`: starts notary-server and docker-registry on free loopback ports, prints how to
-//! reach them, and runs until Ctrl-C or SIGTERM.
+//! `devstack`: starts notary-server, docker-registry and (as root) the appliance emulator
+//! hpvs-sim on free loopback ports, prints how to reach them, and runs until Ctrl-C or
+//! SIGTERM.
 
 use std::process::ExitCode;
 
 use devstack::{
-    ListenerSecurity, NotaryOptions, NotaryServer, ProductionNotary, Registry, Stack, StackOptions,
+    HpvsSim, HpvsSimOptions, ListenerSecurity, NotaryOptions, NotaryServer, ProductionNotary,
+    Registry, Stack, StackOptions,
 };
 
 const USAGE: &str = "\
 usage: devstack [--tls | --mtls] [--production-notary] [--registry-tls]
-                [--registry-auth USER:PASSWORD]
+                [--registry-auth USER:PASSWORD] [--no-appliance]
 
 Starts notary-server (plain HTTP unless --tls or --mtls) and docker-registry on free
 loopback ports, prints `export` lines to use them, and runs until Ctrl-C or SIGTERM.
 --production-notary runs notary-server on PostgreSQL with a separate notary-signer (mutual
-TLS) instead of in memory: collections survive restarts.";
+TLS) instead of in memory: collections survive restarts. As root, the appliance emulator
+hpvs-sim starts too (build it first: cargo build -p hpvs-sim), trusting notary's CA, and
+HPVS_URL, HPVS_TOKEN and HPVS_CACERT are printed; --no-appliance leaves it out.";
 
 /// What the command line asks for.
 struct Options {
     stack: StackOptions,
     production_notary: bool,
+    appliance: bool,
 }
 
 /// The running peers, whichever topology.
@@ -33,6 +38,7 @@ impl Running {
         let Options {
             stack,
             production_notary,
+            ..
         } = options;
         if !production_notary {
             return Stack::start(stack).map(|stack| Running::Embedded(Box::new(stack)));
@@ -76,6 +82,7 @@ fn main() -> ExitCode {
         eprintln!("devstack: cannot install the Ctrl-C handler: {error}");
         return ExitCode::FAILURE;
     }
+    let appliance = options.appliance;
     let running = match Running::start(options) {
         Ok(running) => running,
         Err(error) => {
@@ -94,6 +101,38 @@ fn main() -> ExitCode {
         );
     }
     print_exports(running.notary(), running.registry());
+    let _appliance = if appliance && nix::unistd::geteuid().is_root() {
+        let outbound_ca_pem = match running.notary().tls() {
+            Some(tls) => std::fs::read(&tls.ca_cert).ok(),
+            None => None,
+        };
+        match HpvsSim::start(HpvsSimOptions {
+            binary: None,
+            outbound_ca_pem,
+        }) {
+            Ok(hpvs) => {
+                println!(
+                    "# hpvs-sim {} (state {}, log {})",
+                    hpvs.url(),
+                    hpvs.state_dir().display(),
+                    hpvs.log_path().display()
+                );
+                for line in hpvs.env_lines() {
+                    println!("{line}");
+                }
+                Some(hpvs)
+            }
+            Err(error) => {
+                eprintln!("devstack: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        if appliance {
+            println!("# hpvs-sim not started: it needs root (runc, loop mounts, namespaces)");
+        }
+        None
+    };
     println!("# running; press Ctrl-C (or send SIGTERM) to stop");
     // Returns on a signal, or if the handler is gone (which cannot happen while we wait).
     let _ = stop_rx.recv();
@@ -105,6 +144,7 @@ fn main() -> ExitCode {
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = StackOptions::default();
     let mut production_notary = false;
+    let mut appliance = true;
     let mut args = args;
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -120,6 +160,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Str
                 }
             }
             "--production-notary" => production_notary = true,
+            "--no-appliance" => appliance = false,
             "--registry-tls" => options.registry.tls = true,
             "--registry-auth" => {
                 let value = args.next().ok_or("--registry-auth needs USER:PASSWORD")?;
@@ -134,6 +175,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Str
     Ok(Some(Options {
         stack: options,
         production_notary,
+        appliance,
     }))
 }
 

@@ -194,6 +194,26 @@ impl Appliance {
         Ok(())
     }
 
+    /// Deletes every server, whatever its state, and removes whatever the runtime left on
+    /// the host: for taking an appliance down for good (`hpvs-sim teardown`). Returns the
+    /// names deleted.
+    pub async fn delete_all_servers(self: &Arc<Self>) -> Result<Vec<String>> {
+        let mut deleted = Vec::new();
+        for row in self.store.servers()? {
+            let name = row.server.name;
+            self.remove_workload(&name).await?;
+            self.store.delete_server(&name)?;
+            deleted.push(name);
+        }
+        let runtime = self.runtime.clone();
+        blocking(move || {
+            let orphans = runtime.orphans(&BTreeSet::new())?;
+            runtime.remove_orphans(&orphans)
+        })
+        .await?;
+        Ok(deleted)
+    }
+
     /// The server, if no other call is working on it and it is not being created.
     fn settled_server(&self, name: &str, action: &'static str) -> Result<VirtualServer> {
         let server = self.server(name)?;

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 use hpvs_sim::{Appliance, ApplianceOptions};
 use registry_http::Secret;
 
@@ -12,9 +12,30 @@ use registry_http::Secret;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Flags {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the appliance API (after reconciling what runs with what is recorded).
+    Serve(ServeFlags),
+    /// Deletes every virtual server of the state directory (containers, mounts, loop
+    /// devices, namespaces, root filesystems and records), then exits.
+    Teardown(StateFlags),
+}
+
+#[derive(Debug, Args)]
+struct StateFlags {
     /// Where the appliance keeps its database, keys, images and servers.
     #[arg(long)]
     state_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ServeFlags {
+    #[command(flatten)]
+    state: StateFlags,
     /// The address to listen on (port 0: a free one; the line `hpvs-sim listening on
     /// https://ADDR` on stdout says which).
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -37,30 +58,39 @@ struct Flags {
 
 #[tokio::main]
 async fn main() {
-    if let Err(error) = run(Flags::parse()).await {
+    let outcome = match Flags::parse().command {
+        Command::Serve(flags) => serve(flags).await,
+        Command::Teardown(flags) => teardown(flags).await,
+    };
+    if let Err(error) = outcome {
         eprintln!("hpvs-sim: {error}");
         std::process::exit(1);
     }
 }
 
-async fn run(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(
-            "hpvs-sim needs root: it runs workloads under runc, loop-mounts quota \
-                    volumes and makes network namespaces (run it with sudo)"
-                .into(),
-        );
+fn require_root() -> Result<(), Box<dyn std::error::Error>> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
     }
+    Err(
+        "hpvs-sim needs root: it runs workloads under runc, loop-mounts quota volumes and \
+         makes network namespaces (run it with sudo)"
+            .into(),
+    )
+}
+
+async fn serve(flags: ServeFlags) -> Result<(), Box<dyn std::error::Error>> {
+    require_root()?;
     let outbound_ca_pem = match &flags.outbound_ca {
         Some(path) => {
             Some(std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?)
         }
         None => None,
     };
-    let token_file =
-        (flags.token_file.clone()).unwrap_or_else(|| flags.state_dir.join("admin-token"));
+    let state_dir = flags.state.state_dir;
+    let token_file = (flags.token_file).unwrap_or_else(|| state_dir.join("admin-token"));
     let appliance = Appliance::open(ApplianceOptions {
-        state_dir: flags.state_dir,
+        state_dir,
         outbound_ca_pem,
     })?;
     let token = hpvs_sim::serve::admin_token(&token_file)?;
@@ -73,6 +103,18 @@ async fn run(flags: Flags) -> Result<(), Box<dyn std::error::Error>> {
     writeln!(stdout, "hpvs-sim listening on https://{address}")?;
     stdout.flush()?;
     hpvs_sim::serve::serve(listener, tls, router, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn teardown(flags: StateFlags) -> Result<(), Box<dyn std::error::Error>> {
+    require_root()?;
+    let appliance = Appliance::open(ApplianceOptions {
+        state_dir: flags.state_dir,
+        outbound_ca_pem: None,
+    })?;
+    for name in appliance.delete_all_servers().await? {
+        println!("deleted virtual server {name}");
+    }
     Ok(())
 }
 

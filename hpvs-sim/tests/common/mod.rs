@@ -1,0 +1,330 @@
+//! What the appliance tests share: a stack (notary-server with TLS, docker-registry), a
+//! DCT-signed busybox image, and an API client over HTTPS.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use devstack::{ListenerSecurity, NotaryOptions, NotaryServer, Registry, RegistryOptions};
+use hpvs_api::wire::ErrorCode;
+use hpvs_sim::Appliance;
+use keymgmt::mtls::{MtlsMaterial, SubjectAltName};
+use keymgmt::passphrase::{Fixed, Passphrase};
+use notary_client::metadata::FileMeta;
+use notary_client::repository::{InitOptions, KeyHolder};
+use notary_client::transport::ServerConfig;
+use oci_push::{ImageRef, Layout, PushOptions};
+use registry_http::Secret;
+use serde_json::Value;
+use ssc_register::RootKey;
+
+pub const TOKEN: &str = "test-admin-token";
+
+const START_SCRIPT: &str = "#!/bin/busybox sh
+busybox mkdir -p /www
+busybox env > /www/env.txt
+busybox hostname > /www/hostname.txt
+if [ -d /data ]; then
+  echo boot >> /data/boots
+  busybox cat /data/boots > /www/boots.txt
+fi
+echo workload up
+exec busybox httpd -f -p 8080 -h /www
+";
+
+const DOCKERFILE: &str = "FROM scratch
+COPY rootfs/ /
+ENV PATH=/bin MODE=image
+ENTRYPOINT [\"/bin/busybox\", \"sh\"]
+CMD [\"/start.sh\"]
+";
+
+pub struct Stack {
+    pub notary: NotaryServer,
+    pub registry: Registry,
+    pub notary_url: String,
+    pub ca_pem: Vec<u8>,
+    pub dir: tempfile::TempDir,
+}
+
+/// The appliance API over HTTPS, on a free port, with its own CA.
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+    token: String,
+    _shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Api {
+    pub async fn start(appliance: Arc<Appliance>, dir: &Path) -> Api {
+        let material =
+            MtlsMaterial::generate("hpvs-sim.test", &SubjectAltName::loopback()).unwrap();
+        let paths = material.write_pem_files(&dir.join("api-tls")).unwrap();
+        let tls = hpvs_sim::serve::tls_config(&paths.server_cert, &paths.server_key).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = hpvs_sim::api::router(appliance, Secret::new(TOKEN));
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(hpvs_sim::serve::serve(listener, tls, router, async move {
+            let _ = stopped.await;
+        }));
+        Api {
+            base: format!("https://{address}/api/v1"),
+            http: client_trusting(&paths.ca_cert),
+            token: TOKEN.to_owned(),
+            _shutdown: Some(shutdown),
+        }
+    }
+
+    /// A client of a running hpvs-sim at `url` whose certificate `ca_cert` signed.
+    pub fn connect(url: &str, token: &str, ca_cert: &Path) -> Api {
+        Api {
+            base: format!("{url}/api/v1"),
+            http: client_trusting(ca_cert),
+            token: token.to_owned(),
+            _shutdown: None,
+        }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(Some(&self.token), method, path, body).await
+    }
+
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method: reqwest::Method = method.parse().unwrap();
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        let text = answer.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// Expects an error answer with `code`.
+    pub async fn refused(&self, method: &str, path: &str, body: Value, code: ErrorCode) -> String {
+        let (status, answer) = self.call(method, path, Some(body)).await;
+        assert_eq!(status, code.status(), "{method} {path}: {answer}");
+        assert_eq!(answer["code"], code.as_str(), "{method} {path}: {answer}");
+        answer["message"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn wait_settled(&self, name: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let (status, server) = self
+                .call("GET", &format!("/virtual-servers/{name}"), None)
+                .await;
+            assert_eq!(status, 200, "{server}");
+            if server["state"] != "creating" {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "{name} still creating: {server}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+pub fn busybox() -> PathBuf {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+        .expect("busybox-static is installed (scripts/install-peers.sh)")
+}
+
+/// Builds the busybox image, pushes it as `app:latest`, signs the tag with DCT; returns the
+/// GUN and the root key from the signed root.
+pub async fn publish_signed_image(stack: &Stack) -> (String, RootKey) {
+    let context = stack.dir.path().join("context");
+    std::fs::create_dir_all(context.join("rootfs/bin")).unwrap();
+    std::fs::copy(busybox(), context.join("rootfs/bin/busybox")).unwrap();
+    std::fs::write(context.join("rootfs/start.sh"), START_SCRIPT).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(
+        context.join("rootfs/start.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let layout = Layout::create(stack.dir.path().join("layout")).unwrap();
+    oci_push::dockerfile::build(
+        None,
+        &context,
+        DOCKERFILE,
+        &layout,
+        "latest",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let gun = format!("{}/app", stack.registry.host());
+    let registry = oci_push::Client::new(oci_push::ClientOptions {
+        security: oci_push::Security::InsecureHttp,
+        ..Default::default()
+    })
+    .unwrap();
+    let pushed = registry
+        .push_layout(
+            &layout,
+            Some("latest"),
+            &ImageRef::parse(&format!("{gun}:latest")).unwrap(),
+            &PushOptions::default(),
+        )
+        .await
+        .unwrap();
+    let trust_dir = stack.dir.path().join("vendor-trust");
+    let config = ServerConfig {
+        ca_pem: Some(stack.ca_pem.clone()),
+        ..ServerConfig::from_url(&stack.notary_url).unwrap()
+    };
+    let signer = notary_client::repository::Client::new(
+        &trust_dir,
+        &config,
+        Fixed(Passphrase::new("vendor-passphrase")),
+    )
+    .unwrap();
+    let repo = signer.repository(&gun).unwrap();
+    repo.init(&InitOptions {
+        root_key: None,
+        snapshot: KeyHolder::Server,
+    })
+    .await
+    .unwrap();
+    repo.add_target("latest", FileMeta::from(&pushed), &[])
+        .unwrap();
+    repo.publish().await.unwrap();
+    let root_json =
+        std::fs::read(trust_dir.join("tuf").join(&gun).join("metadata/root.json")).unwrap();
+    (gun, RootKey::from_root_json(&root_json).unwrap())
+}
+
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.").then(|| body.to_owned())
+}
+
+pub async fn wait_for(addr: SocketAddr, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(body) = tokio::task::spawn_blocking({
+            let path = path.to_owned();
+            move || http_get(addr, &path)
+        })
+        .await
+        .unwrap()
+        {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{path} never answered on {addr}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn client_trusting(ca_cert: &Path) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject as _;
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(ca_cert).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .build()
+        .unwrap()
+}
+
+impl Stack {
+    /// notary-server (TLS) and docker-registry on free ports, and a temporary directory.
+    pub fn start() -> Stack {
+        let notary =
+            NotaryServer::start(NotaryOptions::with_security(ListenerSecurity::Tls)).unwrap();
+        let registry = Registry::start(RegistryOptions::default()).unwrap();
+        Stack {
+            notary_url: notary.url().to_owned(),
+            ca_pem: std::fs::read(&notary.tls().unwrap().ca_cert).unwrap(),
+            notary,
+            registry,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+}
+
+/// Registers the stack's registry (`lab`), the repository `app-repo` for `gun` pinned to
+/// `root` (env `GREETING` whitelisted), and a quotagroup `qg` of `size` bytes.
+pub async fn register(api: &Api, stack: &Stack, gun: &str, root: &RootKey, size: u64) {
+    let (status, answer) = api
+        .call(
+            "POST",
+            "/registries",
+            Some(serde_json::json!({"name": "lab",
+                "url": format!("http://{}", stack.registry.host()),
+                "dct": stack.notary_url, "user": "", "password": ""})),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let (_, key) = api.call("GET", "/appliance/key", None).await;
+    let appliance_key =
+        ssc_register::PublicKey::from_armored(key["public_key"].as_str().unwrap().as_bytes())
+            .unwrap();
+    let vendor = ssc_register::SecretKey::generate(
+        ssc_register::KeyKind::Ed25519,
+        "Vendor <v@example.com>",
+        Secret::new("pw"),
+    )
+    .unwrap();
+    let registration = ssc_register::Registration::builder(gun.to_owned(), root.clone())
+        .env_whitelist(["GREETING"])
+        .build(&vendor.public_key())
+        .unwrap();
+    let sealed = ssc_register::seal::seal(&registration, &vendor, &appliance_key).unwrap();
+    let (status, answer) = api
+        .call(
+            "POST",
+            "/repositories",
+            Some(serde_json::json!({"id": "app-repo", "regfile": sealed})),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = api
+        .call(
+            "POST",
+            "/quotagroups",
+            Some(serde_json::json!({"name": "qg", "size": size, "filesystem": "ext4"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+}
