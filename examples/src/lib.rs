@@ -8,10 +8,14 @@
 //! - `trust`: a Docker Content Trust client with the Go `notary` client's commands and output.
 //! - `oci`: push, pull, build, digest and unpack of OCI images.
 //! - `regfile`: repository registration files and HPCR contracts.
+//! - `hpvs`: the appliance's `hpvs` CLI (registries, repositories, quotagroups, virtual
+//!   servers, images) over `hpvs_api::Client`; its parsing and tables are in [`hpvs`].
 //!
-//! This library part holds only what the binaries share.
+//! This library part holds what the binaries share, and the `hpvs` CLI's testable parts.
 
 use std::fmt::Display;
+
+pub mod hpvs;
 
 /// Writes one line to standard output; when stdout is closed (the reader, such as `head`, has
 /// stopped reading) the program ends quietly with exit code 0 instead of panicking as
