@@ -236,7 +236,8 @@ impl Appliance {
         })
     }
 
-    /// The digest `tag` is signed to, by a root that the registration pins.
+    /// The digest `tag` is signed to, by a root that the registration pins, from metadata
+    /// fetched and verified now.
     async fn resolve(
         &self,
         repo: &str,
@@ -260,7 +261,11 @@ impl Appliance {
             Fixed(Passphrase::new("unused: lookups sign nothing")),
         )?
         .with_pinning(pinning);
-        let target = client.repository(gun)?.lookup(tag).await?;
+        // Fresh trust data only: a cached collection would let a deploy run a tag that was
+        // since revoked while Notary is unreachable (Go's reads fall back to the cache).
+        let repository = client.repository(gun)?;
+        let state = repository.update().await?;
+        let target = notary_client::repository::lookup_target(&state, gun, tag)?;
         Ok(Digest::try_from(&target)?)
     }
 
