@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[expect(dead_code, reason = "file_names serves the trust and regfile tests")]
 mod common;
 
 use std::io::Write as _;
