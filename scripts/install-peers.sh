@@ -4,7 +4,8 @@
 # of devstack's production notary topology), docker-registry, skopeo, gnupg, openssl, and curl
 # (the raw-transfer ceiling of the oci bench), and what hpvs-sim runs workloads with: runc,
 # busybox-static (the test workloads' root filesystem), iproute2 (network namespaces), mount
-# (losetup), e2fsprogs, xfsprogs and btrfs-progs (the quota mounts' mkfs).
+# (losetup), e2fsprogs, xfsprogs and btrfs-progs (the quota mounts' mkfs); and schemathesis
+# from PyPI for the API fuzz test.
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -48,6 +49,12 @@ postgres_present() {
 }
 if ! postgres_present; then
   missing+=("postgresql")
+fi
+
+# schemathesis (PyPI) fuzzes hpvs-sim's API from its OpenAPI document.
+if ! command -v st >/dev/null 2>&1; then
+  echo "install-peers: installing schemathesis from PyPI"
+  python3 -m pip install -q --disable-pip-version-check "schemathesis==4.32.5"
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -154,9 +154,17 @@ impl Appliance {
     pub fn put_repository(&self, new: NewRepository, update: bool) -> Result<Repository> {
         check_name("id", &new.id)?;
         if new.id == wire::SECURE_BUILD_REPOSITORY {
-            return Err(ApplianceError::Exists {
-                kind: "repository",
-                name: new.id,
+            return Err(if update {
+                ApplianceError::InvalidField {
+                    field: "id",
+                    value: new.id,
+                    expected: "a registered repository (the built-in one takes no registration file)",
+                }
+            } else {
+                ApplianceError::Exists {
+                    kind: "repository",
+                    name: new.id,
+                }
             });
         }
         let registered = if update {

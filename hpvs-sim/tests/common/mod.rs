@@ -80,6 +80,11 @@ impl Api {
         }
     }
 
+    /// The API's base URL, `https://ADDR/api/v1`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// A client of a running hpvs-sim at `url` whose certificate `ca_cert` signed.
     pub fn connect(url: &str, token: &str, ca_cert: &Path) -> Api {
         Api {
