@@ -459,11 +459,15 @@ async fn restart_server(
     Ok(axum::Json(s.appliance.restart_server(&name).await?))
 }
 
-/// `?tail=N` keeps the last N lines.
+/// `?tail=N` keeps the last N lines; `?follow=true` keeps the answer open and sends what
+/// the workload writes next, until the server is deleted or the client goes.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct LogQuery {
     /// Only the last this many lines.
     tail: Option<usize>,
+    /// Go on sending new output.
+    #[serde(default)]
+    follow: bool,
 }
 
 /// The workload's stdout and stderr, as text.
@@ -474,7 +478,18 @@ async fn server_logs(
     Query(query): Query<LogQuery>,
 ) -> Answer<Response> {
     let text = s.appliance.logs(&name, query.tail)?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+    let content_type = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    if !query.follow {
+        return Ok((content_type, text).into_response());
+    }
+    let offset = s.appliance.log_len(&name)?;
+    let body = axum::body::Body::from_stream(crate::logs::follow(
+        Arc::clone(&s.appliance),
+        name,
+        text,
+        offset,
+    ));
+    Ok((content_type, body).into_response())
 }
 
 /// Every image in the appliance's store.

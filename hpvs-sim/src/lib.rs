@@ -86,6 +86,7 @@ mod appliance;
 pub mod deploy;
 mod error;
 mod lifecycle;
+mod logs;
 pub mod runtime;
 mod seal;
 pub mod serve;

@@ -198,9 +198,21 @@ async fn a_signed_registered_image_runs_is_reached_and_leaves_nothing_when_delet
         .await;
     assert!(message.contains("web"), "{message}");
 
-    // The data mount survives a restart; stop closes the port.
+    // The data mount survives a restart, and a followed log shows the restarted workload;
+    // stop closes the port.
+    let mut followed = api.follow_logs("web").await;
     let (status, restarted) = api.call("POST", "/virtual-servers/web/restart", None).await;
     assert_eq!(status, 200, "{restarted}");
+    let mut seen = String::new();
+    while seen.matches("workload up").count() < 2 {
+        let chunk = tokio::time::timeout(Duration::from_secs(15), followed.chunk())
+            .await
+            .expect("the followed log sent nothing new after the restart")
+            .unwrap()
+            .expect("the followed log ended while the server exists");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(followed);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if http_get(address, "/boots.txt").as_deref() == Some("boot\nboot\n") {

@@ -80,6 +80,22 @@ impl Api {
         }
     }
 
+    /// `GET /virtual-servers/{name}/logs?follow=true`, its answer still streaming.
+    pub async fn follow_logs(&self, name: &str) -> reqwest::Response {
+        let answer = self
+            .http
+            .get(format!(
+                "{}/virtual-servers/{name}/logs?follow=true",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answer
+    }
+
     /// The API's base URL, `https://ADDR/api/v1`.
     pub fn base(&self) -> &str {
         &self.base
