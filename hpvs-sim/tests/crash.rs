@@ -48,7 +48,14 @@ async fn a_killed_appliance_restarts_consistent_and_reconciles_its_servers() {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     assert_eq!(wait_for(address, "/boots.txt").await, "boot\n");
 
-    // Killed while a second server is being created (its deploy is under way).
+    // Killed while a second server is being created: its Notary answers nothing (a
+    // listener that never accepts), so the deploy is still resolving when the kill lands.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalled = format!("https://{}", black_hole.local_addr().unwrap());
+    let (status, answer) = api
+        .call("PUT", "/registries/lab", Some(json!({"dct": stalled})))
+        .await;
+    assert_eq!(status, 200, "{answer}");
     let second_port = free_port();
     let (status, answer) = api
         .call(
@@ -58,6 +65,9 @@ async fn a_killed_appliance_restarts_consistent_and_reconciles_its_servers() {
         )
         .await;
     assert_eq!(status, 202, "{answer}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, half) = api.call("GET", "/virtual-servers/half", None).await;
+    assert_eq!(half["state"], "creating", "{half}");
     hpvs.kill();
     assert!(
         http_get(address, "/boots.txt").is_none(),
@@ -71,13 +81,18 @@ async fn a_killed_appliance_restarts_consistent_and_reconciles_its_servers() {
     let boots = wait_for(address, "/boots.txt").await;
     assert!(boots.starts_with("boot\n"), "{boots}");
     let half = api.wait_settled("half").await;
-    if half["state"] == "failed" {
-        let reason = half["reason"].as_str().unwrap();
-        assert!(reason.contains("hpvs-sim stopped"), "{reason}");
-    } else {
-        // The create finished before the kill landed.
-        assert_eq!(half["state"], "running", "{half}");
-    }
+    assert_eq!(half["state"], "failed", "{half}");
+    let reason = half["reason"].as_str().unwrap();
+    assert!(reason.contains("hpvs-sim stopped"), "{reason}");
+    drop(black_hole);
+    let (status, _) = api
+        .call(
+            "PUT",
+            "/registries/lab",
+            Some(json!({"dct": stack.notary_url})),
+        )
+        .await;
+    assert_eq!(status, 200);
 
     // Killed while a server runs: it comes back running after the restart.
     hpvs.kill();
