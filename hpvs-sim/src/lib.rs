@@ -88,6 +88,7 @@ mod error;
 mod lifecycle;
 mod logs;
 pub mod runtime;
+pub mod sbs;
 mod seal;
 pub mod serve;
 mod state_files;

@@ -1,0 +1,171 @@
+//! The Secure Build Server's build steps with the real tools: `git` clones a repository, the
+//! Dockerfile is built, both tags are pushed to docker-registry and signed on notary-server
+//! (TLS) with keys the first build makes; a later build reuses them, and a second server
+//! with keys of its own cannot take the repository over.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+
+use devstack::{ListenerSecurity, NotaryOptions, NotaryServer, Registry, RegistryOptions};
+use hpvs_sim::sbs::pipeline::{self, BuildPaths, BuildRequest};
+use keymgmt::passphrase::{Fixed, Passphrase};
+use notary_client::transport::ServerConfig;
+use registry_http::Secret;
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Lab", "-c", "user.email=lab@example.com"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A repository on branch `main` with a Dockerfile that needs no container runtime.
+fn source_repository(dir: &Path) {
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(dir.join("app/hello.txt"), "hello from the build\n").unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY app/ /app/\nCMD [\"/app/hello.txt\"]\n",
+    )
+    .unwrap();
+    git(dir, &["init", "--quiet", "--initial-branch", "main"]);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "--quiet", "-m", "first"]);
+}
+
+fn request(source: &Path, registry: &Registry, notary: &NotaryServer) -> BuildRequest {
+    BuildRequest {
+        git_url: format!("file://{}", source.display()),
+        git_branch: "main".into(),
+        git_key: Secret::default(),
+        dockerfile_path: "Dockerfile".into(),
+        build_path: ".".into(),
+        push_server: format!("http://{}", registry.host()),
+        repo: "lab/app".into(),
+        push_user: String::new(),
+        push_password: Secret::default(),
+        notary_url: notary.url().to_owned(),
+        tag_prefix: "latest".into(),
+    }
+}
+
+/// One whole build; returns the pushed digest and the root key ID that signed it.
+async fn build_once(
+    request: &BuildRequest,
+    keys: &Path,
+    workspace: &Path,
+    ca: &[u8],
+) -> Result<(String, String, [String; 2]), String> {
+    let paths = BuildPaths {
+        workspace: workspace.to_owned(),
+        keys: keys.to_owned(),
+    };
+    let cloned = pipeline::clone(request, &paths).map_err(|e| e.to_string())?;
+    let tags = pipeline::tags(request, &cloned);
+    let layout = pipeline::build(request, &cloned, &paths, &tags[0])
+        .await
+        .map_err(|e| e.to_string())?;
+    let pushed = pipeline::push(request, &layout, &tags, Some(ca))
+        .await
+        .map_err(|e| e.to_string())?;
+    let root = pipeline::sign(
+        request,
+        &paths,
+        &pushed,
+        &tags,
+        Some(ca),
+        &Secret::new("sbs key passphrase"),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok((pushed.digest.to_string(), root, tags))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_clones_builds_pushes_and_signs_with_keys_it_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let notary = NotaryServer::start(NotaryOptions::with_security(ListenerSecurity::Tls)).unwrap();
+    let registry = Registry::start(RegistryOptions::default()).unwrap();
+    let ca = std::fs::read(&notary.tls().unwrap().ca_cert).unwrap();
+    let source = dir.path().join("source");
+    source_repository(&source);
+    let request = request(&source, &registry, &notary);
+    let keys = dir.path().join("keys");
+
+    let (digest, root, tags) = build_once(&request, &keys, &dir.path().join("ws1"), &ca)
+        .await
+        .unwrap();
+    assert!(tags[0].starts_with("latest-") && tags[0].len() == "latest-".len() + 7);
+    assert_eq!(tags[1], "latest");
+
+    // Anyone resolves both tags to the pushed digest, pinned to the server's root.
+    let config = ServerConfig {
+        ca_pem: Some(ca.clone()),
+        ..ServerConfig::from_url(notary.url()).unwrap()
+    };
+    let gun = pipeline::gun(&request);
+    let pinning =
+        notary_client::pinning::TrustPinning::default().pin_cert(gun.clone(), root.clone());
+    let reader = notary_client::repository::Client::new(
+        dir.path().join("reader"),
+        &config,
+        Fixed(Passphrase::new("unused")),
+    )
+    .unwrap()
+    .with_pinning(pinning);
+    for tag in &tags {
+        let target = reader.repository(&gun).unwrap().lookup(tag).await.unwrap();
+        assert_eq!(
+            oci_push::Digest::try_from(&target).unwrap().to_string(),
+            digest
+        );
+    }
+
+    // A later build (a new commit) signs with the same root.
+    std::fs::write(source.join("app/hello.txt"), "second\n").unwrap();
+    git(&source, &["commit", "--quiet", "-am", "second"]);
+    let (second_digest, second_root, second_tags) =
+        build_once(&request, &keys, &dir.path().join("ws2"), &ca)
+            .await
+            .unwrap();
+    assert_eq!(second_root, root);
+    assert_ne!(second_digest, digest);
+    assert_ne!(second_tags[0], tags[0]);
+    let latest = reader
+        .repository(&gun)
+        .unwrap()
+        .lookup("latest")
+        .await
+        .unwrap();
+    assert_eq!(
+        oci_push::Digest::try_from(&latest).unwrap().to_string(),
+        second_digest
+    );
+
+    // Another server, with keys of its own, cannot sign the repository (its publish finds
+    // the collection under the first server's root).
+    let refused = build_once(
+        &request,
+        &dir.path().join("other-keys"),
+        &dir.path().join("ws3"),
+        &ca,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.starts_with("sign: "), "{refused}");
+    assert!(refused.contains("another root"), "{refused}");
+
+    // A branch that does not exist fails the clone, naming the step.
+    let mut missing = request.clone();
+    missing.git_branch = "no-such-branch".into();
+    let refused = build_once(&missing, &keys, &dir.path().join("ws4"), &ca)
+        .await
+        .unwrap_err();
+    assert!(refused.starts_with("git clone file://"), "{refused}");
+}
