@@ -5,7 +5,7 @@
 # (the raw-transfer ceiling of the oci bench), and what hpvs-sim runs workloads with: runc,
 # busybox-static (the test workloads' root filesystem), iproute2 (network namespaces), mount
 # (losetup), e2fsprogs, xfsprogs and btrfs-progs (the quota mounts' mkfs); and schemathesis
-# from PyPI for the API fuzz test.
+# from PyPI for the API fuzz test; git and openssh-server (sshd) for the lab's git host.
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -26,6 +26,9 @@ peers=(
   "mkfs.ext4:e2fsprogs"
   "mkfs.xfs:xfsprogs"
   "mkfs.btrfs:btrfs-progs"
+  "git:git"
+  "ssh:openssh-client"
+  "ssh-keygen:openssh-client"
 )
 
 missing=()
@@ -50,6 +53,10 @@ postgres_present() {
 if ! postgres_present; then
   missing+=("postgresql")
 fi
+# sshd (the lab's git host) lives in /usr/sbin, off a non-root PATH.
+if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
+  missing+=("openssh-server")
+fi
 
 # schemathesis (PyPI) fuzzes hpvs-sim's API from its OpenAPI document.
 if ! command -v st >/dev/null 2>&1; then
@@ -58,7 +65,7 @@ if ! command -v st >/dev/null 2>&1; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs)"
+  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs, git, ssh, sshd, st)"
   exit 0
 fi
 
@@ -74,4 +81,18 @@ fi
 
 echo "install-peers: installing ${missing[*]}"
 "${sudo_cmd[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Packages such as openssh-server start their daemon when installed; the tests start their own
+# on free loopback ports, so no service is started here (policy-rc.d, as container images do).
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod +x "$policy"
+  made_policy=1
+fi
+status=0
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+if [ "$made_policy" = 1 ]; then
+  "${sudo_cmd[@]}" rm -f "$policy"
+fi
+exit "$status"

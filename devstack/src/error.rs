@@ -129,6 +129,14 @@ pub enum Error {
          another user"
     )]
     PostgresUser,
+    /// A name that cannot name what was asked for (a repository, a key).
+    #[error("invalid {what} {name:?}")]
+    InvalidName {
+        /// What the name was for.
+        what: &'static str,
+        /// The name (or its start).
+        name: String,
+    },
     /// A database or role name devstack cannot use as a plain SQL identifier.
     #[error("database name {name:?} is not lowercase ASCII letters and underscores: pick another")]
     DatabaseName {

@@ -48,6 +48,7 @@ use std::path::{Path, PathBuf};
 
 mod cli;
 mod error;
+mod git_host;
 mod hpvs;
 mod notary;
 pub mod openssl;
@@ -60,6 +61,7 @@ mod token;
 
 pub use cli::NotaryCli;
 pub use error::Error;
+pub use git_host::GitHost;
 pub use hpvs::{HpvsSim, HpvsSimOptions};
 pub use notary::{ListenerSecurity, NotaryOptions, NotaryServer, TlsFiles, Transport};
 pub use postgres::{Database, Postgres};
