@@ -169,3 +169,90 @@ async fn a_build_clones_builds_pushes_and_signs_with_keys_it_keeps() {
         .unwrap_err();
     assert!(refused.starts_with("git clone file://"), "{refused}");
 }
+
+#[test]
+fn the_clone_goes_over_ssh_with_the_deploy_key_and_checks_the_host_key_it_learnt() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = devstack::GitHost::start().unwrap();
+    let url = host.create_repository("app").unwrap();
+    let key_path = dir.path().join("deploy");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key_path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    host.authorize(&std::fs::read_to_string(key_path.with_extension("pub")).unwrap())
+        .unwrap();
+    // The source reaches the host as any user would push it: over a file:// remote on disk.
+    let source = dir.path().join("source");
+    source_repository(&source);
+    git(
+        &source,
+        &[
+            "push",
+            "--quiet",
+            host.repository_path("app").to_str().unwrap(),
+            "main",
+        ],
+    );
+
+    let mut request = BuildRequest {
+        git_url: url,
+        git_key: Secret::new(std::fs::read_to_string(&key_path).unwrap()),
+        ..request_without_servers()
+    };
+    let keys = dir.path().join("keys");
+    let paths = |name: &str| BuildPaths {
+        workspace: dir.path().join(name),
+        keys: keys.clone(),
+    };
+    let cloned = pipeline::clone(&request, &paths("ws1")).unwrap();
+    assert!(cloned.dir.join("Dockerfile").is_file());
+    assert!(
+        !dir.path().join("ws1/deploy-key").exists(),
+        "the key stayed on disk"
+    );
+    let learnt = std::fs::read_to_string(keys.join("known_hosts")).unwrap();
+    assert!(learnt.contains(host.host_key().split_whitespace().nth(1).unwrap()));
+    pipeline::clone(&request, &paths("ws2")).unwrap();
+
+    // A host that shows another key than the one learnt is refused.
+    std::fs::write(
+        keys.join("known_hosts"),
+        learnt.replace(
+            host.host_key().split_whitespace().nth(1).unwrap(),
+            "AAAAC3NzaC1lZDI1NTE5AAAAIJ0b2Dr0y2vLTcJ5o4e7S0wz7qkY8w1jHq5Zq1Yx2c3d",
+        ),
+    )
+    .unwrap();
+    let refused = pipeline::clone(&request, &paths("ws3")).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("HOST IDENTIFICATION HAS CHANGED"),
+        "{refused}"
+    );
+
+    // Without the key the host refuses the clone.
+    request.git_key = Secret::default();
+    std::fs::remove_file(keys.join("known_hosts")).unwrap();
+    assert!(pipeline::clone(&request, &paths("ws4")).is_err());
+}
+
+/// A request whose servers are never contacted (clone only).
+fn request_without_servers() -> BuildRequest {
+    BuildRequest {
+        git_url: String::new(),
+        git_branch: "main".into(),
+        git_key: Secret::default(),
+        dockerfile_path: "Dockerfile".into(),
+        build_path: ".".into(),
+        push_server: "http://127.0.0.1:1".into(),
+        repo: "lab/app".into(),
+        push_user: String::new(),
+        push_password: Secret::default(),
+        notary_url: "https://127.0.0.1:1".into(),
+        tag_prefix: "latest".into(),
+    }
+}

@@ -96,7 +96,10 @@ impl Cloned {
 pub fn clone(request: &BuildRequest, paths: &BuildPaths) -> Result<Cloned, StepFailure> {
     let step = format!("git clone {}", request.git_url);
     let dir = paths.workspace.join("git");
-    std::fs::create_dir_all(&paths.keys).map_err(|e| fail(&step)(e.to_string()))?;
+    for dir in [&paths.keys, &paths.workspace] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(&step)(format!("create {}: {e}", dir.display())))?;
+    }
     let mut command = Command::new("git");
     command
         .args(["clone", "--quiet", "--branch", &request.git_branch, "--"])
