@@ -5,7 +5,8 @@
 # (the raw-transfer ceiling of the oci bench), and what hpvs-sim runs workloads with: runc,
 # busybox-static (the test workloads' root filesystem), iproute2 (network namespaces), mount
 # (losetup), e2fsprogs, xfsprogs and btrfs-progs (the quota mounts' mkfs); and schemathesis
-# from PyPI for the API fuzz test; git and openssh-server (sshd) for the lab's git host.
+# from PyPI for the API fuzz test; git and openssh-server (sshd) for the lab's git host;
+# buildah for the Secure Build Server's Dockerfiles with RUN.
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -27,6 +28,7 @@ peers=(
   "mkfs.xfs:xfsprogs"
   "mkfs.btrfs:btrfs-progs"
   "git:git"
+  "buildah:buildah"
   "ssh:openssh-client"
   "ssh-keygen:openssh-client"
 )
@@ -65,7 +67,7 @@ if ! command -v st >/dev/null 2>&1; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs, git, ssh, sshd, st)"
+  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs, git, buildah, ssh, sshd, st)"
   exit 0
 fi
 

@@ -52,6 +52,7 @@ fn request(source: &Path, registry: &Registry, notary: &NotaryServer) -> BuildRe
         push_password: Secret::default(),
         notary_url: notary.url().to_owned(),
         tag_prefix: "latest".into(),
+        ..BuildRequest::default()
     }
 }
 
@@ -68,7 +69,7 @@ async fn build_once(
     };
     let cloned = pipeline::clone(request, &paths).map_err(|e| e.to_string())?;
     let tags = pipeline::tags(request, &cloned);
-    let layout = pipeline::build(request, &cloned, &paths, &tags[0])
+    let layout = pipeline::build(request, &cloned, &paths, &tags[0], Some(ca))
         .await
         .map_err(|e| e.to_string())?;
     let pushed = pipeline::push(request, &layout, &tags, Some(ca))
@@ -254,5 +255,148 @@ fn request_without_servers() -> BuildRequest {
         push_password: Secret::default(),
         notary_url: "https://127.0.0.1:1".into(),
         tag_prefix: "latest".into(),
+        ..BuildRequest::default()
     }
+}
+
+/// Pushes a busybox image (with `/bin/sh`) as `GUN:1.0`; signs it when `signed`.
+async fn base_image(
+    dir: &Path,
+    registry: &Registry,
+    notary: &NotaryServer,
+    ca: &[u8],
+    signed: bool,
+) -> String {
+    let context = dir.join("base-context");
+    std::fs::create_dir_all(context.join("rootfs/bin")).unwrap();
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("busybox-static is installed (scripts/install-peers.sh)");
+    std::fs::copy(busybox, context.join("rootfs/bin/busybox")).unwrap();
+    for applet in ["sh", "echo", "cat"] {
+        std::os::unix::fs::symlink("busybox", context.join("rootfs/bin").join(applet)).unwrap();
+    }
+    let layout = oci_push::Layout::create(dir.join("base-layout")).unwrap();
+    oci_push::dockerfile::build(
+        None,
+        &context,
+        "FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\n",
+        &layout,
+        "1.0",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let name = if signed {
+        "base/busybox"
+    } else {
+        "base/unsigned"
+    };
+    let gun = format!("{}/{name}", registry.host());
+    let pushed = oci_push::Client::new(oci_push::ClientOptions {
+        security: oci_push::Security::InsecureHttp,
+        ..Default::default()
+    })
+    .unwrap()
+    .push_layout(
+        &layout,
+        Some("1.0"),
+        &oci_push::ImageRef::parse(&format!("{gun}:1.0")).unwrap(),
+        &oci_push::PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    if signed {
+        let config = ServerConfig {
+            ca_pem: Some(ca.to_vec()),
+            ..ServerConfig::from_url(notary.url()).unwrap()
+        };
+        let vendor = notary_client::repository::Client::new(
+            dir.join("base-vendor-trust"),
+            &config,
+            Fixed(Passphrase::new("base vendor")),
+        )
+        .unwrap();
+        let repo = vendor.repository(&gun).unwrap();
+        repo.init(&notary_client::repository::InitOptions {
+            root_key: None,
+            snapshot: notary_client::repository::KeyHolder::Server,
+        })
+        .await
+        .unwrap();
+        repo.add_target("1.0", notary_client::metadata::FileMeta::from(&pushed), &[])
+            .unwrap();
+        repo.publish().await.unwrap();
+    }
+    gun
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dockerfile_with_run_builds_with_buildah_from_a_dct_verified_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let notary = NotaryServer::start(NotaryOptions::with_security(ListenerSecurity::Tls)).unwrap();
+    let registry = Registry::start(RegistryOptions::default()).unwrap();
+    let ca = std::fs::read(&notary.tls().unwrap().ca_cert).unwrap();
+    let signed = base_image(dir.path(), &registry, &notary, &ca, true).await;
+    let unsigned = base_image(&dir.path().join("u"), &registry, &notary, &ca, false).await;
+
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(
+        source.join("Dockerfile"),
+        format!(
+            "FROM {signed}:1.0\nRUN echo built-by-run > /built.txt\nCMD [\"cat\", \"/built.txt\"]\n"
+        ),
+    )
+    .unwrap();
+    git(&source, &["init", "--quiet", "--initial-branch", "main"]);
+    git(&source, &["add", "."]);
+    git(&source, &["commit", "--quiet", "-m", "run"]);
+    let request = BuildRequest {
+        base_server: format!("http://{}", registry.host()),
+        base_trust: pipeline::BaseTrust::ContentTrust,
+        content_trust_base_server: notary.url().to_owned(),
+        ..request(&source, &registry, &notary)
+    };
+    let paths = BuildPaths {
+        workspace: dir.path().join("ws"),
+        keys: dir.path().join("keys"),
+    };
+    let cloned = pipeline::clone(&request, &paths).unwrap();
+    let layout = pipeline::build(&request, &cloned, &paths, "latest", Some(&ca))
+        .await
+        .unwrap();
+    let manifest = layout.resolve(Some("latest")).unwrap();
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    oci_push::unpack_image(&layout, &manifest, &rootfs, &Default::default()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("built.txt")).unwrap(),
+        "built-by-run\n"
+    );
+
+    // A base whose tag nobody signed is refused before anything runs.
+    std::fs::write(
+        source.join("Dockerfile"),
+        format!("FROM {unsigned}:1.0\nRUN echo never > /never.txt\n"),
+    )
+    .unwrap();
+    git(&source, &["commit", "--quiet", "-am", "unsigned base"]);
+    let paths = BuildPaths {
+        workspace: dir.path().join("ws2"),
+        keys: dir.path().join("keys"),
+    };
+    let cloned = pipeline::clone(&request, &paths).unwrap();
+    let refused = pipeline::build(&request, &cloned, &paths, "latest", Some(&ca))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().starts_with("build: base image"),
+        "{refused}"
+    );
+    assert!(
+        !paths.workspace.join("buildah").exists(),
+        "buildah ran on an unverified base"
+    );
 }

@@ -20,8 +20,18 @@ use notary_client::transport::ServerConfig;
 use oci_push::{CredentialSource, Credentials, ImageRef, Layout, PushOptions, Security};
 use registry_http::Secret;
 
+/// Whether base images must verify with Docker Content Trust (`DOCKER_CONTENT_TRUST_BASE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BaseTrust {
+    /// Bases are used by tag, unverified.
+    #[default]
+    Unverified,
+    /// Bases on the base server are resolved with DCT and built from the verified digest.
+    ContentTrust,
+}
+
 /// What one build needs, from the init parameters and the appliance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildRequest {
     /// `GITHUB_URL`: `git@host:path.git`, `ssh://...`, or `file://...` (tests).
     pub git_url: String,
@@ -45,6 +55,13 @@ pub struct BuildRequest {
     pub notary_url: String,
     /// `IMAGE_TAG_PREFIX` (default `latest`).
     pub tag_prefix: String,
+    /// `DOCKER_BASE_SERVER`: where `FROM` images come from, `host[:port]` or
+    /// `http://host[:port]` for plain HTTP.
+    pub base_server: String,
+    /// `DOCKER_CONTENT_TRUST_BASE`.
+    pub base_trust: BaseTrust,
+    /// `DOCKER_CONTENT_TRUST_BASE_SERVER`: the Notary URL base images are verified on.
+    pub content_trust_base_server: String,
 }
 
 /// Where the build's files go.
@@ -153,23 +170,53 @@ pub fn gun(request: &BuildRequest) -> String {
     format!("{host}/{}", request.repo)
 }
 
-/// Builds the Dockerfile of the clone into an OCI layout (tagged with the first tag) with
-/// the workspace's reproducible builder.
+/// Builds the Dockerfile of the clone into an OCI layout tagged `tag`: base images on the
+/// base server pinned to their DCT-verified digests first (with [`BaseTrust::ContentTrust`]),
+/// then buildah when a step runs commands, the workspace's reproducible builder otherwise.
 pub async fn build(
     request: &BuildRequest,
     cloned: &Cloned,
     paths: &BuildPaths,
     tag: &str,
+    ca_pem: Option<&[u8]>,
 ) -> Result<Layout, StepFailure> {
     let step = "build";
     let context = inside(&cloned.dir, &request.build_path).map_err(fail(step))?;
     let dockerfile_path = inside(&cloned.dir, &request.dockerfile_path).map_err(fail(step))?;
     let dockerfile = std::fs::read_to_string(&dockerfile_path)
         .map_err(|e| fail(step)(format!("read {}: {e}", request.dockerfile_path)))?;
-    let layout =
-        Layout::create(paths.workspace.join("image")).map_err(|e| fail(step)(e.to_string()))?;
+    let base_trust_dir = paths.keys.join("base-trust");
+    let dockerfile = super::buildah::pin_base_images(request, &dockerfile, &base_trust_dir, ca_pem)
+        .await
+        .map_err(fail(step))?;
+    let layout_dir = paths.workspace.join("image");
+    if super::buildah::needs_container_runtime(&dockerfile) {
+        let request = request.clone();
+        let work = paths.workspace.join("buildah");
+        let (tag, layout) = (tag.to_owned(), layout_dir.clone());
+        tokio::task::spawn_blocking(move || {
+            super::buildah::build(&request, &context, &dockerfile, &work, &layout, &tag)
+        })
+        .await
+        .map_err(|e| fail(step)(e.to_string()))?
+        .map_err(fail(step))?;
+        return Layout::open(&layout_dir).map_err(|e| fail(step)(e.to_string()));
+    }
+    let layout = Layout::create(&layout_dir).map_err(|e| fail(step)(e.to_string()))?;
+    let base_client = oci_push::Client::new(oci_push::ClientOptions {
+        security: if request.base_server.starts_with("http://") {
+            Security::InsecureHttp
+        } else {
+            Security::Https
+        },
+        ca_certificates_pem: ca_pem
+            .map(|pem| vec![String::from_utf8_lossy(pem).into_owned()])
+            .unwrap_or_default(),
+        ..oci_push::ClientOptions::default()
+    })
+    .map_err(|e| fail(step)(e.to_string()))?;
     oci_push::dockerfile::build(
-        None,
+        Some(&base_client),
         &context,
         &dockerfile,
         &layout,
@@ -347,17 +394,10 @@ mod tests {
     #[test]
     fn the_gun_drops_the_scheme_and_tags_carry_the_commit() {
         let request = BuildRequest {
-            git_url: String::new(),
-            git_branch: "main".into(),
-            git_key: Secret::default(),
-            dockerfile_path: "Dockerfile".into(),
-            build_path: ".".into(),
             push_server: "http://127.0.0.1:5000/".into(),
             repo: "lab/wallet".into(),
-            push_user: String::new(),
-            push_password: Secret::default(),
-            notary_url: "https://127.0.0.1:4443".into(),
             tag_prefix: "latest".into(),
+            ..BuildRequest::default()
         };
         assert_eq!(gun(&request), "127.0.0.1:5000/lab/wallet");
         let cloned = Cloned {
