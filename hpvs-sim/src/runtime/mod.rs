@@ -22,6 +22,7 @@ pub mod bundle;
 mod caps;
 mod error;
 mod forward;
+mod host_volume;
 pub mod image;
 mod names;
 mod netns;
