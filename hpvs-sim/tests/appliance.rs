@@ -111,6 +111,48 @@ async fn a_signed_registered_image_runs_is_reached_and_leaves_nothing_when_delet
         ErrorCode::RegfileRejected,
     )
     .await;
+    // An update must come from the same vendor: another vendor's file is refused and the
+    // registration stays; the vendor's own update (a wider whitelist) is taken.
+    let impostor = SecretKey::generate(
+        KeyKind::Ed25519,
+        "Impostor <i@example.com>",
+        Secret::new("pw"),
+    )
+    .unwrap();
+    let hijack = Registration::builder(gun.clone(), root.clone())
+        .env_whitelist(["GREETING", "EVIL"])
+        .build(&impostor.public_key())
+        .unwrap();
+    let hijack = ssc_register::seal::seal(&hijack, &impostor, &appliance_key).unwrap();
+    api.refused(
+        "PUT",
+        "/repositories/app-repo",
+        json!({"id": "app-repo", "regfile": hijack}),
+        ErrorCode::VendorMismatch,
+    )
+    .await;
+    let (_, kept) = api.call("GET", "/repositories/app-repo", None).await;
+    assert_eq!(kept["vendor_fingerprint"], vendor.fingerprint());
+    let wider = Registration::builder(gun.clone(), root.clone())
+        .env_whitelist(["GREETING", "LOG_LEVEL"])
+        .build(&vendor.public_key())
+        .unwrap();
+    let wider = ssc_register::seal::seal(&wider, &vendor, &appliance_key).unwrap();
+    let (status, updated) = api
+        .call(
+            "PUT",
+            "/repositories/app-repo",
+            Some(json!({"id": "app-repo", "regfile": wider})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert!(
+        updated["envs_whitelist"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("LOG_LEVEL")),
+        "{updated}"
+    );
 
     let (status, _) = api
         .call(
