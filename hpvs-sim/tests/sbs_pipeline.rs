@@ -85,7 +85,7 @@ async fn build_once(
     )
     .await
     .map_err(|e| e.to_string())?;
-    Ok((pushed.digest.to_string(), root, tags))
+    Ok((pushed.digest.to_string(), root.key_id().to_owned(), tags))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

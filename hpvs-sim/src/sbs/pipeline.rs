@@ -267,7 +267,7 @@ pub async fn push(
 /// Signs both tags with DCT. On the repository's first build the collection is made here,
 /// with a new root key (in its self-signed certificate) and targets key kept in
 /// `paths.keys`, and the snapshot key left to the server; a repository already owned by
-/// another root is refused. Returns the root key ID.
+/// another root is refused. Returns the root key (ID and key, as `root.json` has it).
 pub async fn sign(
     request: &BuildRequest,
     paths: &BuildPaths,
@@ -275,7 +275,7 @@ pub async fn sign(
     tags: &[String; 2],
     ca_pem: Option<&[u8]>,
     key_passphrase: &Secret,
-) -> Result<String, StepFailure> {
+) -> Result<ssc_register::RootKey, StepFailure> {
     let step = "sign";
     let gun = gun(request);
     let mut config =
@@ -312,9 +312,7 @@ pub async fn sign(
         .await
         .map_err(|e| fail(step)(e.to_string()))?;
     let root = std::fs::read(&root_json).map_err(|e| fail(step)(e.to_string()))?;
-    let key =
-        ssc_register::RootKey::from_root_json(&root).map_err(|e| fail(step)(e.to_string()))?;
-    Ok(key.key_id().to_owned())
+    ssc_register::RootKey::from_root_json(&root).map_err(|e| fail(step)(e.to_string()))
 }
 
 fn credentials(request: &BuildRequest) -> CredentialSource {
