@@ -18,10 +18,12 @@ use super::volume::{self, QuotaMount, Volume};
 impl Runtime {
     fn host_volume(&self, quotagroup: &str, mount_id: &MountId) -> Result<Volume> {
         // The quotagroup names a directory: the same rule as a mount ID.
-        let group: MountId = quotagroup.parse().map_err(|_| RuntimeError::InvalidMountId {
-            mount_id: quotagroup.to_owned(),
-            reason: "a quotagroup name must also be a valid mount id to name a host volume",
-        })?;
+        let group: MountId = quotagroup
+            .parse()
+            .map_err(|_| RuntimeError::InvalidMountId {
+                mount_id: quotagroup.to_owned(),
+                reason: "a quotagroup name must also be a valid mount id to name a host volume",
+            })?;
         let dir = self.state_dir().join("host-volumes").join(group.as_str());
         Ok(Volume {
             image: dir.join(format!("{}.img", mount_id.as_str())),
