@@ -36,6 +36,8 @@ pub struct Appliance {
     pub(crate) runtime: Runtime,
     /// Host ports relayed into running servers, by server name.
     pub(crate) forwarders: Mutex<HashMap<String, Vec<PortForwarder>>>,
+    /// Running Secure Build Servers, by server name.
+    pub(crate) build_servers: Mutex<HashMap<String, crate::build_servers::RunningBuildServer>>,
 }
 
 impl Appliance {
@@ -55,6 +57,7 @@ impl Appliance {
             key,
             runtime,
             forwarders: Mutex::new(HashMap::new()),
+            build_servers: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -242,7 +245,11 @@ impl Appliance {
     /// Every repository, the built-in build server's first.
     pub fn repositories(&self) -> Result<Vec<Repository>> {
         let mut all = vec![self.repository(wire::SECURE_BUILD_REPOSITORY)?];
-        all.extend(self.store.repositories()?.into_iter().map(|r| r.repository));
+        all.extend(
+            (self.store.repositories()?.into_iter())
+                .map(|r| r.repository)
+                .filter(|r| r.id != wire::SECURE_BUILD_REPOSITORY),
+        );
         Ok(all)
     }
 
@@ -254,13 +261,13 @@ impl Appliance {
                 repository_name: id.to_owned(),
                 root_key_id: String::new(),
                 vendor_fingerprint: String::new(),
-                envs_whitelist: ["CLIENT_CA", "CLIENT_CRT", "SERVER_CRT", "SERVER_KEY"]
+                envs_whitelist: crate::build_servers::BUILD_SERVER_ENV
                     .into_iter()
                     .map(str::to_owned)
                     .collect(),
                 cap_add: Vec::new(),
                 runtime: "sbs".to_owned(),
-                servers: Vec::new(),
+                servers: self.store.repository(id)?.repository.servers,
             });
         }
         Ok(self.store.repository(id)?.repository)
@@ -272,6 +279,13 @@ impl Appliance {
         id: &str,
         force: bool,
     ) -> Result<RepositoryDeleted> {
+        if id == wire::SECURE_BUILD_REPOSITORY {
+            return Err(ApplianceError::InvalidField {
+                field: "id",
+                value: id.to_owned(),
+                expected: "a registered repository (the built-in one cannot be deleted)",
+            });
+        }
         let row = self.store.repository(id)?;
         let mut servers = Vec::new();
         if force {
@@ -365,8 +379,10 @@ impl Appliance {
     pub(crate) fn check_new_server(&self, new: &NewVirtualServer) -> Result<Repository> {
         check_name("name", &new.name)?;
         let repository = self.repository(&new.repo)?;
+        // The lab sets RUNQ_ROOTDISK for its build server itself.
+        let built_in = new.repo == wire::SECURE_BUILD_REPOSITORY;
         for name in new.env.keys() {
-            if wire::RESERVED_ENV.contains(&name.as_str()) {
+            if !built_in && wire::RESERVED_ENV.contains(&name.as_str()) {
                 return Err(ApplianceError::EnvReserved { name: name.clone() });
             }
             if !repository.envs_whitelist.contains(name) {

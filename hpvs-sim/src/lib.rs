@@ -83,6 +83,7 @@
 
 pub mod api;
 mod appliance;
+mod build_servers;
 pub mod deploy;
 mod error;
 mod lifecycle;

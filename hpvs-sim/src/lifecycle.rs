@@ -21,13 +21,7 @@ impl Appliance {
     /// answer comes before the tag is resolved; poll [`Appliance::server`] for the outcome.
     pub fn create_server(self: &Arc<Self>, new: NewVirtualServer) -> Result<VirtualServer> {
         let repository = self.check_new_server(&new)?;
-        if repository.runtime != "runc" {
-            return Err(ApplianceError::InvalidField {
-                field: "repo",
-                value: new.repo,
-                expected: "a registered repository (the Secure Build Server is not emulated yet)",
-            });
-        }
+        let build_server = repository.runtime == "sbs";
         // Checked now, so a bad mount or name is a 400 and not a failed server.
         let name: ServerName = new.name.parse()?;
         quota_mounts(&new)?;
@@ -55,7 +49,11 @@ impl Appliance {
             server: server.clone(),
         })?;
         let appliance = Arc::clone(self);
-        tokio::spawn(async move { appliance.deploy(name).await });
+        if build_server {
+            tokio::spawn(async move { appliance.deploy_build_server(name).await });
+        } else {
+            tokio::spawn(async move { appliance.deploy(name).await });
+        }
         Ok(server)
     }
 
@@ -77,12 +75,19 @@ impl Appliance {
     /// Runs a stopped (or failed after it ran) server again.
     pub async fn start_server(self: &Arc<Self>, name: &str) -> Result<VirtualServer> {
         let server = self.settled_server(name, "start")?;
-        let id: ServerName = name.parse()?;
-        let runtime = self.runtime.clone();
-        let started = blocking(move || runtime.start(&id)).await;
+        let started = if is_build_server(&server) {
+            let env = self.server_env(name)?;
+            self.start_build_server(&server, &env).await
+        } else {
+            let id: ServerName = name.parse()?;
+            let runtime = self.runtime.clone();
+            match blocking(move || runtime.start(&id)).await {
+                Ok(()) => self.forward_ports(&server).await,
+                Err(error) => Err(error),
+            }
+        };
         match started {
             Ok(()) => {
-                self.forward_ports(&server).await?;
                 self.store.set_server_state(
                     name,
                     ServerState::Running,
@@ -207,6 +212,7 @@ impl Appliance {
         }
         let runtime = self.runtime.clone();
         blocking(move || {
+            runtime.unmount_all_host_volumes()?;
             let orphans = runtime.orphans(&BTreeSet::new())?;
             runtime.remove_orphans(&orphans)
         })
@@ -255,6 +261,10 @@ impl Appliance {
     }
 
     pub(crate) async fn stop_workload(&self, name: &str) -> Result<()> {
+        let server = self.store.server(name)?.server;
+        if is_build_server(&server) {
+            return self.stop_build_server(&server).await;
+        }
         self.lock_forwarders().remove(name);
         let id: ServerName = name.parse()?;
         let runtime = self.runtime.clone();
@@ -264,6 +274,12 @@ impl Appliance {
     /// Removes the server's container, mounts, namespace and root filesystem (not its
     /// record).
     pub(crate) async fn remove_workload(&self, name: &str) -> Result<()> {
+        if let Ok(row) = self.store.server(name)
+            && is_build_server(&row.server)
+        {
+            // Its volumes stay: a build server created again on them finds its keys.
+            return self.stop_build_server(&row.server).await;
+        }
         self.lock_forwarders().remove(name);
         let id: ServerName = name.parse()?;
         let runtime = self.runtime.clone();
@@ -291,6 +307,73 @@ impl Appliance {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Whether the server runs the built-in Secure Build Server.
+fn is_build_server(server: &VirtualServer) -> bool {
+    server.repo == wire::SECURE_BUILD_REPOSITORY
+}
+
+impl Appliance {
+    /// The server's env values, unsealed.
+    pub(crate) fn server_env(
+        &self,
+        name: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let row = self.store.server(name)?;
+        let json = self.sealer.open("server env", &row.env_sealed)?;
+        serde_json::from_slice(&json).map_err(|_| ApplianceError::Unseal { what: "server env" })
+    }
+
+    /// Starts the recorded build server `name` and records the outcome.
+    pub(crate) async fn deploy_build_server(self: Arc<Self>, name: ServerName) {
+        let started = async {
+            let server = self.store.server(name.as_str())?.server;
+            let env = self.server_env(name.as_str())?;
+            self.start_build_server(&server, &env).await
+        }
+        .await;
+        let recorded = match started {
+            Ok(()) => self.store.set_server_state(
+                name.as_str(),
+                ServerState::Running,
+                None,
+                None,
+                Some(&now()),
+            ),
+            Err(error) => {
+                if let Ok(row) = self.store.server(name.as_str()) {
+                    let _ = self.stop_build_server(&row.server).await;
+                }
+                self.store.set_server_state(
+                    name.as_str(),
+                    ServerState::Failed,
+                    Some(&format!("start the build server: {error}")),
+                    None,
+                    None,
+                )
+            }
+        };
+        if let Err(error) = recorded {
+            tracing::error!(server = %name, %error, "recording a build server's start");
+        }
+    }
+}
+
+/// Each quotagroup mount of a recorded server with its quotagroup.
+pub(crate) fn quota_mounts_of(server: &VirtualServer) -> Result<Vec<(String, QuotaMount)>> {
+    let new = NewVirtualServer {
+        name: server.name.clone(),
+        repo: server.repo.clone(),
+        tag: server.tag.clone(),
+        cpu: server.cpu,
+        ram: server.ram,
+        quotagroups: server.quotagroups.clone(),
+        env: Default::default(),
+        ports: server.ports.clone(),
+    };
+    let groups = server.quotagroups.iter().map(|m| m.quotagroup.clone());
+    Ok(groups.zip(quota_mounts(&new)?).collect())
 }
 
 /// The runtime's mounts for a server's quotagroup mounts.

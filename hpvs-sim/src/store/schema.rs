@@ -75,6 +75,12 @@ const MIGRATIONS: &[&str] = &[
         size INTEGER NOT NULL
     );
     ",
+    // 2: the built-in repository, so its servers reference a row like any other's.
+    "
+    INSERT INTO repositories (id, repository_name, registry, root_key_id, vendor_fingerprint,
+                              envs_whitelist, cap_add, runtime, registration_sealed)
+    VALUES ('SecureDockerBuild', 'SecureDockerBuild', NULL, '', '', '[]', '[]', 'sbs', NULL);
+    ",
 ];
 
 /// Brings the database to the newest schema; refuses one made by a newer hpvs-sim.

@@ -304,6 +304,20 @@ impl Stack {
     }
 }
 
+/// Registers the stack's registry as `lab` (anonymous, plain HTTP).
+pub async fn register_registry(api: &Api, stack: &Stack) {
+    let (status, answer) = api
+        .call(
+            "POST",
+            "/registries",
+            Some(serde_json::json!({"name": "lab",
+                "url": format!("http://{}", stack.registry.host()),
+                "dct": stack.notary_url, "user": "", "password": ""})),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+}
+
 /// Registers the stack's registry (`lab`), the repository `app-repo` for `gun` pinned to
 /// `root` (env `GREETING` whitelisted), and a quotagroup `qg` of `size` bytes.
 pub async fn register(api: &Api, stack: &Stack, gun: &str, root: &RootKey, size: u64) {
