@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::keys::{MIN_RSA_BITS, PrivateKey, PublicKey};
 use crate::passphrase::Passphrase;
 pub(crate) use names::role_has_gun;
-pub use names::{validate_gun, validate_role};
+pub use names::{is_delegation_name, validate_gun, validate_role};
 use pkcs8::Failure;
 
 /// Largest key file accepted (1 MiB).

@@ -16,6 +16,9 @@
 //!   [`passphrase::Chain::cli_environment`]; [`passphrase::Passphrase`] never prints its secret.
 //! - [`mtls`]: mutual-TLS material for the Secure Build Server (CA, server and client
 //!   certificates, and the lab's one-line `CLIENT_CRT`/`CLIENT_CA`/`SERVER_CRT`/`SERVER_KEY`).
+//! - [`fsutil`]: [`fsutil::write_atomic`], the atomic write with an exact mode that the key
+//!   store and the mTLS files use, for callers' own key files ([`fsutil::Existing`] says
+//!   whether a file may be replaced).
 //!
 //! It does not talk to any server: publishing metadata is `notary-client`'s job, and OpenPGP
 //! keys live in `ssc-register`.

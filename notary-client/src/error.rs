@@ -2,11 +2,37 @@
 
 use std::path::PathBuf;
 
+/// Whose fault an [`Error`] is, from [`Error::blame`]: what a caller can do about it.
+///
+/// The same four answers as `keymgmt` and `oci-push` give (rustls's `PeerMisbehaved`,
+/// `InvalidMessage` and `InvalidCertificate` are the model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Blame {
+    /// The server, or the trust data it serves, fails a check: a bad signature, a rollback,
+    /// an expired or unpinned root, a hash or length that differs, malformed metadata or a
+    /// malformed key in it, an error status. Retrying will not help; the server or its data
+    /// must change.
+    Peer,
+    /// What the caller handed in is malformed: a GUN, role or target name, a trust pin, a
+    /// server URL or TLS file, metadata that cannot be written.
+    Input,
+    /// The call cannot succeed as made: a collection that is not initialised or published, a
+    /// target or change that does not exist, a signing key the key store lacks, a GUN another
+    /// root owns, credentials the server refuses, a wrong passphrase.
+    Caller,
+    /// The machine or the network let the operation down: the server cannot be reached, the
+    /// local cache or changelist is unusable, a file operation failed, a passphrase or
+    /// `NOTARY_AUTH` variable is missing or invalid. Fix the environment and retry.
+    Environment,
+}
+
 /// Everything that can go wrong in notary-client.
 ///
 /// Variants are named after the check that failed and carry the values compared. Each attack
 /// of the TUF threat list and the notary audits has a variant of its own, so a caller (and a
-/// test) can tell a rollback from a freeze from a substitution.
+/// test) can tell a rollback from a freeze from a substitution; [`Error::blame`] says whose
+/// fault it is.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -404,6 +430,57 @@ impl From<keymgmt::Error> for Error {
 }
 
 impl Error {
+    /// Whose fault this error is ([`Blame`]). A key store error ([`Error::Key`]) answers as
+    /// `keymgmt` does, except that a malformed or unsupported public key or certificate is
+    /// [`Blame::Peer`]: this crate reads those only from metadata.
+    pub fn blame(&self) -> Blame {
+        match self {
+            Error::Key(error) => key_blame(error),
+            Error::MalformedMetadata { .. }
+            | Error::VersionOutOfRange { .. }
+            | Error::LengthMismatch { .. }
+            | Error::HashMismatch { .. }
+            | Error::TooLarge { .. }
+            | Error::LengthOverLimit { .. }
+            | Error::Rollback { .. }
+            | Error::Expired { .. }
+            | Error::ThresholdNotMet { .. }
+            | Error::SignatureKeyNotInRole { .. }
+            | Error::SignatureMethodMismatch { .. }
+            | Error::BadSignature { .. }
+            | Error::KeyIdMismatch { .. }
+            | Error::InvalidThreshold { .. }
+            | Error::RootCertificate { .. }
+            | Error::RootKeyNotCertificate { .. }
+            | Error::RootNotPinned { .. }
+            | Error::RootRotationUnsigned { .. }
+            | Error::TooManyRootRotations { .. }
+            | Error::DelegationPathViolation { .. } => Blame::Peer,
+            Error::Server { status, .. } => match status {
+                401 | 403 => Blame::Caller,
+                _ => Blame::Peer,
+            },
+            Error::Canonical { .. }
+            | Error::InvalidPin { .. }
+            | Error::InvalidRole { .. }
+            | Error::Config { .. }
+            | Error::GunNotARepositoryName { .. }
+            | Error::ControlCharacterInName { .. } => Blame::Input,
+            Error::NotPublished { .. }
+            | Error::NotInitialized { .. }
+            | Error::TargetNotFound { .. }
+            | Error::MissingSigningKey { .. }
+            | Error::ParentRoleMissing { .. }
+            | Error::NoSuchChange { .. }
+            | Error::GunOwnedByAnotherRoot { .. } => Blame::Caller,
+            Error::CorruptCache { .. }
+            | Error::Unreachable { .. }
+            | Error::InvalidEnvironment { .. }
+            | Error::Changelist { .. }
+            | Error::Io { .. } => Blame::Environment,
+        }
+    }
+
     #[cfg(feature = "client")]
     pub(crate) fn io(
         action: &'static str,
@@ -418,5 +495,26 @@ impl Error {
     }
 }
 
+/// keymgmt's answer for `error`, with public keys and certificates (read here only from
+/// metadata) the peer's.
+fn key_blame(error: &keymgmt::Error) -> Blame {
+    use keymgmt::Error as Key;
+    match error {
+        Key::UnsupportedKeyType { .. }
+        | Key::MalformedPublicKey { .. }
+        | Key::MalformedCertificate { .. }
+        | Key::WeakRsaKey { .. } => Blame::Peer,
+        other => match other.blame() {
+            keymgmt::Blame::Peer => Blame::Peer,
+            keymgmt::Blame::Input => Blame::Input,
+            keymgmt::Blame::Caller => Blame::Caller,
+            _ => Blame::Environment,
+        },
+    }
+}
+
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests;

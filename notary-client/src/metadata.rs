@@ -17,6 +17,10 @@ use time::OffsetDateTime;
 use crate::canonical;
 use crate::error::{Error, Result};
 
+/// Whether a name is a valid delegation role name: `targets/` + `[-a-z0-9_/]`, < 256
+/// characters (keymgmt's rule: the one copy of it).
+pub use keymgmt::keyfile::is_delegation_name;
+
 /// Largest accepted version: one below `i32::MAX`, so that a next version still fits the
 /// 32-bit integers some clients use (Cure53 2018: version 2147483647 locks clients out).
 pub const MAX_VERSION: i64 = i32::MAX as i64 - 1;
@@ -172,6 +176,20 @@ impl FileMeta {
         }
     }
 
+    /// [`from_sha256`](Self::from_sha256) with the digest as 64 hex digits (what `notary
+    /// addhash` takes); `None` if `sha256_hex` is anything else.
+    ///
+    /// ```
+    /// use notary_client::metadata::FileMeta;
+    /// let meta = FileMeta::from_sha256_hex(&"ab".repeat(32), 1234).expect("64 hex digits");
+    /// assert_eq!(meta, FileMeta::from_sha256([0xab; 32], 1234));
+    /// assert!(FileMeta::from_sha256_hex("sha256:abab", 1234).is_none());
+    /// ```
+    pub fn from_sha256_hex(sha256_hex: &str, length: u64) -> Option<Self> {
+        let sha256: [u8; 32] = hex::decode(sha256_hex).ok()?.try_into().ok()?;
+        Some(Self::from_sha256(sha256, length))
+    }
+
     /// The length in bytes (a negative length, which parsing refuses, reads as 0).
     pub fn byte_len(&self) -> u64 {
         u64::try_from(self.length).unwrap_or(0)
@@ -256,6 +274,11 @@ impl DelegationRole {
     /// Whether `target` is within this role's paths (plain prefixes, not globs).
     pub fn covers(&self, target: &str) -> bool {
         self.paths.iter().any(|p| target.starts_with(p.as_str()))
+    }
+
+    /// Whether this role may sign every target (its paths include `""`).
+    pub fn covers_all(&self) -> bool {
+        self.paths.iter().any(String::is_empty)
     }
 }
 
@@ -382,7 +405,8 @@ pub fn parse<T: Signed>(role: &str, role_type: RoleType, bytes: &[u8]) -> Result
     })?;
     let value: serde_json::Value = serde_json::from_str(envelope.signed.get())
         .map_err(|e| malformed(format!("the signed part is not JSON: {e}")))?;
-    let canonical = canonical::encode(&value)?;
+    // What cannot be canonical JSON (a float, say) is the file's fault, not the caller's.
+    let canonical = canonical::encode(&value).map_err(|e| malformed(e.to_string()))?;
     let signed: T = serde_json::from_value(value).map_err(|e| {
         malformed(format!(
             "expected the signed part of a {} file: {e}",
@@ -469,20 +493,6 @@ pub fn empty_targets(version: i64) -> Targets {
         targets: BTreeMap::new(),
         version,
     }
-}
-
-/// Whether `name` is a valid delegation role name: `targets/` + `[-a-z0-9_/]`, < 256 chars.
-pub fn is_delegation_name(name: &str) -> bool {
-    name.len() < 256
-        && name.strip_prefix("targets/").is_some_and(|rest| {
-            !rest.is_empty()
-                && !rest.starts_with('/')
-                && !rest.ends_with('/')
-                && !rest.contains("//")
-                && rest
-                    .bytes()
-                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'/'))
-        })
 }
 
 #[cfg(test)]

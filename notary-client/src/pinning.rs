@@ -38,6 +38,16 @@ pub enum FirstUse {
     Refuse,
 }
 
+/// Where the root that [`check_pinning`] checks comes from: only a first root can be refused
+/// for want of a pin ([`FirstUse::Refuse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Nothing is cached for the GUN: this root is the first the client sees.
+    First,
+    /// The cached root, or a newer one reached from it by a verified rotation.
+    FromTrusted,
+}
+
 /// Why a root did not pass the pins ([`Error::RootNotPinned`]).
 #[derive(Debug)]
 pub enum PinFailure {
@@ -196,13 +206,12 @@ fn ca_certificates(pattern: &str, pem: &[u8], now: OffsetDateTime) -> Result<Vec
 }
 
 /// Notary step 1: checks `file` against the pins for `gun` (see the module docs);
-/// `first_bootstrap` is true for a root seen for the first time, the only case where
-/// [`FirstUse::Refuse`] refuses an unpinned root.
+/// [`FirstUse::Refuse`] refuses an unpinned root only at [`Bootstrap::First`].
 pub fn check_pinning(
     gun: &str,
     file: &SignedFile<Root>,
     pinning: &TrustPinning,
-    first_bootstrap: bool,
+    bootstrap: Bootstrap,
 ) -> Result<()> {
     let now = OffsetDateTime::now_utc();
     pinning.validate(now)?;
@@ -229,7 +238,7 @@ pub fn check_pinning(
     } else {
         let cas = pinning.cas_for(gun);
         if cas.is_empty() {
-            if pinning.first_use == FirstUse::Refuse && first_bootstrap {
+            if pinning.first_use == FirstUse::Refuse && bootstrap == Bootstrap::First {
                 return Err(not_pinned(PinFailure::FirstUseRefused));
             }
             return Ok(());

@@ -16,7 +16,7 @@ use crate::cache::Cache;
 use crate::changelist::{Action, Change, ChangeContent, Changelist, DelegationChange};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::metadata::{self, FileMeta, KeyJson, RoleType, Targets};
+use crate::metadata::{self, DelegationRole, FileMeta, KeyJson, RoleType, Targets};
 use crate::transport::{ServerConfig, ServerConnection};
 use crate::update::{self, TrustedState};
 use crate::verify::TrustPinning;
@@ -25,7 +25,6 @@ mod keys;
 mod plan;
 mod publish;
 
-pub use crate::names::validate_gun;
 use crate::names::{self, DelegationName, Gun, TargetsRole};
 pub use crate::target::TargetInfo;
 pub use keys::{KeyHolder, KeyRotation, RootKeyChoice};
@@ -114,7 +113,7 @@ impl Client {
     }
 
     /// The repository `gun` (a [`Gun`] or a name); the GUN is validated (see
-    /// [`validate_gun`]) before it touches any path or URL.
+    /// [`names::validate_gun`]) before it touches any path or URL.
     pub fn repository(&self, gun: impl AsRef<str>) -> Result<Repository<'_>> {
         let gun = Gun::new(gun.as_ref())?;
         let gun = gun.as_str();
@@ -382,6 +381,16 @@ pub fn list_targets(state: &TrustedState) -> Vec<TargetInfo> {
     seen.into_values().collect()
 }
 
+/// Every delegation that the verified roles of `state` list, role by role in the order of
+/// [`TrustedState::targets`], as `notary delegation list` shows them.
+pub fn list_delegations(state: &TrustedState) -> Vec<&DelegationRole> {
+    state
+        .targets
+        .iter()
+        .flat_map(|(_, verified)| &verified.file.signed.delegations.roles)
+        .collect()
+}
+
 /// Resolves `target` in `state` (from [`Repository::read_state`]) as docker does:
 /// `targets/releases`, then `targets`, then the other delegations.
 pub fn lookup_target(state: &TrustedState, gun: &str, target: &str) -> Result<TargetInfo> {
@@ -392,7 +401,7 @@ pub fn lookup_target(state: &TrustedState, gun: &str, target: &str) -> Result<Ta
 }
 
 /// Resolves `target` in a verified state in docker's order.
-pub fn resolve(state: &TrustedState, target: &str) -> Option<TargetInfo> {
+fn resolve(state: &TrustedState, target: &str) -> Option<TargetInfo> {
     state.targets.iter().find_map(|(role, verified)| {
         verified
             .file

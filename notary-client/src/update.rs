@@ -9,6 +9,8 @@
 //! verified, so a refused update leaves the cache untouched. Comments name the step: TUF 1.0's
 //! client workflow sections (`TUF 5.x.y`) and `shared/spec/notary-v1.md` (`notary step N`).
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use time::OffsetDateTime;
@@ -18,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::fetch::Fetch;
 use crate::limits::Limits;
 use crate::metadata::{self, FileMeta, MetaFile, RoleType, Root, Signed, SignedFile, Targets};
-use crate::verify::{self, RotationStep, TrustPinning};
+use crate::verify::{self, Bootstrap, RotationStep, TrustPinning};
 
 /// A verified file and its exact bytes.
 #[derive(Debug, Clone)]
@@ -41,8 +43,9 @@ pub struct TrustedState {
     /// `targets` and each verified delegation, in docker's lookup order: `targets/releases`
     /// first, then `targets`, then the other delegations depth-first.
     pub targets: Vec<(String, Verified<Targets>)>,
-    /// Delegations that did not verify, skipped with the reason (spec step 3).
-    pub skipped: Vec<(String, String)>,
+    /// Delegations that did not verify, skipped (spec step 3), each with the error that
+    /// made it fail.
+    pub skipped: Vec<(String, Arc<Error>)>,
     /// Set when the server did not answer for the collection and the cached files were used
     /// ([`update_or_cached`]): the warning, which says why.
     pub from_cache: Option<String>,
@@ -142,7 +145,7 @@ struct Chain {
     timestamp: Verified<MetaFile>,
     snapshot: Verified<MetaFile>,
     targets: Vec<(String, Verified<Targets>)>,
-    skipped: Vec<(String, String)>,
+    skipped: Vec<(String, Arc<Error>)>,
 }
 
 /// Why a chain did not verify, and whether a newer root could explain it.
@@ -376,7 +379,7 @@ impl<'a, F: Fetch> Flow<'a, F> {
         if let Some(bytes) = self.cache.read_within("root", self.limits.max_root_size)? {
             let file = self.parse::<Root>(Source::Cache, "root", RoleType::Root, "", &bytes)?;
             verify::check_root_shape(&file).map_err(|e| self.cache.corrupt("root", e))?;
-            verify::check_pinning(self.gun, &file, self.pinning, false)?;
+            verify::check_pinning(self.gun, &file, self.pinning, Bootstrap::FromTrusted)?;
             return Ok((Verified { file, bytes }, false));
         }
         if source == Source::Cache {
@@ -388,7 +391,7 @@ impl<'a, F: Fetch> Flow<'a, F> {
             .ok_or_else(|| self.not_published())?;
         let file = self.parse::<Root>(source, "root", RoleType::Root, "root.json", &bytes)?;
         verify::check_root_self(self.gun, &file, self.now)?;
-        verify::check_pinning(self.gun, &file, self.pinning, true)?;
+        verify::check_pinning(self.gun, &file, self.pinning, Bootstrap::First)?;
         Ok((Verified { file, bytes }, true))
     }
 
@@ -467,7 +470,7 @@ impl<'a, F: Fetch> Flow<'a, F> {
         }
         verify::check_root_rotation(self.gun, &current, &newest, self.now, RotationStep::Newest)?;
         // Pins hold for every root that becomes trusted, not only the first one.
-        verify::check_pinning(self.gun, &newest, self.pinning, false)?;
+        verify::check_pinning(self.gun, &newest, self.pinning, Bootstrap::FromTrusted)?;
         Ok(Verified {
             file: newest,
             bytes,
@@ -573,7 +576,7 @@ impl<'a, F: Fetch> Flow<'a, F> {
         source: Source,
         snapshot: &MetaFile,
         targets: Verified<Targets>,
-    ) -> (Vec<(String, Verified<Targets>)>, Vec<(String, String)>) {
+    ) -> (Vec<(String, Verified<Targets>)>, Vec<(String, Arc<Error>)>) {
         let mut verified = vec![("targets".to_owned(), targets)];
         let mut skipped = Vec::new();
         let mut index = 0;
@@ -589,7 +592,7 @@ impl<'a, F: Fetch> Flow<'a, F> {
                     Ok(v) => verified.push((role.name.clone(), v)),
                     Err(e) => {
                         tracing::warn!(role = %role.name, error = %e, "skipping delegation that does not verify");
-                        skipped.push((role.name.clone(), e.to_string()));
+                        skipped.push((role.name.clone(), Arc::new(e)));
                     }
                 }
             }

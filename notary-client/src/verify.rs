@@ -21,7 +21,7 @@ use crate::metadata::{
     self, DelegationRole, KeyJson, Root, SignatureJson, Signed, SignedFile, Targets,
 };
 
-pub use crate::pinning::{FirstUse, PinFailure, TrustPinning, check_pinning};
+pub use crate::pinning::{Bootstrap, FirstUse, PinFailure, TrustPinning, check_pinning};
 
 /// Checks that a threshold of distinct keys listed by `keyids` signed `file.canonical`.
 ///

@@ -438,11 +438,17 @@ async fn delegation_signing_outside_its_paths() {
     // The delegation is skipped as a whole (spec step 3), and says why.
     assert!(state.role("targets/releases").is_none());
     assert_eq!(state.skipped.len(), 1);
+    let (skipped_role, error) = &state.skipped[0];
+    assert_eq!(skipped_role, "targets/releases");
     assert!(
-        state.skipped[0].1.contains("outside its delegated paths"),
-        "{:?}",
-        state.skipped
+        matches!(
+            &**error,
+            Error::DelegationPathViolation { role, target, paths }
+                if role == "targets/releases" && target == "evil" && paths == &["release-"]
+        ),
+        "{error:?}"
     );
+    assert_eq!(error.blame(), notary_client::Blame::Peer);
     let repo = victim.client.repository(GUN).unwrap();
     assert!(matches!(
         repo.lookup("evil").await,

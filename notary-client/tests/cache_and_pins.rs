@@ -6,7 +6,7 @@
 mod harness;
 
 use harness::*;
-use notary_client::verify::{TrustPinning, check_pinning};
+use notary_client::verify::{Bootstrap, TrustPinning, check_pinning};
 
 fn cached_file(victim: &Victim, role: &str) -> PathBuf {
     victim
@@ -266,7 +266,7 @@ fn pin_precedence_matches_go() {
     let ca_pem = ca.certificate_pem().as_bytes().to_vec();
     let other_pem = other_ca.certificate_pem().as_bytes().to_vec();
     let pins = TrustPinning::default;
-    let accepted = |p: TrustPinning| check_pinning(GUN, &root, &p, true).is_ok();
+    let accepted = |p: TrustPinning| check_pinning(GUN, &root, &p, Bootstrap::First).is_ok();
 
     // The exact GUN beats every wildcard.
     assert!(accepted(
@@ -341,8 +341,8 @@ fn pin_precedence_matches_go() {
         ..pins().pin_cert("other.example.com/*", &*wrong)
     };
     assert!(matches!(
-        check_pinning(GUN, &root, &no_tofu, true),
+        check_pinning(GUN, &root, &no_tofu, Bootstrap::First),
         Err(Error::RootNotPinned { .. })
     ));
-    check_pinning(GUN, &root, &no_tofu, false).unwrap();
+    check_pinning(GUN, &root, &no_tofu, Bootstrap::FromTrusted).unwrap();
 }

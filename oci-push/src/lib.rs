@@ -11,7 +11,9 @@
 //!   image (OCI or Docker schema 2 manifest, OCI index or manifest list) from an OCI image
 //!   [`Layout`], preserving the manifest bytes and so its digest; [`Client::pull`] pulls by
 //!   tag or digest into a layout (every platform of an index), [`Client::pull_platform`]
-//!   one platform's image only; [`Client::resolve`] gives a reference's digest.
+//!   one platform's image only; [`Client::push_manifest`] pushes one manifest of a layout
+//!   by descriptor (one from [`Layout::select_platform`], say); [`Client::resolve`] gives a
+//!   reference's digest.
 //! - [`Layout`]: an OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/`),
 //!   as skopeo, buildah and crane write it; [`Layout::write_blob`] streams content in,
 //!   [`Layout::select_platform`] picks one platform's manifest from an index,

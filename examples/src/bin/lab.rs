@@ -290,10 +290,12 @@ async fn run() -> AnyResult<()> {
         Secret::default(),
     )?;
     let appliance = SecretKey::generate(KeyKind::Ed25519, "HPVS lab appliance", Secret::default())?;
-    let root_json = std::fs::read(trust_dir.join("tuf").join(&gun).join("metadata/root.json"))?;
-    let registration = Registration::builder(gun.clone(), RootKey::from_root_json(&root_json)?)
-        .env_whitelist(["WALLET_NETWORK"])
-        .build(&vendor.public_key())?;
+    // The root as the signer's client verified it after the publish: what the appliance pins.
+    let trusted = repo.update().await?;
+    let registration =
+        Registration::builder(gun.clone(), RootKey::from_root_json(&trusted.root.bytes)?)
+            .env_whitelist(["WALLET_NETWORK"])
+            .build(&vendor.public_key())?;
     let sealed = ssc_register::seal::seal(&registration, &vendor, &appliance.public_key())?;
     let regfile = out.join(format!("yaml.{}.enc", REPOSITORY.replace('/', "-")));
     std::fs::write(&regfile, &sealed)?;

@@ -370,7 +370,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
             let choice = repo
                 .init(&InitOptions {
                     root_key,
-                    snapshot: KeyHolder::server_if(*server_managed_snapshot),
+                    snapshot: holder(*server_managed_snapshot),
                 })
                 .await?;
             if let RootKeyChoice::Given(id) | RootKeyChoice::Found(id) = &choice {
@@ -399,11 +399,9 @@ async fn run(cli: Cli) -> AnyResult<()> {
             publish,
             ..
         } => {
-            let digest: [u8; 32] = hex::decode(sha256)
-                .ok()
-                .and_then(|d| d.try_into().ok())
+            let meta = FileMeta::from_sha256_hex(sha256, *length)
                 .ok_or_else(|| format!("--sha256 {sha256:?} is not 64 hex digits"))?;
-            repo.add_target(target, FileMeta::from_sha256(digest, *length), roles)?;
+            repo.add_target(target, meta, roles)?;
             outln!(
                 "Addition of target \"{target}\" by hash to repository \"{gun}\" staged for next publish."
             );
@@ -470,12 +468,8 @@ async fn run(cli: Cli) -> AnyResult<()> {
                 .into_iter()
                 .filter(|t| roles.is_empty() || roles.contains(&t.role))
                 .map(|t| {
-                    vec![
-                        t.name,
-                        t.sha256.map(hex::encode).unwrap_or_default(),
-                        t.length.to_string(),
-                        t.role,
-                    ]
+                    let digest = t.sha256_hex().unwrap_or_default();
+                    vec![t.name, digest, t.length.to_string(), t.role]
                 })
                 .collect();
             print_table(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"], &rows);
@@ -487,7 +481,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
             outln!(
                 "{} sha256:{} {}",
                 t.name,
-                t.sha256.map(hex::encode).unwrap_or_default(),
+                t.sha256_hex().unwrap_or_default(),
                 t.length
             );
             false
@@ -531,22 +525,22 @@ async fn run(cli: Cli) -> AnyResult<()> {
             }
             DelegationCommand::List { .. } => {
                 let state = repo.update().await?;
-                let mut rows = Vec::new();
-                for (_, verified) in &state.targets {
-                    for role in &verified.file.signed.delegations.roles {
-                        let paths = if role.paths.iter().any(String::is_empty) {
+                let rows: Vec<Vec<String>> = notary_client::repository::list_delegations(&state)
+                    .into_iter()
+                    .map(|role| {
+                        let paths = if role.covers_all() {
                             "\"\" <all paths>".to_owned()
                         } else {
                             role.paths.join(",")
                         };
-                        rows.push(vec![
+                        vec![
                             role.name.clone(),
                             paths,
                             role.keyids.join(","),
                             role.threshold.to_string(),
-                        ]);
-                    }
-                }
+                        ]
+                    })
+                    .collect();
                 print_table(&["ROLE", "PATHS", "KEY IDS", "THRESHOLD"], &rows);
                 false
             }
@@ -570,7 +564,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     ..
                 },
         } => {
-            let rotation = KeyRotation::new(role, KeyHolder::server_if(*server_managed))?;
+            let rotation = KeyRotation::new(role, holder(*server_managed))?;
             let key = repo.rotate_key(rotation).await?;
             outln!(
                 "Successfully rotated {role} key for repository {gun}: new key {}",
@@ -602,6 +596,15 @@ fn root_key_from(client: &Client, value: &str) -> AnyResult<keymgmt::KeyId> {
     keymgmt::KeyId::parse(value).ok_or_else(|| {
         format!("--rootkey {value:?} is neither a key file nor a 64-hex key ID").into()
     })
+}
+
+/// The key holder a `--server-managed-snapshot` or `-r` flag asks for.
+fn holder(server_managed: bool) -> KeyHolder {
+    if server_managed {
+        KeyHolder::Server
+    } else {
+        KeyHolder::Local
+    }
 }
 
 fn unreachable_command<T>() -> AnyResult<T> {

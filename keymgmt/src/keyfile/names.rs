@@ -20,25 +20,38 @@ pub fn validate_role(role: &str) -> Result<()> {
     if matches!(role, "root" | "targets" | "snapshot" | "timestamp") {
         return Ok(());
     }
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
-    if let Some(rest) = role.strip_prefix("targets/") {
-        if rest
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg.bytes().all(allowed))
-        {
-            return Ok(());
-        }
-        return Err(invalid());
+    if role.starts_with("targets/") {
+        return if is_delegation_name(role) {
+            Ok(())
+        } else {
+            Err(invalid())
+        };
     }
     let first_ok = role
         .bytes()
         .next()
         .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if first_ok && role.bytes().all(allowed) {
+    if first_ok && role.bytes().all(name_byte) {
         Ok(())
     } else {
         Err(invalid())
     }
+}
+
+/// Whether `role` is a delegation name notary accepts: `targets/` then segments of
+/// `[-a-z0-9_]` joined by `/` (none empty), shorter than 256 characters. The one copy of the
+/// rule: `notary-client` checks delegation names with it too.
+pub fn is_delegation_name(role: &str) -> bool {
+    role.len() < 256
+        && role.strip_prefix("targets/").is_some_and(|rest| {
+            rest.split('/')
+                .all(|segment| !segment.is_empty() && segment.bytes().all(name_byte))
+        })
+}
+
+/// A byte of a role name segment: `[-a-z0-9_]`.
+fn name_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
 }
 
 /// Checks a GUN before it is used in a path or header: non-empty, at most 255 characters,
@@ -100,6 +113,20 @@ mod tests {
             "targets/A",
         ] {
             assert!(validate_role(bad).is_err(), "{bad}");
+        }
+        for delegation in ["targets/releases", "targets/a/b-c_d"] {
+            assert!(is_delegation_name(delegation), "{delegation}");
+        }
+        let too_long = format!("targets/{}", "a".repeat(248));
+        for other in [
+            "targets",
+            "targets/",
+            "targets/a/",
+            "root",
+            "alice",
+            &too_long,
+        ] {
+            assert!(!is_delegation_name(other), "{other}");
         }
         for ok in ["docker.io/library/alpine", "localhost:5000/app", "a"] {
             validate_gun(ok).unwrap();

@@ -20,18 +20,6 @@ pub enum KeyHolder {
     Server,
 }
 
-impl KeyHolder {
-    /// [`Server`](Self::Server) when `server_managed` (a CLI's `-r` flag), else
-    /// [`Local`](Self::Local).
-    pub fn server_if(server_managed: bool) -> Self {
-        if server_managed {
-            Self::Server
-        } else {
-            Self::Local
-        }
-    }
-}
-
 /// A key rotation notary allows: root and targets keys are always local, the timestamp key
 /// always the server's, the snapshot key either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
