@@ -73,8 +73,9 @@
 //!
 //! No seccomp profile and no user namespace (workloads run as the image's user, root by
 //! default, like `runc spec` without them); no networking beyond loopback inside each
-//! server's namespace, reached through port forwarders; the Secure Build Server
-//! (`SecureDockerBuild`) is listed but not run yet. It needs root (runc, loop mounts,
+//! server's namespace, reached through port forwarders. Servers of the built-in repository
+//! `SecureDockerBuild` run the Secure Build Server ([`sbs`]) as a task of hpvs-sim, not
+//! under runc (their state on host-mounted quota volumes). It needs root (runc, loop mounts,
 //! namespaces).
 //!
 //! # Features
