@@ -203,18 +203,8 @@ pub async fn build(
         return Layout::open(&layout_dir).map_err(|e| fail(step)(e.to_string()));
     }
     let layout = Layout::create(&layout_dir).map_err(|e| fail(step)(e.to_string()))?;
-    let base_client = oci_push::Client::new(oci_push::ClientOptions {
-        security: if request.base_server.starts_with("http://") {
-            Security::InsecureHttp
-        } else {
-            Security::Https
-        },
-        ca_certificates_pem: ca_pem
-            .map(|pem| vec![String::from_utf8_lossy(pem).into_owned()])
-            .unwrap_or_default(),
-        ..oci_push::ClientOptions::default()
-    })
-    .map_err(|e| fail(step)(e.to_string()))?;
+    let base_client = registry_client(&request.base_server, ca_pem, CredentialSource::Anonymous)
+        .map_err(fail(step))?;
     oci_push::dockerfile::build(
         Some(&base_client),
         &context,
@@ -236,19 +226,8 @@ pub async fn push(
     ca_pem: Option<&[u8]>,
 ) -> Result<oci_push::Pushed, StepFailure> {
     let step = "push";
-    let client = oci_push::Client::new(oci_push::ClientOptions {
-        security: if request.push_server.starts_with("http://") {
-            Security::InsecureHttp
-        } else {
-            Security::Https
-        },
-        ca_certificates_pem: ca_pem
-            .map(|pem| vec![String::from_utf8_lossy(pem).into_owned()])
-            .unwrap_or_default(),
-        credentials: credentials(request),
-        ..oci_push::ClientOptions::default()
-    })
-    .map_err(|e| fail(step)(e.to_string()))?;
+    let client =
+        registry_client(&request.push_server, ca_pem, credentials(request)).map_err(fail(step))?;
     let gun = gun(request);
     let mut pushed = None;
     for tag in tags {
@@ -313,6 +292,27 @@ pub async fn sign(
         .map_err(|e| fail(step)(e.to_string()))?;
     let root = std::fs::read(&root_json).map_err(|e| fail(step)(e.to_string()))?;
     ssc_register::RootKey::from_root_json(&root).map_err(|e| fail(step)(e.to_string()))
+}
+
+/// A registry client for `server` (`http://` means plain HTTP), trusting `ca_pem` when given.
+fn registry_client(
+    server: &str,
+    ca_pem: Option<&[u8]>,
+    credentials: CredentialSource,
+) -> Result<oci_push::Client, String> {
+    oci_push::Client::new(oci_push::ClientOptions {
+        security: if server.starts_with("http://") {
+            Security::InsecureHttp
+        } else {
+            Security::Https
+        },
+        ca_certificates_pem: ca_pem
+            .map(|pem| vec![String::from_utf8_lossy(pem).into_owned()])
+            .unwrap_or_default(),
+        credentials,
+        ..oci_push::ClientOptions::default()
+    })
+    .map_err(|e| e.to_string())
 }
 
 fn credentials(request: &BuildRequest) -> CredentialSource {
