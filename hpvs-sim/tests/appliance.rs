@@ -165,6 +165,17 @@ async fn a_signed_registered_image_runs_is_reached_and_leaves_nothing_when_delet
 
     // Refusals, each before anything is recorded or run.
     let port = free_port();
+    let mut unregistered = server_body("bad", port, json!({}), 32 << 20);
+    unregistered["repo"] = json!("never-registered");
+    let message = api
+        .refused(
+            "POST",
+            "/virtual-servers",
+            unregistered,
+            ErrorCode::NotFound,
+        )
+        .await;
+    assert!(message.contains("never-registered"), "{message}");
     api.refused(
         "POST",
         "/virtual-servers",
