@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Api, Stack, free_port, http_get, publish_signed_image, wait_for};
+use common::{Api, Gpg, Stack, free_port, http_get, publish_signed_image, wait_for};
 use hpvs_api::wire::{self, ErrorCode};
 use hpvs_sim::{Appliance, ApplianceOptions};
 use registry_http::Secret;
@@ -73,23 +73,25 @@ async fn a_signed_registered_image_runs_is_reached_and_leaves_nothing_when_delet
     assert_eq!(status, 201, "{added}");
     assert_eq!(added["has_password"], true);
 
-    // Register: a registration file sealed to the key the appliance exports.
+    // Register: a registration file made by gpg (encrypted to the key the appliance exports,
+    // signed by a vendor key of gpg's), as the lab makes it.
     let (status, key) = api.call("GET", "/appliance/key", None).await;
     assert_eq!(status, 200);
+    let appliance_armored = key["public_key"].as_str().unwrap();
     let appliance_key =
-        ssc_register::PublicKey::from_armored(key["public_key"].as_str().unwrap().as_bytes())
-            .unwrap();
-    let vendor = SecretKey::generate(
-        KeyKind::Ed25519,
-        "Vendor <v@example.com>",
-        Secret::new("pw"),
-    )
-    .unwrap();
+        ssc_register::PublicKey::from_armored(appliance_armored.as_bytes()).unwrap();
+    let gpg = Gpg::new();
+    let vendor_armored = gpg.vendor("v@example.com");
+    let vendor_public = ssc_register::PublicKey::from_armored(vendor_armored.as_bytes()).unwrap();
     let registration = Registration::builder(gun.clone(), root.clone())
         .env_whitelist(["GREETING"])
-        .build(&vendor.public_key())
+        .build(&vendor_public)
         .unwrap();
-    let sealed = ssc_register::seal::seal(&registration, &vendor, &appliance_key).unwrap();
+    let sealed = gpg.seal(
+        &registration.to_json().unwrap(),
+        "v@example.com",
+        appliance_armored,
+    );
     let (status, repository) = api
         .call(
             "POST",
@@ -99,11 +101,17 @@ async fn a_signed_registered_image_runs_is_reached_and_leaves_nothing_when_delet
         .await;
     assert_eq!(status, 201, "{repository}");
     assert_eq!(repository["root_key_id"], root.key_id());
-    assert_eq!(repository["vendor_fingerprint"], vendor.fingerprint());
+    assert_eq!(
+        repository["vendor_fingerprint"],
+        gpg.fingerprint("v@example.com")
+    );
     // A file sealed to another appliance is refused.
     let stranger = SecretKey::generate(KeyKind::Ed25519, "Other", Secret::default()).unwrap();
-    let misaddressed =
-        ssc_register::seal::seal(&registration, &vendor, &stranger.public_key()).unwrap();
+    let misaddressed = gpg.seal(
+        &registration.to_json().unwrap(),
+        "v@example.com",
+        &stranger.public_key().to_armored().unwrap(),
+    );
     api.refused(
         "POST",
         "/repositories",
@@ -132,12 +140,16 @@ async fn a_signed_registered_image_runs_is_reached_and_leaves_nothing_when_delet
     )
     .await;
     let (_, kept) = api.call("GET", "/repositories/app-repo", None).await;
-    assert_eq!(kept["vendor_fingerprint"], vendor.fingerprint());
+    assert_eq!(kept["vendor_fingerprint"], gpg.fingerprint("v@example.com"));
     let wider = Registration::builder(gun.clone(), root.clone())
         .env_whitelist(["GREETING", "LOG_LEVEL"])
-        .build(&vendor.public_key())
+        .build(&vendor_public)
         .unwrap();
-    let wider = ssc_register::seal::seal(&wider, &vendor, &appliance_key).unwrap();
+    let wider = gpg.seal(
+        &wider.to_json().unwrap(),
+        "v@example.com",
+        appliance_armored,
+    );
     let (status, updated) = api
         .call(
             "PUT",

@@ -7,66 +7,12 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use common::Api;
+use common::{Api, Gpg};
 use hpvs_sim::{Appliance, ApplianceOptions};
 use serde_json::json;
 use ssc_register::{PublicKey, Registration, RootKey};
-
-/// gpg with a temporary home; its agent is stopped on drop.
-struct Gpg(tempfile::TempDir);
-
-impl Gpg {
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = Command::new("gpg")
-            .env("GNUPGHOME", self.0.path())
-            .args([
-                "--batch",
-                "--no-tty",
-                "--pinentry-mode",
-                "loopback",
-                "--trust-model",
-                "always",
-            ])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gpg runs (scripts/install-peers.sh installs gnupg)");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    }
-
-    fn fingerprint(&self, user: &str) -> String {
-        let out = self.run(&["--with-colons", "--fingerprint", user], b"");
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
-            .unwrap()
-            .to_owned()
-    }
-}
-
-impl Drop for Gpg {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .env("GNUPGHOME", self.0.path())
-            .args(["--kill", "gpg-agent"])
-            .status();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registration_file_made_by_gpg_registers_and_binds_the_gpg_vendor() {
@@ -86,7 +32,7 @@ async fn a_registration_file_made_by_gpg_registers_and_binds_the_gpg_vendor() {
         .await;
     assert_eq!(status, 201);
 
-    let gpg = Gpg(tempfile::tempdir().unwrap());
+    let gpg = Gpg::new();
     gpg.run(
         &[
             "--passphrase",

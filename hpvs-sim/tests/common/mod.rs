@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -362,4 +363,116 @@ pub async fn register(api: &Api, stack: &Stack, gun: &str, root: &RootKey, size:
         )
         .await;
     assert_eq!(status, 201, "{answer}");
+}
+
+/// gpg with a temporary home; its agent is stopped on drop.
+pub struct Gpg(tempfile::TempDir);
+
+impl Gpg {
+    /// A gpg with a fresh home.
+    pub fn new() -> Gpg {
+        Gpg(tempfile::tempdir().unwrap())
+    }
+
+    /// Runs gpg, asserting success.
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new("gpg")
+            .env("GNUPGHOME", self.0.path())
+            .args([
+                "--batch",
+                "--no-tty",
+                "--pinentry-mode",
+                "loopback",
+                "--trust-model",
+                "always",
+            ])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gpg runs (scripts/install-peers.sh installs gnupg)");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// The fingerprint of `user`'s primary key.
+    pub fn fingerprint(&self, user: &str) -> String {
+        let out = self.run(&["--with-colons", "--fingerprint", user], b"");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .unwrap()
+            .to_owned()
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.0.path())
+            .args(["--kill", "gpg-agent"])
+            .status();
+    }
+}
+
+impl Gpg {
+    /// An Ed25519 signing key for `email` (passphrase `vendor pw`); its armored public key.
+    pub fn vendor(&self, email: &str) -> String {
+        self.run(
+            &[
+                "--passphrase",
+                "vendor pw",
+                "--quick-generate-key",
+                &format!("Vendor <{email}>"),
+                "ed25519",
+                "sign",
+                "never",
+            ],
+            b"",
+        );
+        String::from_utf8(self.run(&["--armor", "--export", email], b"").stdout).unwrap()
+    }
+
+    /// `gpg --encrypt --sign --armor` of `data` by `vendor` to the armored `recipient` key.
+    pub fn seal(&self, data: &[u8], vendor: &str, recipient_armored: &str) -> String {
+        self.run(&["--import"], recipient_armored.as_bytes());
+        let listing = String::from_utf8(
+            self.run(
+                &["--with-colons", "--import-options", "show-only", "--import"],
+                recipient_armored.as_bytes(),
+            )
+            .stdout,
+        )
+        .unwrap();
+        let recipient = listing
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .unwrap()
+            .to_owned();
+        let out = self.run(
+            &[
+                "--passphrase",
+                "vendor pw",
+                "--armor",
+                "--encrypt",
+                "--sign",
+                "--local-user",
+                vendor,
+                "-r",
+                &recipient,
+            ],
+            data,
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
 }
