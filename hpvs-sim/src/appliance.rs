@@ -367,7 +367,7 @@ impl Appliance {
 
     fn remove_image_files(&self, digest: &str) {
         // Blobs shared with other images stay; only the image's own unpack cache goes.
-        let cache = self.options.state_dir.join("unpacked").join(digest);
+        let cache = self.image_dir(digest);
         if let Err(error) = std::fs::remove_dir_all(&cache)
             && error.kind() != std::io::ErrorKind::NotFound
         {

@@ -3,7 +3,7 @@
 //! ```text
 //! resolve the tag through Notary, root pinned to the registration's key
 //!   -> pull by that digest into the shared image store (every blob verified)
-//!   -> unpack into the server's root filesystem (verified before extraction)
+//!   -> unpack once per image (verified before extraction); an overlay per server on it
 //!   -> create the runc bundle, namespace and quota volumes -> start -> forward host ports
 //! ```
 //!
@@ -17,8 +17,7 @@ use keymgmt::passphrase::{Fixed, Passphrase};
 use notary_client::pinning::{FirstUse, TrustPinning};
 use notary_client::transport::ServerConfig;
 use oci_push::{
-    CredentialSource, Credentials, Descriptor, Digest, ImageRef, Layout, Platform, PullOptions,
-    Security, UnpackOptions,
+    CredentialSource, Credentials, Digest, ImageRef, Layout, Platform, PullOptions, Security,
 };
 use registry_http::Secret;
 use ssc_register::Registration;
@@ -26,7 +25,7 @@ use ssc_register::Registration;
 use crate::appliance::Appliance;
 use crate::error::Result;
 use crate::lifecycle::{blocking, now, quota_mounts};
-use crate::runtime::{ImageConfig, ServerName, ServerSettings};
+use crate::runtime::{ServerName, ServerSettings};
 
 /// Why a deploy failed: the step and the cause, as the server's `reason` shows it.
 #[derive(Debug, thiserror::Error)]
@@ -146,17 +145,24 @@ impl Appliance {
             .select_platform(&root, &Platform::host())
             .map_err(at(step))?;
 
-        let rootfs = self.rootfs_dir(name.as_str());
-        let step = format!("unpack into {}", rootfs.display());
+        // Each image is unpacked once (verified first) and every server of it runs in an
+        // overlay of its own on that tree.
+        let tree = self.image_tree(&digest);
+        let server_dir = self.rootfs_dir(name.as_str());
+        let step = format!("unpack into {}", tree.display());
         self.progress(name, &step);
-        let (image, size) = {
+        let (image, size, rootfs) = {
             let layout = layout.clone();
-            let rootfs = rootfs.clone();
             let manifest = manifest.clone();
-            tokio::task::spawn_blocking(move || unpack(&layout, &manifest, &rootfs))
-                .await
-                .map_err(at(step.clone()))?
-                .map_err(|cause| DeployError { step, cause })?
+            tokio::task::spawn_blocking(move || {
+                crate::rootfs::unpack_once(&layout, &manifest, &tree)?;
+                let (image, size) = crate::rootfs::image_config(&layout, &manifest)?;
+                let merged = crate::rootfs::mount_overlay(&tree, &server_dir, true)?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>((image, size, merged))
+            })
+            .await
+            .map_err(at(step.clone()))?
+            .map_err(|cause| DeployError { step, cause })?
         };
         self.store
             .put_image(&Image {
@@ -276,31 +282,4 @@ impl Appliance {
             .map(|pem| vec![String::from_utf8_lossy(pem).into_owned()])
             .unwrap_or_default()
     }
-}
-
-/// Unpacks `manifest` into a fresh `rootfs` and reads its image config; returns the config
-/// and the bytes of the image's blobs.
-fn unpack(
-    layout: &Layout,
-    manifest: &Descriptor,
-    rootfs: &std::path::Path,
-) -> Result<(ImageConfig, u64), Box<dyn std::error::Error + Send + Sync>> {
-    if rootfs.exists() {
-        std::fs::remove_dir_all(rootfs)?;
-    }
-    std::fs::create_dir_all(rootfs)?;
-    oci_push::unpack_image(layout, manifest, rootfs, &UnpackOptions::default())?;
-    let document: serde_json::Value = serde_json::from_slice(&layout.read_document(manifest)?)?;
-    let config = &document["config"];
-    let config = Descriptor {
-        media_type: config["mediaType"].as_str().unwrap_or_default().to_owned(),
-        digest: Digest::parse(config["digest"].as_str().unwrap_or_default())?,
-        size: config["size"].as_u64().unwrap_or_default(),
-    };
-    let layers: u64 = document["layers"]
-        .as_array()
-        .map(|layers| layers.iter().filter_map(|l| l["size"].as_u64()).sum())
-        .unwrap_or_default();
-    let image = ImageConfig::from_document(&layout.read_document(&config)?)?;
-    Ok((image, manifest.size + config.size + layers))
 }

@@ -89,6 +89,7 @@ pub mod deploy;
 mod error;
 mod lifecycle;
 mod logs;
+mod rootfs;
 pub mod runtime;
 pub mod sbs;
 mod seal;

@@ -79,6 +79,7 @@ impl Appliance {
             let env = self.server_env(name)?;
             self.start_build_server(&server, &env).await
         } else {
+            self.ensure_overlay(&server)?;
             let id: ServerName = name.parse()?;
             let runtime = self.runtime.clone();
             match blocking(move || runtime.start(&id)).await {
@@ -286,6 +287,11 @@ impl Appliance {
         let rootfs = self.rootfs_dir(name);
         blocking(move || {
             runtime.delete(&id)?;
+            crate::rootfs::unmount_overlay(&rootfs).map_err(|e| runtime::RuntimeError::Io {
+                operation: "unmount the overlay of",
+                path: rootfs.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
             match std::fs::remove_dir_all(&rootfs) {
                 Ok(()) => Ok(()),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -306,6 +312,30 @@ impl Appliance {
         self.forwarders
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Appliance {
+    /// Mounts the server's overlay again if it is not (after a reboot of the host).
+    fn ensure_overlay(&self, server: &VirtualServer) -> Result<()> {
+        let Some(digest) = server.digest.as_deref() else {
+            return Ok(());
+        };
+        let digest = oci_push::Digest::parse(digest).map_err(|_| ApplianceError::InvalidField {
+            field: "digest",
+            value: digest.to_owned(),
+            expected: "sha256:<64 hex>",
+        })?;
+        let dir = self.rootfs_dir(&server.name);
+        crate::rootfs::mount_overlay(&self.image_tree(&digest), &dir, false)
+            .map(drop)
+            .map_err(|e| {
+                ApplianceError::Runtime(runtime::RuntimeError::Io {
+                    operation: "mount the overlay of",
+                    path: dir,
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })
     }
 }
 
