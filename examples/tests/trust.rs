@@ -334,6 +334,11 @@ fn a_failed_init_leaves_no_keys_behind() {
         &[],
     ));
     assert!(error.contains("127.0.0.1:9"), "{error}");
+    // The cause is printed as a chain below the message, not lost.
+    assert!(
+        error.contains("caused by:") && error.contains("Connection refused"),
+        "{error}"
+    );
     assert_eq!(files_in(&ours.join("private")), Vec::<String>::new());
     // And the next init works with nothing left over from those.
     ok(trust(
@@ -477,6 +482,8 @@ fn list_and_lookup_read_the_verified_cache_with_a_warning_when_the_server_is_gon
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         let stdout = ok(output);
         assert!(stderr.contains("might not be the latest"), "{stderr}");
+        // The warning names why the server did not answer.
+        assert!(stderr.contains("Connection refused"), "{stderr}");
         if args[0] == "list" {
             assert_eq!(stdout, online);
         } else {
@@ -485,5 +492,9 @@ fn list_and_lookup_read_the_verified_cache_with_a_warning_when_the_server_is_gon
     }
     // Without a cache there is nothing to fall back to.
     let empty = dir.path().join("empty");
-    failed(trust_at(Some(DEAD_SERVER), &empty, &["list", gun], &[]));
+    let error = failed(trust_at(Some(DEAD_SERVER), &empty, &["list", gun], &[]));
+    assert!(
+        error.contains("cannot reach") && error.contains("caused by:"),
+        "{error}"
+    );
 }

@@ -325,18 +325,22 @@ pub enum Error {
         message: String,
     },
     /// The server could not be reached or the connection broke.
-    #[error("cannot reach {url}: {reason}")]
+    #[error("cannot reach {url}")]
     Unreachable {
         /// The URL.
         url: String,
-        /// Why.
-        reason: String,
+        /// Why: the HTTP, TLS or I/O error, with its own causes.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A bad client configuration (TLS files, URL).
     #[error("invalid configuration: {reason}")]
     Config {
-        /// What is wrong.
+        /// What is wrong, or what was being set up when `source` failed.
         reason: String,
+        /// The TLS or HTTP library's error, when one refused the setting.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// An environment variable holds something unusable (`NOTARY_AUTH`).
     #[error("{variable} is invalid: {reason}")]

@@ -47,6 +47,7 @@ impl ServerConfig {
         let url = url.into();
         let security = Security::of_url(&url).ok_or_else(|| Error::Config {
             reason: format!("{url:?} is not an http(s) URL"),
+            source: None,
         })?;
         Ok(Self {
             url,
@@ -124,7 +125,15 @@ impl ServerConnection {
     /// Builds a client for `config`; its TLS configuration names ring as its provider (no
     /// process-wide provider is installed).
     pub fn new(config: &ServerConfig) -> Result<Self> {
-        let config_error = |reason: String| Error::Config { reason };
+        let config_error = |reason: String| Error::Config {
+            reason,
+            source: None,
+        };
+        let caused =
+            |reason: &str, source: Box<dyn std::error::Error + Send + Sync>| Error::Config {
+                reason: reason.to_owned(),
+                source: Some(source),
+            };
         let base = config.url.trim_end_matches('/').to_owned();
         let plain_http = match (&config.security, base.split_once("://").map(|(s, _)| s)) {
             (_, Some("https")) => false,
@@ -155,13 +164,11 @@ impl ServerConnection {
         };
         let client = tls
             .reqwest_builder()
-            .map_err(|e| config_error(e.to_string()))?
+            .map_err(|e| caused("unusable TLS settings", Box::new(e)))?
             .timeout(config.timeout.unwrap_or(Duration::from_secs(30)))
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| {
-                config_error(format!("HTTP client: {}", registry_http::error_chain(&e)))
-            })?;
+            .map_err(|e| caused("cannot build the HTTP client", Box::new(e)))?;
         Ok(Self {
             client,
             base,
@@ -207,7 +214,7 @@ impl ServerConnection {
             Some(token) => make()?.bearer_auth(token.expose()),
             None => self.with_basic(make()?),
         };
-        let response = first.send().await.map_err(|e| unreachable(url, &e))?;
+        let response = first.send().await.map_err(|e| unreachable(url, e))?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -244,7 +251,7 @@ impl ServerConnection {
             .bearer_auth(token.expose())
             .send()
             .await
-            .map_err(|e| unreachable(url, &e))
+            .map_err(|e| unreachable(url, e))
     }
 
     fn with_basic(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -306,7 +313,8 @@ impl ServerConnection {
                     .file_name(role.clone())
                     .mime_str("application/octet-stream")
                     .map_err(|e| Error::Config {
-                        reason: e.to_string(),
+                        reason: format!("cannot make the upload part of {role}"),
+                        source: Some(Box::new(e)),
                     })?;
                 form = form.part("files", part);
             }
@@ -335,10 +343,10 @@ fn token_hint(url: &str) -> &str {
     url.split("/_trust/").next().unwrap_or(url)
 }
 
-fn unreachable(url: &str, error: &reqwest::Error) -> Error {
+fn unreachable(url: &str, error: reqwest::Error) -> Error {
     Error::Unreachable {
         url: url.to_owned(),
-        reason: registry_http::error_chain(error),
+        source: Box::new(error),
     }
 }
 
@@ -361,13 +369,14 @@ fn token_error(error: registry_http::Error) -> Error {
             status,
             reason,
         } => refused(realm, status.unwrap_or(401), reason),
-        registry_http::Error::Request { url, source } => unreachable(&url, &source),
+        registry_http::Error::Request { url, source } => unreachable(&url, source),
         registry_http::Error::TooLarge { url, limit, .. } => Error::TooLarge {
             role: format!("auth token from {url}"),
             limit,
         },
         other => Error::Config {
-            reason: other.to_string(),
+            reason: "cannot request a token".to_owned(),
+            source: Some(Box::new(other)),
         },
     }
 }
@@ -386,13 +395,14 @@ async fn read_limited(
     registry_http::read_limited(response, limit)
         .await
         .map_err(|error| match error {
-            registry_http::Error::Request { source, .. } => unreachable(url, &source),
+            registry_http::Error::Request { source, .. } => unreachable(url, source),
             registry_http::Error::TooLarge { .. } => Error::TooLarge {
                 role: role.to_owned(),
                 limit,
             },
             other => Error::Config {
-                reason: other.to_string(),
+                reason: format!("cannot read the response of {url}"),
+                source: Some(Box::new(other)),
             },
         })
 }

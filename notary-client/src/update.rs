@@ -112,7 +112,8 @@ pub async fn update_or_cached(
     }
     let mut state = flow.cached().await?;
     let warning = format!(
-        "{error}; using the cached trust data of {gun}, which might not be the latest version available remotely"
+        "{}; using the cached trust data of {gun}, which might not be the latest version available remotely",
+        registry_http::error_chain(&error)
     );
     tracing::warn!(gun, "{warning}");
     state.from_cache = Some(warning);
@@ -591,7 +592,7 @@ impl<'a, F: Fetch> Flow<'a, F> {
                 {
                     Ok(v) => verified.push((role.name.clone(), v)),
                     Err(e) => {
-                        tracing::warn!(role = %role.name, error = %e, "skipping delegation that does not verify");
+                        tracing::warn!(role = %role.name, error = &e as &dyn std::error::Error, "skipping delegation that does not verify");
                         skipped.push((role.name.clone(), Arc::new(e)));
                     }
                 }

@@ -140,14 +140,31 @@ async fn a_collection_gone_from_the_server_is_read_from_the_cache_like_go() {
     drop(fresh);
     let down = client("http://127.0.0.1:9", ours_dir.path());
     assert_eq!(down.repository(gun).unwrap().list().await.unwrap().len(), 1);
-    // Without a cache, no fallback: the server's answer stands.
+    // Without a cache, no fallback: the server's answer stands, its cause kept as source.
     let empty = tempfile::tempdir().unwrap();
-    assert!(matches!(
-        client("http://127.0.0.1:9", empty.path())
-            .repository(gun)
-            .unwrap()
-            .list()
-            .await,
-        Err(Error::Unreachable { .. })
-    ));
+    let err = client("http://127.0.0.1:9", empty.path())
+        .repository(gun)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+    let mut cause: &dyn std::error::Error = std::error::Error::source(&err).expect("a cause");
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let cause = cause.to_string();
+    // The cached read's warning names the cause, not just the URL.
+    let warning = down
+        .repository(gun)
+        .unwrap()
+        .read_state()
+        .await
+        .unwrap()
+        .from_cache
+        .expect("a warning");
+    assert!(
+        warning.contains("cannot reach") && warning.contains(&cause),
+        "{warning} lacks {cause}"
+    );
 }

@@ -242,9 +242,10 @@ fn every_variant_says_whose_fault_it_is_and_names_its_values() {
         ),
         (
             Error::Config {
-                reason: "bad CA".into(),
+                reason: "TLS settings".into(),
+                source: Some("bad CA".into()),
             },
-            &["bad CA"],
+            &["invalid configuration", "TLS settings"],
             Blame::Input,
         ),
         (
@@ -336,9 +337,9 @@ fn every_variant_says_whose_fault_it_is_and_names_its_values() {
         (
             Error::Unreachable {
                 url: "https://notary".into(),
-                reason: "connection refused".into(),
+                source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
             },
-            &["https://notary", "connection refused"],
+            &["https://notary"],
             Blame::Environment,
         ),
         (
@@ -404,4 +405,37 @@ fn key_errors_answer_as_keymgmt_except_keys_read_from_metadata() {
         source: std::io::Error::other("disk"),
     });
     assert_eq!(io.blame(), Blame::Environment);
+}
+
+#[test]
+fn network_and_configuration_errors_keep_their_cause_as_source() {
+    use std::error::Error as _;
+    let unreachable = Error::Unreachable {
+        url: "https://notary".into(),
+        source: Box::new(std::io::Error::other("connection refused")),
+    };
+    assert_eq!(unreachable.to_string(), "cannot reach https://notary");
+    assert_eq!(
+        unreachable.source().map(|s| s.to_string()).as_deref(),
+        Some("connection refused")
+    );
+    assert_eq!(unreachable.blame(), Blame::Environment);
+
+    let caused = Error::Config {
+        reason: "TLS settings".into(),
+        source: Some("CA certificate: not PEM".into()),
+    };
+    assert_eq!(caused.to_string(), "invalid configuration: TLS settings");
+    assert_eq!(
+        caused.source().map(|s| s.to_string()).as_deref(),
+        Some("CA certificate: not PEM")
+    );
+    assert_eq!(caused.blame(), Blame::Input);
+
+    let plain = Error::Config {
+        reason: "\"x\" is not an http(s) URL".into(),
+        source: None,
+    };
+    assert!(plain.source().is_none());
+    assert_eq!(plain.blame(), Blame::Input);
 }
