@@ -2,9 +2,11 @@
 //!
 //! Blame is split by variant: the caller or its environment ([`Error::MissingEnv`],
 //! [`Error::InvalidConfig`], [`Error::InvalidName`]), the network ([`Error::Transport`]), the
-//! appliance refusing a request on purpose ([`Error::Api`]), the appliance (or whatever
+//! appliance refusing a request on purpose ([`Error::Api`]), the Secure Build Server
+//! unreachable or refusing ([`Error::SbsUnreachable`], [`Error::SbsRefused`]), the appliance (or whatever
 //! answered in its place) misbehaving ([`Error::UnexpectedAnswer`], [`Error::AnswerTooLarge`],
-//! [`Error::Decode`]), a bug ([`Error::Encode`]), and a wait running out ([`Error::Timeout`]).
+//! [`Error::Decode`]), a bug ([`Error::Encode`]), and a wait running out ([`Error::Timeout`],
+//! [`Error::BuildTimeout`]).
 
 use std::time::Duration;
 
@@ -91,6 +93,37 @@ pub enum Error {
         call: String,
         /// What the decoder found wrong.
         reason: String,
+    },
+    /// The Secure Build Server could not be reached, or its answer not received (connection
+    /// refused, the mutual-TLS handshake refused by either side, a timeout).
+    #[error("{call}: the secure build server could not be reached")]
+    SbsUnreachable {
+        /// The call, e.g. `SBS GET /image`.
+        call: String,
+        /// The cause, kept opaque (its chain names the TLS failure).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The Secure Build Server refused the request with `{"error": "<message>"}`: 400
+    /// malformed, 403 wrong secret, 404 nothing there, 409 refused in its state (not
+    /// initialised, a build running, a repository change), 422 a tampered state image, 500
+    /// its own fault.
+    #[error("{call}: {status}: {message}")]
+    SbsRefused {
+        /// The call, e.g. `SBS PUT /image`.
+        call: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// A build was still under way when the wait ended.
+    #[error("the build was still running after {waited:?} (status {last_status:?})")]
+    BuildTimeout {
+        /// How long the client waited.
+        waited: Duration,
+        /// The last status read.
+        last_status: String,
     },
     /// A virtual server was still `creating` when the wait ended.
     #[error("virtual server {name:?} was still creating after {waited:?}")]
@@ -182,6 +215,28 @@ mod tests {
                     reason: "expected value at line 1 column 1".into(),
                 },
                 "GET /api/v1/images: the answer is not the expected body: expected value at line 1 column 1",
+            ),
+            (
+                Error::SbsRefused {
+                    call: "SBS PUT /image".into(),
+                    status: 409,
+                    message: "a build is running".into(),
+                },
+                "SBS PUT /image: 409: a build is running",
+            ),
+            (
+                Error::SbsUnreachable {
+                    call: "SBS GET /image".into(),
+                    source: Box::new(std::io::Error::other("refused")),
+                },
+                "SBS GET /image: the secure build server could not be reached",
+            ),
+            (
+                Error::BuildTimeout {
+                    waited: Duration::from_secs(2),
+                    last_status: "image built".into(),
+                },
+                "the build was still running after 2s (status \"image built\")",
             ),
             (
                 Error::Timeout {

@@ -1,6 +1,7 @@
 //! This crate provides the typed side of the HPVS appliance API (`shared/spec/appliance.md`):
 //! the request and answer bodies ([`wire`]), shared with the emulator `hpvs-sim`, and an
-//! async [`Client`] with one method per call.
+//! async [`Client`] with one method per call; and the async [`SbsClient`] of the Secure
+//! Build Server (`shared/spec/sbs.md`) over mutual TLS, with its answers in [`sbs_wire`].
 //!
 //! ```text
 //! ApplianceConfig (HPVS_URL, HPVS_TOKEN, HPVS_CACERT)
@@ -25,6 +26,12 @@
 //! - [`wire::NewVirtualServer`], [`wire::VirtualServer`], [`wire::NewRegistry`],
 //!   [`wire::Registry`], [`wire::NewRepository`], [`wire::Repository`],
 //!   [`wire::NewQuotagroup`], [`wire::Quotagroup`], [`wire::Image`]: the resources.
+//! - [`SbsClient`] and its [`SbsConfig`]: the Secure Build Server's calls, e.g.
+//!   [`SbsClient::init`], [`SbsClient::build`] and [`SbsClient::wait_for_build`]; it presents
+//!   the lab's X.509 v1 client certificates (see [`SbsClient`] for how). Its answers:
+//!   [`sbs_wire::BuildStatus`], [`sbs_wire::ManifestAnswer`], [`sbs_wire::PublicKeyAnswer`],
+//!   [`sbs_wire::RegistrationData`], [`sbs_wire::StateImage`]; its refusals:
+//!   [`Error::SbsRefused`].
 //! - [`wire::ApiError`] and [`wire::ErrorCode`]: every error answer, with its stable code and
 //!   HTTP status.
 //!
@@ -102,9 +109,12 @@
 mod client;
 mod config;
 mod error;
+mod sbs;
+pub mod sbs_wire;
 pub mod wire;
 
 pub use client::{ANSWER_LIMIT, Client, ERROR_ANSWER_LIMIT, Force, SETTLE_POLL_INTERVAL};
 pub use config::{ApplianceConfig, DEFAULT_REQUEST_TIMEOUT, ENV_CACERT, ENV_TOKEN, ENV_URL};
 pub use error::Error;
 pub use registry_http::Secret;
+pub use sbs::{SBS_ANSWER_LIMIT, SBS_POLL_INTERVAL, SBS_REQUEST_TIMEOUT, SbsClient, SbsConfig};

@@ -15,6 +15,8 @@
 //! hpvs vs list | show --name N | log --name N [--tail N] | start|stop|restart|delete --name N
 //! hpvs image list | delete --digest sha256:...
 //! hpvs appliance key
+//! hpvs sb init|update|build [--timeout MINUTES]|status|log|manifest --name B|pubkey --name B|clean \
+//!     --config sb_config.yaml;  echo "$PASS" | hpvs sb regfile --out yaml.ID.enc
 //! ```
 //!
 //! The appliance is found from `--host URL` (or `HPVS_URL`), `HPVS_TOKEN` and `HPVS_CACERT`.
@@ -77,6 +79,8 @@ enum Command {
     /// The appliance itself.
     #[command(subcommand)]
     Appliance(ApplianceCommand),
+    /// The Secure Build Server (mutual TLS, configured by sb_config.yaml).
+    Sb(examples::hpvs::sb::SbArgs),
 }
 
 #[derive(Subcommand)]
@@ -275,6 +279,10 @@ enum ApplianceCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cli = match cli.command {
+        Command::Sb(args) => return examples::hpvs::sb::main(args, cli.host.as_deref(), cli.json),
+        command => Cli { command, ..cli },
+    };
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -299,6 +307,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Repository(command) => repository(command, host, out).await,
         Command::Vs(command) => virtual_server(command, host, out).await,
         Command::Image(command) => image(command, host, out).await,
+        Command::Sb(_) => Ok(()), // handled in main, with its own errors
         Command::Appliance(ApplianceCommand::Key) => {
             let key = connect(host)?.appliance_key().await?;
             if out.json {
@@ -590,6 +599,38 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_labs_sb_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "hpvs",
+            "sb",
+            "build",
+            "--timeout",
+            "20",
+            "--config",
+            "c.yaml",
+        ])
+        .unwrap();
+        let Command::Sb(args) = cli.command else {
+            panic!("not sb");
+        };
+        assert_eq!(args.config, PathBuf::from("c.yaml"));
+        assert!(matches!(
+            args.command,
+            examples::hpvs::sb::SbCommand::Build { timeout: 20 }
+        ));
+        let cli = Cli::try_parse_from(["hpvs", "sb", "build"]).unwrap();
+        let Command::Sb(args) = cli.command else {
+            panic!("not sb");
+        };
+        assert_eq!(args.config, PathBuf::from("sb_config.yaml"));
+        assert!(matches!(
+            args.command,
+            examples::hpvs::sb::SbCommand::Build { timeout: 10 }
+        ));
+        assert!(Cli::try_parse_from(["hpvs", "sb", "manifest"]).is_err());
     }
 
     #[test]

@@ -7,10 +7,16 @@
 //! - [`input`]: the appliance's settings, a password from stdin, a registration file.
 //! - [`output`]: tables or `--json` on stdout, progress on stderr.
 //! - [`failure`]: the `ERROR: <CODE> <message>` line.
+//! - [`sb`] and [`sb_config`]: `hpvs sb`, the Secure Build Server's commands, and the lab's
+//!   `sb_config.yaml` mapped onto its init parameters; [`sb_regfile`] the registration file
+//!   of a build.
 
 pub mod braces;
 pub mod failure;
 pub mod input;
 pub mod output;
+pub mod sb;
+pub mod sb_config;
+pub mod sb_regfile;
 pub mod table;
 pub mod views;
