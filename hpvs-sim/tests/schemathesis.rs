@@ -42,6 +42,8 @@ async fn generated_requests_get_no_server_error_and_answers_that_match_the_schem
         .args(["--max-examples", EXAMPLES, "--workers", "1", "--seed", "1"])
         .args(["--request-timeout", "10"])
         .env("SCHEMATHESIS_HOOKS", "")
+        // Its cache (.schemathesis/) goes to the test's directory, not the source tree.
+        .current_dir(dir.path())
         .env("NO_COLOR", "1");
     let output = tokio::task::spawn_blocking(move || {
         let child = command
