@@ -203,6 +203,25 @@ async fn the_labs_build_server_builds_signs_and_its_image_deploys_pinned_to_its_
     assert_eq!(status, 200, "{answer}");
     let built = build(&client, &base).await;
     let build_name = built["build_name"].as_str().unwrap().to_owned();
+    // The Go notary client, from an empty trust dir, sees both tags signed.
+    let gun = format!("{}/lab/wallet", stack.registry.host());
+    let listed = devstack::NotaryCli::new(&stack.notary)
+        .unwrap()
+        .run(&["list", &gun])
+        .unwrap();
+    let image_tag = built["image_tag"].as_str().unwrap();
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("latest")),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(image_tag)),
+        "{listed}"
+    );
     assert!(
         built["image_tag"].as_str().unwrap().starts_with("latest-"),
         "{built}"
