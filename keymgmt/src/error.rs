@@ -277,6 +277,48 @@ pub enum Error {
         /// The file in the pre-0.4 layout that could not be moved.
         legacy_path: PathBuf,
     },
+    /// An OpenSSH private key block that does not decode.
+    #[error("malformed OpenSSH private key: {reason}")]
+    MalformedSshKey {
+        /// What did not decode.
+        reason: String,
+    },
+    /// An OpenSSH private key protected by a passphrase, where an unencrypted one is needed.
+    #[error(
+        "encrypted OpenSSH private key {fingerprint}: remove its passphrase with ssh-keygen -p -N '' or use an unencrypted key"
+    )]
+    EncryptedSshKey {
+        /// The key's `SHA256:` fingerprint (its public half is stored unencrypted).
+        fingerprint: String,
+    },
+    /// An OpenSSH key of a type that is not Ed25519 or RSA.
+    #[error("unsupported SSH key type {algorithm}: expected ssh-ed25519 or ssh-rsa")]
+    UnsupportedSshKeyType {
+        /// The key's algorithm name.
+        algorithm: String,
+    },
+    /// An SSH key comment that would break the one-line public key.
+    #[error("invalid SSH key comment {comment:?}: it must not contain a line break")]
+    InvalidSshComment {
+        /// The comment as given.
+        comment: String,
+    },
+    /// A key file name that is not a plain file name.
+    #[error("invalid key file name {name:?}: {reason}")]
+    InvalidKeyFileName {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// SSH key generation failed.
+    #[error("cannot generate {kind} SSH key: {reason}")]
+    SshKeyGeneration {
+        /// The kind of key.
+        kind: crate::ssh::SshKeyKind,
+        /// The reason.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -301,7 +343,12 @@ impl Error {
             | Error::PassphraseTooShort { .. }
             | Error::NotCertificateAuthority { .. }
             | Error::CaKeyMismatch { .. }
-            | Error::NonAsciiDnsName { .. } => Blame::Input,
+            | Error::NonAsciiDnsName { .. }
+            | Error::MalformedSshKey { .. }
+            | Error::EncryptedSshKey { .. }
+            | Error::UnsupportedSshKeyType { .. }
+            | Error::InvalidSshComment { .. }
+            | Error::InvalidKeyFileName { .. } => Blame::Input,
             Error::WrongPassphrase { .. }
             | Error::KeyNotFound { .. }
             | Error::KeyExists { .. }
@@ -309,6 +356,7 @@ impl Error {
             | Error::FileExists { .. } => Blame::Caller,
             Error::PassphraseUnavailable { .. }
             | Error::CertificateGeneration { .. }
+            | Error::SshKeyGeneration { .. }
             | Error::Io { .. } => Blame::Environment,
         }
     }

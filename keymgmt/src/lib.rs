@@ -16,6 +16,9 @@
 //!   [`passphrase::Chain::cli_environment`]; [`passphrase::Passphrase`] never prints its secret.
 //! - [`mtls`]: mutual-TLS material for the Secure Build Server (CA, server and client
 //!   certificates, and the lab's one-line `CLIENT_CRT`/`CLIENT_CA`/`SERVER_CRT`/`SERVER_KEY`).
+//! - [`ssh`]: the build's GitHub deploy key as an OpenSSH key pair ([`ssh::DeployKey`], Ed25519
+//!   or RSA 4096), read and written exactly as `ssh-keygen -N ''` does, with its `.pub` line and
+//!   `SHA256:` fingerprint.
 //! - [`fsutil`]: [`fsutil::write_atomic`], the atomic write with an exact mode that the key
 //!   store and the mTLS files use, for callers' own key files ([`fsutil::Existing`] says
 //!   whether a file may be replaced).
@@ -67,6 +70,7 @@ pub mod keys;
 pub mod keystore;
 pub mod mtls;
 pub mod passphrase;
+pub mod ssh;
 pub mod x509;
 
 pub use error::{Blame, Error, Result};

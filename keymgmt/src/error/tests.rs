@@ -234,6 +234,50 @@ fn every_variant_formats_with_its_values() {
             &["no PEM block"],
             Blame::Input,
         ),
+        (
+            Error::MalformedSshKey {
+                reason: "truncated".into(),
+            },
+            &["OpenSSH", "truncated"],
+            Blame::Input,
+        ),
+        (
+            Error::EncryptedSshKey {
+                fingerprint: "SHA256:abc".into(),
+            },
+            &["SHA256:abc", "ssh-keygen -p"],
+            Blame::Input,
+        ),
+        (
+            Error::UnsupportedSshKeyType {
+                algorithm: "ecdsa-sha2-nistp256".into(),
+            },
+            &["ecdsa-sha2-nistp256", "ssh-ed25519"],
+            Blame::Input,
+        ),
+        (
+            Error::InvalidSshComment {
+                comment: "a\nb".into(),
+            },
+            &["\"a\\nb\"", "line break"],
+            Blame::Input,
+        ),
+        (
+            Error::InvalidKeyFileName {
+                name: "../id".into(),
+                reason: "it contains '/' or NUL",
+            },
+            &["\"../id\"", "'/'"],
+            Blame::Input,
+        ),
+        (
+            Error::SshKeyGeneration {
+                kind: crate::ssh::SshKeyKind::Rsa4096,
+                reason: "no entropy".into(),
+            },
+            &["RSA 4096", "no entropy"],
+            Blame::Environment,
+        ),
     ];
     for (error, needles, blame) in cases {
         assert_eq!(error.blame(), blame, "{error}");
