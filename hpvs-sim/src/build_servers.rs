@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hpvs_api::wire::VirtualServer;
+use hpvs_api::wire::{ServerState, VirtualServer};
 
 use crate::appliance::Appliance;
 use crate::error::{ApplianceError, Result};
@@ -111,10 +111,14 @@ impl Appliance {
     }
 
     /// Mounts every quotagroup mount on the host; returns the state mount (`data`, or the
-    /// first).
+    /// first). `reset_root` empties a mount only when the server is being created: a server
+    /// started again (after a stop, or by the reconcile after a restart of hpvs-sim) keeps
+    /// its state, its DCT keys above all.
     async fn mount_build_server_volumes(&self, server: &VirtualServer) -> Result<PathBuf> {
+        let creating = server.state == ServerState::Creating;
         let mut state = None;
-        for (group, mount) in quota_mounts_of(server)? {
+        for (group, mut mount) in quota_mounts_of(server)? {
+            mount.reset_root &= creating;
             let is_data = mount.mount_id.as_str() == "data";
             let runtime = self.runtime.clone();
             let point = blocking(move || runtime.mount_host_volume(&group, &mount)).await?;
