@@ -242,6 +242,34 @@ async fn the_labs_build_server_builds_signs_and_its_image_deploys_pinned_to_its_
         "{:?}",
         verified.files
     );
+    // Its git/ is the commit that was built, and build.json names that commit and no secret.
+    let head = Command::new("git")
+        .arg("-C")
+        .arg(&source)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_owned();
+    assert_eq!(
+        verified.build_json["git_commit"],
+        json!(head),
+        "{}",
+        verified.build_json
+    );
+    assert!(built["image_tag"].as_str().unwrap().ends_with(&head[..7]));
+    for file in ["git/Dockerfile", "git/rootfs/start.sh"] {
+        assert!(
+            verified.files.iter().any(|f| f == file),
+            "{file} missing: {:?}",
+            verified.files
+        );
+    }
+    let recorded = verified.build_json.to_string();
+    assert!(
+        !recorded.contains("BEGIN OPENSSH PRIVATE KEY"),
+        "{recorded}"
+    );
+    assert!(!recorded.contains("GITHUB_KEY"), "{recorded}");
 
     // 3: the registration data becomes the registration file.
     let (status, config) = sbs(&client, &base, "GET", "/config-json", None).await;
