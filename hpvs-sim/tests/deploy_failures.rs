@@ -212,4 +212,15 @@ async fn an_unreachable_registry_or_notary_fails_the_deploy_and_a_retry_succeeds
         .await;
     assert_eq!(status, 200);
     assert_eq!(fixture.deploy("retry").await.0, "running");
+    let (status, answer) = fixture
+        .api
+        .call("DELETE", "/virtual-servers/retry", None)
+        .await;
+    assert_eq!(status, 204, "{answer}");
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        !mounts.contains(fixture.stack.dir.path().to_str().unwrap()),
+        "a mount is left after the deletes"
+    );
+    assert!(fixture.appliance.runtime_orphans().unwrap().is_empty());
 }
