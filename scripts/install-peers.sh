@@ -6,7 +6,8 @@
 # busybox-static (the test workloads' root filesystem), iproute2 (network namespaces), mount
 # (losetup), e2fsprogs, xfsprogs and btrfs-progs (the quota mounts' mkfs); and schemathesis
 # from PyPI for the API fuzz test; git and openssh-server (sshd) for the lab's git host;
-# buildah for the Secure Build Server's Dockerfiles with RUN.
+# buildah for the Secure Build Server's Dockerfiles with RUN; bzip2 and xxd for the lab's
+# manifest commands.
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -29,6 +30,8 @@ peers=(
   "mkfs.btrfs:btrfs-progs"
   "git:git"
   "buildah:buildah"
+  "bzip2:bzip2"
+  "xxd:xxd"
   "ssh:openssh-client"
   "ssh-keygen:openssh-client"
 )
@@ -67,7 +70,7 @@ if ! command -v st >/dev/null 2>&1; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs, git, buildah, ssh, sshd, st)"
+  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs, git, buildah, bzip2, xxd, ssh, sshd, st)"
   exit 0
 fi
 

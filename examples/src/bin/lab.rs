@@ -7,8 +7,8 @@
 //!
 //! What runs: lab steps 1-4 with the workspace's crates against the real notary-server and
 //! docker-registry (devstack), with the Go `notary` client as a witness. Step 5 (running and
-//! reaching the workload) needs the appliance emulator, which does not exist yet; step 6 cleans
-//! up what the earlier steps created.
+//! reaching the workload) is not walked yet: the lab does not go through the appliance emulator
+//! (hpvs-sim) so far; step 6 cleans up what the earlier steps created.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -144,8 +144,8 @@ async fn run() -> AnyResult<()> {
     outln!(
         "Runs lab steps 1-4 and 6 with this workspace's crates against a real notary-server and\n\
          docker-registry on loopback. Not yet: step 5 (running and reaching the workload) and the\n\
-         appliance API calls, which need the appliance emulator (hpvs-sim), still to come; step 4\n\
-         performs the appliance's verification in this process."
+         appliance API calls; the lab does not go through the appliance emulator (hpvs-sim) yet,\n\
+         so step 4 performs the appliance's verification in this process."
     );
     outln!("Outputs are kept in {}", out.display());
 
@@ -391,7 +391,7 @@ async fn run() -> AnyResult<()> {
     stage(
         5,
         STAGES,
-        "access the workload: not yet (needs the appliance emulator, hpvs-sim)",
+        "access the workload: not yet (the lab does not go through hpvs-sim yet)",
     );
 
     stage(6, STAGES, "clean up");
