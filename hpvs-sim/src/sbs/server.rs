@@ -17,8 +17,8 @@ use super::state_image::{self, StatePayload};
 use super::status::{BuildLog, BuildStep, StatusReporter, StatusSink};
 use super::store::{Store, check_outcome};
 use super::wire::{
-    BuildStatus, CLEANED_UP, MANIFEST_KEY_GEN, ManifestAnswer, PublicKeyAnswer, RESTARTED, SUCCESS,
-    StateImage,
+    self, BuildStatus, CLEANED_UP, MANIFEST_KEY_GEN, ManifestAnswer, PublicKeyAnswer, RESTARTED,
+    SUCCESS, StateImage,
 };
 
 /// The logs `GET /log/{name}` serves.
@@ -91,7 +91,7 @@ impl BuildServer {
         let store = Store::open(state_dir)?;
         let params = store.load_params()?.map(Arc::new);
         let mut status = store.load_status()?;
-        if status.in_progress() {
+        if wire::in_progress(&status) {
             let step = format!("interrupted after {:?}", status.status);
             let secrets: Vec<&str> = params
                 .as_deref()
@@ -102,7 +102,7 @@ impl BuildServer {
                 status.status
             ));
             status = BuildStatus {
-                status: BuildStatus::failure_text(INTERRUPTED_RC, &step),
+                status: wire::failure_text(INTERRUPTED_RC, &step),
                 build_image_tag: status.build_image_tag,
                 ..BuildStatus::default()
             };
@@ -257,7 +257,7 @@ impl BuildServer {
                 log.error(format!("{}: {}", failure.step, failure.reason));
                 let step = log.mask(&failure.step);
                 BuildStatus {
-                    status: BuildStatus::failure_text(failure.return_code, &step),
+                    status: wire::failure_text(failure.return_code, &step),
                     build_image_tag: Some(params.build_image_tag.clone()),
                     ..BuildStatus::default()
                 }
