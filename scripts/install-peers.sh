@@ -7,7 +7,8 @@
 # (losetup), e2fsprogs, xfsprogs and btrfs-progs (the quota mounts' mkfs); and schemathesis
 # from PyPI for the API fuzz test; git and openssh-server (sshd) for the lab's git host;
 # buildah for the Secure Build Server's Dockerfiles with RUN; bzip2 and xxd for the lab's
-# manifest commands.
+# manifest commands; mmdebstrap for the lab's Debian base image; chromium and chromium-driver
+# for the browser test and the lab's screenshot.
 # Idempotent; runs apt-get update once, and only when something is missing.
 set -euo pipefail
 
@@ -34,6 +35,9 @@ peers=(
   "xxd:xxd"
   "ssh:openssh-client"
   "ssh-keygen:openssh-client"
+  "mmdebstrap:mmdebstrap"
+  "chromium:chromium"
+  "chromedriver:chromium-driver"
 )
 
 missing=()
@@ -70,7 +74,7 @@ if ! command -v st >/dev/null 2>&1; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs, git, buildah, bzip2, xxd, ssh, sshd, st)"
+  echo "install-peers: all peers present (notary, notary-server, notary-signer, postgresql, docker-registry, skopeo, gpg, openssl, curl, runc, busybox, ip, losetup, mkfs.ext4, mkfs.xfs, mkfs.btrfs, git, buildah, bzip2, xxd, ssh, mmdebstrap, chromium, chromedriver, sshd, st)"
   exit 0
 fi
 

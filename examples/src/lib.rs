@@ -16,6 +16,7 @@
 use std::fmt::Display;
 
 pub mod hpvs;
+pub mod lab;
 
 /// Writes one line to standard output; when stdout is closed (the reader, such as `head`, has
 /// stopped reading) the program ends quietly with exit code 0 instead of panicking as

@@ -1,0 +1,1 @@
+//! The lab's Debian base image (work in progress).
