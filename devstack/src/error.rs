@@ -143,6 +143,9 @@ pub enum Error {
         /// The name asked for.
         name: String,
     },
+    /// A WebDriver command to chromedriver failed ([`crate::browser`]).
+    #[error(transparent)]
+    WebDriver(#[from] crate::browser::WebDriverError),
     /// TLS material could not be generated or written.
     #[error("cannot prepare TLS material: {0}")]
     Tls(#[from] keymgmt::Error),

@@ -46,6 +46,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod browser;
 mod cli;
 mod error;
 mod git_host;
@@ -59,6 +60,7 @@ mod registry;
 mod signer;
 mod token;
 
+pub use browser::{Browser, Element, Session, SessionOptions, WebDriverError};
 pub use cli::NotaryCli;
 pub use error::Error;
 pub use git_host::GitHost;
