@@ -2,16 +2,17 @@
 //!
 //! The binaries live in `src/bin/`:
 //!
-//! - `lab`: the HPVS secure build lab on the embedded default stack (`./scripts/lab.sh`): steps
-//!   1-4 and 6 against the real notary-server and docker-registry; step 5 waits for the
-//!   appliance emulator.
+//! - `lab`: the HPVS secure build lab on the embedded default stack (`./scripts/lab.sh`): all six
+//!   steps through the appliance emulator, ending with the wallet reached over HTTPS; its steps
+//!   are the library module [`lab`].
 //! - `trust`: a Docker Content Trust client with the Go `notary` client's commands and output.
 //! - `oci`: push, pull, build, digest and unpack of OCI images.
 //! - `regfile`: repository registration files and HPCR contracts.
 //! - `hpvs`: the appliance's `hpvs` CLI (registries, repositories, quotagroups, virtual
 //!   servers, images) over `hpvs_api::Client`; its parsing and tables are in [`hpvs`].
 //!
-//! This library part holds what the binaries share, and the `hpvs` CLI's testable parts.
+//! This library part holds what the binaries share, the `hpvs` CLI's testable parts and the
+//! lab's steps.
 
 use std::fmt::Display;
 
