@@ -127,6 +127,15 @@ async fn run(args: Args) -> Result<(), LabError> {
             "  hpvs vs list; hpvs sb status --config {}/sb_config.yaml",
             args.out.display()
         );
+        outln!(
+            "  trust -s \"$NOTARY_URL\" --tlscacert \"$NOTARY_CA\" list {}",
+            lab.app_gun()
+        );
+        outln!(
+            "  the wallet: {}/electrum (map {} to 127.0.0.1, e.g. curl --resolve)",
+            lab.app_url(),
+            examples::lab::APP_SERVER
+        );
         outln!("Press Enter to clean up and stop.");
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);

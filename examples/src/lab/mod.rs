@@ -208,16 +208,10 @@ impl Lab {
     pub fn env_lines(&self) -> Vec<String> {
         let stack = self.stack();
         let mut lines = stack.appliance.env_lines();
-        lines.push(format!(
-            "export NOTARY_URL={}  # CA: {}",
-            stack.notary.server().url(),
-            stack
-                .notary
-                .server()
-                .tls()
-                .map(|t| t.ca_cert.display().to_string())
-                .unwrap_or_default()
-        ));
+        lines.push(format!("export NOTARY_URL={}", stack.notary.server().url()));
+        if let Some(tls) = stack.notary.server().tls() {
+            lines.push(format!("export NOTARY_CA={}", tls.ca_cert.display()));
+        }
         lines.push(format!("export REGISTRY={}", stack.registry.host()));
         lines
     }
