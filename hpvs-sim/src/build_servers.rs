@@ -2,7 +2,9 @@
 //! as a task of hpvs-sim (not under runc), listening on the server's host port with the
 //! mutual-TLS identity of its env, keeping its state on its quotagroup mounts, which are
 //! mounted on the host and outlive the server: one created again on the same mounts finds
-//! its keys, and `reset_root` empties them.
+//! its keys, and `reset_root` empties them. Every build server of the appliance seals its
+//! state images under the same appliance secret (derived from the sealing key, never
+//! exported), so a state exported by one imports into a new one of the same appliance only.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -15,7 +17,10 @@ use hpvs_api::wire::{ServerState, VirtualServer};
 use crate::appliance::Appliance;
 use crate::error::{ApplianceError, Result};
 use crate::lifecycle::{blocking, quota_mounts_of};
-use crate::sbs::{BuildServer, SbsIdentity, ToolPipeline, serve_build_server};
+use crate::sbs::{ApplianceSecret, BuildServer, SbsIdentity, ToolPipeline, serve_build_server};
+
+/// The HKDF purpose of the build servers' state-image secret ([`ApplianceSecret`]).
+const STATE_IMAGE_PURPOSE: &str = "hpvs-sim sbs state image";
 
 /// The env names a build server's creator may set (the lab's): its mutual-TLS identity and
 /// the settings the real SBS image reads.
@@ -62,13 +67,13 @@ impl Appliance {
         let pipeline = Arc::new(ToolPipeline {
             ca_pem: self.options.outbound_ca_pem.clone().map(Arc::new),
         });
-        let build_server = BuildServer::open(&state.join("sbs"), pipeline).map_err(|e| {
-            ApplianceError::InvalidField {
+        let appliance_secret = ApplianceSecret::new(*self.sealer.derive_key(STATE_IMAGE_PURPOSE)?);
+        let build_server = BuildServer::open(&state.join("sbs"), pipeline, appliance_secret)
+            .map_err(|e| ApplianceError::InvalidField {
                 field: "quotagroups",
                 value: e.to_string(),
                 expected: "a mount the build server can keep its state on",
-            }
-        })?;
+            })?;
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
             .map_err(|_| ApplianceError::PortTaken {

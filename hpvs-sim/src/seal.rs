@@ -16,6 +16,7 @@ const KEY_LEN: usize = 32;
 /// Seals and opens the appliance's secrets.
 pub struct Sealer {
     key: LessSafeKey,
+    derivation: ring::hkdf::Prk,
     random: SystemRandom,
 }
 
@@ -40,8 +41,22 @@ impl Sealer {
         })?;
         Ok(Self {
             key: LessSafeKey::new(key),
+            derivation: ring::hkdf::Prk::new_less_safe(ring::hkdf::HKDF_SHA256, &bytes),
             random,
         })
+    }
+
+    /// A 32-byte key for `purpose`, derived with HKDF-SHA256 (info = `purpose`) from the
+    /// sealing key: a secret of the appliance's own that never leaves it, the same after a
+    /// restart, different for each purpose.
+    pub fn derive_key(&self, purpose: &'static str) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        let info = [purpose.as_bytes()];
+        self.derivation
+            .expand(&info, ring::hkdf::HKDF_SHA256)
+            .and_then(|okm| okm.fill(&mut out[..]))
+            .map_err(|_| ApplianceError::Unseal { what: purpose })?;
+        Ok(out)
     }
 
     /// `plaintext` sealed: a random nonce, then the ciphertext and tag. `what` names the
@@ -116,5 +131,17 @@ mod tests {
         std::fs::write(&path, [7u8; KEY_LEN]).unwrap();
         let other = Sealer::open_or_create(&path).unwrap();
         assert!(other.open("password", &sealed).is_err());
+    }
+
+    #[test]
+    fn derived_keys_are_stable_per_purpose_and_per_appliance() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealer = Sealer::open_or_create(&dir.path().join("a.key")).unwrap();
+        let again = Sealer::open_or_create(&dir.path().join("a.key")).unwrap();
+        let other = Sealer::open_or_create(&dir.path().join("b.key")).unwrap();
+        let key = sealer.derive_key("sbs state image").unwrap();
+        assert_eq!(*key, *again.derive_key("sbs state image").unwrap());
+        assert_ne!(*key, *sealer.derive_key("another purpose").unwrap());
+        assert_ne!(*key, *other.derive_key("sbs state image").unwrap());
     }
 }

@@ -12,14 +12,16 @@ mod common;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{Api, Stack, busybox, free_port, wait_for};
+use common::{
+    Api, Stack, build_server_body, build_to_success, busybox, free_port, git, sbs, sbs_client,
+    wait_for,
+};
 use hpvs_sim::{Appliance, ApplianceOptions};
 use keymgmt::mtls::{MtlsMaterial, SubjectAltName};
 use registry_http::Secret;
-use serde_json::{Value, json};
+use serde_json::json;
 use ssc_register::{KeyKind, Registration, RootKey, SecretKey};
 
 const START_SCRIPT: &str = "#!/bin/busybox sh
@@ -27,95 +29,6 @@ busybox mkdir -p /www
 echo built-by-the-sbs > /www/index.txt
 exec busybox httpd -f -p 8080 -h /www
 ";
-
-/// An HTTPS client of the build server presenting the lab's client certificate.
-fn sbs_client(material: &MtlsMaterial) -> reqwest::Client {
-    let tls = registry_http::TlsOptions {
-        roots: registry_http::TrustRoots::CustomCa(
-            material.ca().certificate_pem().as_bytes().to_vec(),
-        ),
-        client_identity_pem: Some(Secret::new(format!(
-            "{}{}",
-            material.client().certificate_pem(),
-            material.client().private_key_pem().as_str()
-        ))),
-    };
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls.client_config().unwrap())
-        .build()
-        .unwrap()
-}
-
-/// One call as build.py makes it: JSON content type, `""` as the body when there is none.
-async fn sbs(
-    client: &reqwest::Client,
-    base: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let answer = client
-        .request(method.parse().unwrap(), format!("{base}{path}"))
-        .header("Content-Type", "application/json")
-        .body(body.map_or_else(|| "\"\"".to_owned(), |b| b.to_string()))
-        .send()
-        .await
-        .unwrap();
-    let status = answer.status().as_u16();
-    let text = answer.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Lab", "-c", "user.email=lab@example.com"])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
-}
-
-fn build_server_body(name: &str, port: u16, material: &MtlsMaterial, reset_root: bool) -> Value {
-    let env = material.lab_env();
-    json!({
-        "name": name, "repo": "SecureDockerBuild", "tag": "1.2.7.5", "cpu": 2, "ram": 2048,
-        "quotagroups": [
-            {"quotagroup": "sb_user00", "mountid": "new", "mount": "/newroot", "filesystem": "ext4",
-             "size": 32u64 << 20, "reset_root": true},
-            {"quotagroup": "sb_user00", "mountid": "data", "mount": "/data", "filesystem": "ext4",
-             "size": 64u64 << 20, "reset_root": reset_root}],
-        "env": {"CLIENT_CA": env.client_ca, "CLIENT_CRT": env.client_crt,
-                "SERVER_CRT": env.server_crt, "SERVER_KEY": env.server_key.as_str(),
-                "EX_VOLUMES": "/docker,/data", "ROOTFS_LOCK": "y", "RUNQ_ROOTDISK": "new"},
-        "ports": [{"containerport": 443, "protocol": "tcp", "hostport": port}],
-    })
-}
-
-/// Builds and waits for `success`; returns the final status.
-async fn build(client: &reqwest::Client, base: &str) -> Value {
-    let (status, answer) = sbs(client, base, "PUT", "/image", None).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["status"], "OK: async build started");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, answer) = sbs(client, base, "GET", "/image", None).await;
-        match answer["status"].as_str().unwrap_or_default() {
-            "success" => return answer,
-            status if status.starts_with("exiting") => {
-                let (_, log) = sbs(client, base, "GET", "/log/build", None).await;
-                panic!("the build failed: {status}\n{}", log["log"]);
-            }
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "the build did not end: {answer}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_labs_build_server_builds_signs_and_its_image_deploys_pinned_to_its_root() {
@@ -201,7 +114,7 @@ async fn the_labs_build_server_builds_signs_and_its_image_deploys_pinned_to_its_
     });
     let (status, answer) = sbs(&client, &base, "POST", "/image", Some(params)).await;
     assert_eq!(status, 200, "{answer}");
-    let built = build(&client, &base).await;
+    let built = build_to_success(&client, &base).await;
     let build_name = built["build_name"].as_str().unwrap().to_owned();
     // The Go notary client, from an empty trust dir, sees both tags signed.
     let gun = format!("{}/lab/wallet", stack.registry.host());
@@ -359,7 +272,7 @@ async fn the_labs_build_server_builds_signs_and_its_image_deploys_pinned_to_its_
             "main",
         ],
     );
-    build(&client, &base).await;
+    build_to_success(&client, &base).await;
     let (_, again) = sbs(&client, &base, "GET", "/config-json", None).await;
     assert_eq!(again["public_key_id"], config["public_key_id"]);
 

@@ -17,79 +17,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{Api, Stack, busybox, free_port};
+use common::{
+    Api, Stack, build_log, build_server_body, build_to_end, busybox, free_port, git, sbs,
+    sbs_client, try_sbs,
+};
 use devstack::{GitHost, HpvsSim, HpvsSimOptions};
 use hpvs_sim::{Appliance, ApplianceOptions};
 use keymgmt::mtls::{MtlsMaterial, SubjectAltName};
-use registry_http::Secret;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// An HTTPS client of the build server presenting the lab's client certificate.
-fn sbs_client(material: &MtlsMaterial) -> reqwest::Client {
-    let tls = registry_http::TlsOptions {
-        roots: registry_http::TrustRoots::CustomCa(
-            material.ca().certificate_pem().as_bytes().to_vec(),
-        ),
-        client_identity_pem: Some(Secret::new(format!(
-            "{}{}",
-            material.client().certificate_pem(),
-            material.client().private_key_pem().as_str()
-        ))),
-    };
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls.client_config().unwrap())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-/// One call as build.py makes it (JSON content type, `""` when there is no body); `None`
-/// when the server cannot be reached.
-async fn try_sbs(
-    client: &reqwest::Client,
-    base: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Option<(u16, Value)> {
-    let answer = client
-        .request(method.parse().unwrap(), format!("{base}{path}"))
-        .header("Content-Type", "application/json")
-        .body(body.map_or_else(|| "\"\"".to_owned(), |b| b.to_string()))
-        .send()
-        .await
-        .ok()?;
-    let status = answer.status().as_u16();
-    let text = answer.text().await.ok()?;
-    Some((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
-}
-
-async fn sbs(
-    client: &reqwest::Client,
-    base: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    try_sbs(client, base, method, path, body)
-        .await
-        .unwrap_or_else(|| panic!("{method} {base}{path}: the build server did not answer"))
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Lab", "-c", "user.email=lab@example.com"])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
-}
 
 /// The git host with the repository `wallet` (busybox, a start script and `payload`:
 /// `payload_bytes` random bytes, so that the image's layer is as large as wanted), its SSH
@@ -153,22 +89,6 @@ fn source_repository(dir: &Path, payload_bytes: u64) -> Source {
     }
 }
 
-fn build_server_body(port: u16, material: &MtlsMaterial) -> Value {
-    let env = material.lab_env();
-    json!({
-        "name": "sbserver", "repo": "SecureDockerBuild", "tag": "1.2.7.5", "cpu": 2, "ram": 2048,
-        "quotagroups": [
-            {"quotagroup": "sb_user00", "mountid": "new", "mount": "/newroot", "filesystem": "ext4",
-             "size": 32u64 << 20, "reset_root": true},
-            {"quotagroup": "sb_user00", "mountid": "data", "mount": "/data", "filesystem": "ext4",
-             "size": 64u64 << 20, "reset_root": true}],
-        "env": {"CLIENT_CA": env.client_ca, "CLIENT_CRT": env.client_crt,
-                "SERVER_CRT": env.server_crt, "SERVER_KEY": env.server_key.as_str(),
-                "EX_VOLUMES": "/docker,/data", "ROOTFS_LOCK": "y", "RUNQ_ROOTDISK": "new"},
-        "ports": [{"containerport": 443, "protocol": "tcp", "hostport": port}],
-    })
-}
-
 /// The quotagroup and the build server `sbserver` on a free port, created through `api`;
 /// returns its base URL and the lab's mutual-TLS client.
 async fn create_build_server(api: &Api) -> (String, reqwest::Client) {
@@ -187,7 +107,7 @@ async fn create_build_server(api: &Api) -> (String, reqwest::Client) {
         .call(
             "POST",
             "/virtual-servers",
-            Some(build_server_body(port, &material)),
+            Some(build_server_body("sbserver", port, &material, true)),
         )
         .await;
     assert_eq!(status, 202, "{answer}");
@@ -207,29 +127,6 @@ fn init_params(source: &Source, push_host: &str, stack: &Stack) -> Value {
         "SECRET": base64::engine::general_purpose::STANDARD.encode([7u8; 128]),
         "BUILD_IMAGE_TAG": "1.2.7.5",
     })
-}
-
-/// Starts a build and waits for its end; returns the final status and the log.
-async fn build_to_end(client: &reqwest::Client, base: &str) -> (Value, String) {
-    let (status, answer) = sbs(client, base, "PUT", "/image", None).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["status"], "OK: async build started");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let (_, answer) = sbs(client, base, "GET", "/image", None).await;
-        let status = answer["status"].as_str().unwrap_or_default();
-        if status == "success" || status.starts_with("exiting") {
-            return (answer, build_log(client, base).await);
-        }
-        assert!(Instant::now() < deadline, "the build did not end: {answer}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn build_log(client: &reqwest::Client, base: &str) -> String {
-    let (status, log) = sbs(client, base, "GET", "/log/build", None).await;
-    assert_eq!(status, 200, "{log}");
-    log["log"].as_str().unwrap().to_owned()
 }
 
 /// The tags of `gun` and their digests (hex sha256 of the manifest) as the Go notary client

@@ -267,6 +267,25 @@ async fn base_image(
     ca: &[u8],
     signed: bool,
 ) -> String {
+    let name = if signed {
+        "base/busybox"
+    } else {
+        "base/unsigned"
+    };
+    base_image_as(dir, registry, notary, ca, name, signed, None).await
+}
+
+/// Pushes a busybox image as `<registry>/<name>:1.0` with `credentials` (user, password);
+/// signs it when `signed`. Returns the GUN.
+async fn base_image_as(
+    dir: &Path,
+    registry: &Registry,
+    notary: &NotaryServer,
+    ca: &[u8],
+    name: &str,
+    signed: bool,
+    credentials: Option<(&str, &str)>,
+) -> String {
     let context = dir.join("base-context");
     std::fs::create_dir_all(context.join("rootfs/bin")).unwrap();
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
@@ -288,14 +307,15 @@ async fn base_image(
     )
     .await
     .unwrap();
-    let name = if signed {
-        "base/busybox"
-    } else {
-        "base/unsigned"
-    };
     let gun = format!("{}/{name}", registry.host());
     let pushed = oci_push::Client::new(oci_push::ClientOptions {
         security: oci_push::Security::InsecureHttp,
+        credentials: match credentials {
+            Some((user, password)) => oci_push::CredentialSource::Static(
+                oci_push::Credentials::basic(user.to_owned(), Secret::new(password)),
+            ),
+            None => oci_push::CredentialSource::Anonymous,
+        },
         ..Default::default()
     })
     .unwrap()
@@ -398,5 +418,120 @@ async fn a_dockerfile_with_run_builds_with_buildah_from_a_dct_verified_base() {
     assert!(
         !paths.workspace.join("buildah").exists(),
         "buildah ran on an unverified base"
+    );
+}
+
+/// Item 1 and 2 of the base-image rules: `FROM hpvs-lab/busybox:1.0` (no registry host, as
+/// the lab's sample app writes it) is built from the base server, DCT-verified and pinned to
+/// the signed digest, pulled with `DOCKER_BASE_USER`/`DOCKER_BASE_PASSWORD` from a registry
+/// that requires them; a wrong password fails the build with the registry's refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_from_without_a_registry_is_pulled_from_the_base_server_with_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let notary = NotaryServer::start(NotaryOptions::with_security(ListenerSecurity::Tls)).unwrap();
+    let registry = Registry::start(RegistryOptions {
+        basic_auth: Some(("puller".into(), "base-pw".into())),
+        tls: false,
+    })
+    .unwrap();
+    let pushes = Registry::start(RegistryOptions::default()).unwrap();
+    let ca = std::fs::read(&notary.tls().unwrap().ca_cert).unwrap();
+    let gun = base_image_as(
+        dir.path(),
+        &registry,
+        &notary,
+        &ca,
+        "hpvs-lab/busybox",
+        true,
+        Some(("puller", "base-pw")),
+    )
+    .await;
+
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(
+        source.join("Dockerfile"),
+        "FROM hpvs-lab/busybox:1.0\nRUN echo from-the-base-server > /built.txt\n",
+    )
+    .unwrap();
+    git(&source, &["init", "--quiet", "--initial-branch", "main"]);
+    git(&source, &["add", "."]);
+    git(&source, &["commit", "--quiet", "-m", "unqualified base"]);
+    let request = BuildRequest {
+        base_server: format!("http://{}", registry.host()),
+        base_user: "puller".into(),
+        base_password: Secret::new("base-pw"),
+        base_trust: pipeline::BaseTrust::ContentTrust,
+        content_trust_base_server: notary.url().to_owned(),
+        ..request(&source, &pushes, &notary)
+    };
+    let paths = BuildPaths {
+        workspace: dir.path().join("ws"),
+        keys: dir.path().join("keys"),
+    };
+    let cloned = pipeline::clone(&request, &paths).unwrap();
+    let layout = pipeline::build(&request, &cloned, &paths, "latest", Some(&ca))
+        .await
+        .unwrap();
+    let manifest = layout.resolve(Some("latest")).unwrap();
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    oci_push::unpack_image(&layout, &manifest, &rootfs, &Default::default()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("built.txt")).unwrap(),
+        "from-the-base-server\n"
+    );
+    // buildah was given the base server's name and the verified digest, never the tag.
+    let pinned =
+        std::fs::read_to_string(paths.workspace.join("buildah/Dockerfile.pinned")).unwrap();
+    let first = pinned.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("FROM {gun}@sha256:")),
+        "{pinned}"
+    );
+    assert!(
+        !paths.workspace.join("buildah/auth.json").exists(),
+        "the credentials file stayed"
+    );
+
+    // The same build with a wrong password: the base server refuses the pull.
+    let wrong = BuildRequest {
+        base_password: Secret::new("wrong"),
+        base_trust: pipeline::BaseTrust::Unverified,
+        ..request.clone()
+    };
+    let paths = BuildPaths {
+        workspace: dir.path().join("ws2"),
+        keys: dir.path().join("keys"),
+    };
+    let cloned = pipeline::clone(&wrong, &paths).unwrap();
+    let refused = pipeline::build(&wrong, &cloned, &paths, "latest", Some(&ca))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.starts_with("build: "), "{refused}");
+    assert!(
+        refused.contains(&registry.host()) && refused.to_lowercase().contains("unauthorized"),
+        "{refused}"
+    );
+
+    // Without a base server, a FROM without a registry is refused before any pull.
+    let nowhere = BuildRequest {
+        base_server: String::new(),
+        base_trust: pipeline::BaseTrust::Unverified,
+        ..request.clone()
+    };
+    let paths = BuildPaths {
+        workspace: dir.path().join("ws3"),
+        keys: dir.path().join("keys"),
+    };
+    let cloned = pipeline::clone(&nowhere, &paths).unwrap();
+    let refused = pipeline::build(&nowhere, &cloned, &paths, "latest", Some(&ca))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("FROM hpvs-lab/busybox:1.0 names no registry"),
+        "{refused}"
     );
 }

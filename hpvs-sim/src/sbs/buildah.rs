@@ -1,10 +1,13 @@
 //! Builds that need a container runtime (a Dockerfile with `RUN`) go to buildah (Debian
-//! `buildah`: chroot isolation, vfs storage, both work on these machines), with storage of
-//! the build's own; the result is copied out as an OCI layout. Base images named on the
-//! trusted base server are first resolved with Docker Content Trust and the Dockerfile is
-//! rewritten to build from the verified digest, never from the tag.
+//! `buildah`: chroot isolation, vfs storage, both work on these machines), with storage,
+//! registries configuration and credentials of the build's own; the result is copied out as
+//! an OCI layout. Before any builder runs, the Dockerfile's `FROM` images that name no
+//! registry are rewritten to the base server ([`qualify_base_images`]: nothing is pulled from
+//! Docker Hub unless the Dockerfile names it), and base images on the base server are
+//! resolved with Docker Content Trust and rewritten to the verified digest, never built from
+//! the tag ([`pin_base_images`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use keymgmt::passphrase::{Fixed, Passphrase};
@@ -15,6 +18,104 @@ use super::pipeline::{BaseTrust, BuildRequest};
 /// Whether the Dockerfile has a step that runs a command in the image being built.
 pub fn needs_container_runtime(dockerfile: &str) -> bool {
     logical_lines(dockerfile).any(|line| keyword(&line).eq_ignore_ascii_case("RUN"))
+}
+
+/// The Dockerfile with every `FROM` image that names no registry host resolved against
+/// `base_server` (`DOCKER_BASE_SERVER`, `host[:port]` or `scheme://host[:port]`):
+/// `FROM hpvs-lab/debian-python:bookworm` becomes `FROM <base host>/hpvs-lab/debian-python:bookworm`.
+///
+/// An image names a registry when its first path component has a `.` or a `:` or is
+/// `localhost` (Docker's rule); any other name, `debian:bookworm` too, would mean Docker Hub
+/// and is put on the base server as it is (no `library/` is added). Left alone: `scratch`,
+/// earlier build stages (`FROM build AS ...`), and names built from build arguments (`$`),
+/// which buildah's own registries configuration refuses to complete. An image that names no
+/// registry while `base_server` is empty is refused, naming it.
+pub fn qualify_base_images(dockerfile: &str, base_server: &str) -> Result<String, String> {
+    let base_host = host_of(base_server);
+    let mut stages: Vec<String> = Vec::new();
+    let mut out = String::new();
+    for line in dockerfile.lines() {
+        let Some(from) = FromLine::parse(line) else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let image = from.image();
+        let keep = image.eq_ignore_ascii_case("scratch")
+            || image.contains('$')
+            || names_registry(image)
+            || stages.iter().any(|s| s.eq_ignore_ascii_case(image));
+        if let Some(alias) = from.alias() {
+            stages.push(alias.to_owned());
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if base_host.is_empty() {
+            return Err(format!(
+                "FROM {image} names no registry and DOCKER_BASE_SERVER is not set: set \
+                 docker.base_server, or name the registry in the Dockerfile"
+            ));
+        }
+        out.push_str(&from.with_image(&format!("{base_host}/{image}")));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Whether `image`'s first path component is a registry host (`.`, `:` or `localhost`).
+fn names_registry(image: &str) -> bool {
+    image.split_once('/').is_some_and(|(first, _)| {
+        first.contains('.') || first.contains(':') || first == "localhost"
+    })
+}
+
+/// A `FROM [--flag=...] IMAGE [AS NAME]` line, split into words.
+struct FromLine<'a> {
+    indent: &'a str,
+    words: Vec<&'a str>,
+    image_at: usize,
+}
+
+impl<'a> FromLine<'a> {
+    fn parse(line: &'a str) -> Option<Self> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !words.first()?.eq_ignore_ascii_case("FROM") {
+            return None;
+        }
+        let image_at = words
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, w)| !w.starts_with("--"))?
+            .0;
+        let indent = &line[..line.len() - line.trim_start().len()];
+        Some(Self {
+            indent,
+            words,
+            image_at,
+        })
+    }
+
+    fn image(&self) -> &'a str {
+        self.words[self.image_at]
+    }
+
+    fn alias(&self) -> Option<&'a str> {
+        let rest = &self.words[self.image_at + 1..];
+        match rest {
+            [as_word, name, ..] if as_word.eq_ignore_ascii_case("AS") => Some(name),
+            _ => None,
+        }
+    }
+
+    fn with_image(&self, image: &str) -> String {
+        let mut words = self.words.clone();
+        words[self.image_at] = image;
+        format!("{}{}", self.indent, words.join(" "))
+    }
 }
 
 /// The Dockerfile with every `FROM` of an image on `request.base_server` pinned to the
@@ -32,24 +133,17 @@ pub async fn pin_base_images(
     let base_host = host_of(&request.base_server);
     let mut out = String::new();
     for line in dockerfile.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let is_from = words
-            .first()
-            .is_some_and(|w| w.eq_ignore_ascii_case("FROM"));
-        let image = words
-            .iter()
-            .skip(1)
-            .find(|w| !w.starts_with("--"))
-            .copied()
-            .unwrap_or_default();
-        if !is_from || !image.starts_with(&format!("{base_host}/")) || image.contains('@') {
+        let from = FromLine::parse(line).filter(|f| {
+            f.image().starts_with(&format!("{base_host}/")) && !f.image().contains('@')
+        });
+        let Some(from) = from else {
             out.push_str(line);
             out.push('\n');
             continue;
-        }
-        let (repository, tag) = split_tag(image);
+        };
+        let (repository, tag) = split_tag(from.image());
         let digest = resolve(request, repository, tag, trust_dir, ca_pem).await?;
-        out.push_str(&line.replacen(image, &format!("{repository}@{digest}"), 1));
+        out.push_str(&from.with_image(&format!("{repository}@{digest}")));
         out.push('\n');
     }
     Ok(out)
@@ -65,6 +159,7 @@ async fn resolve(
     let mut config = ServerConfig::from_url(&request.content_trust_base_server)
         .map_err(|e| format!("DOCKER_CONTENT_TRUST_BASE_SERVER: {e}"))?;
     config.ca_pem = ca_pem.map(<[u8]>::to_vec);
+    config.credentials = super::pipeline::base_credentials(request).notary();
     let client = notary_client::repository::Client::new(
         trust_dir,
         &config,
@@ -83,8 +178,10 @@ async fn resolve(
 }
 
 /// Builds `dockerfile` in `context` with buildah into the OCI layout `layout_dir`, tagged
-/// `tag`. Storage and the signature policy are the build's own (under `work`), so nothing
-/// of the host's container setup is used or changed.
+/// `tag`, trusting `ca_pem` (the appliance's outbound CA) for registries over HTTPS. Storage, the signature policy, the registries configuration (no unqualified
+/// search registry, short names refused) and the credentials file (the base server's
+/// `DOCKER_BASE_USER`/`DOCKER_BASE_PASSWORD`, 0600, removed after the build) are the build's
+/// own (under `work`), so nothing of the host's container setup is used or changed.
 pub fn build(
     request: &BuildRequest,
     context: &Path,
@@ -92,21 +189,114 @@ pub fn build(
     work: &Path,
     layout_dir: &Path,
     tag: &str,
+    ca_pem: Option<&[u8]>,
 ) -> Result<(), String> {
     let buildah = ["/usr/bin/buildah", "buildah"]
         .iter()
         .find(|p| Path::new(p).is_file() || which(p))
         .ok_or("buildah is missing: run scripts/install-peers.sh (Debian package buildah)")?;
     std::fs::create_dir_all(work).map_err(|e| format!("create {}: {e}", work.display()))?;
-    let dockerfile_path = work.join("Dockerfile.pinned");
-    std::fs::write(&dockerfile_path, dockerfile).map_err(|e| e.to_string())?;
-    let policy = work.join("policy.json");
-    // Signatures are DCT's business here (checked above); buildah only fetches by digest.
-    std::fs::write(
-        &policy,
-        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-    )
-    .map_err(|e| e.to_string())?;
+    let files = BuildFiles::write(work, request, dockerfile, ca_pem);
+    let built = files
+        .and_then(|files| build_with(buildah, request, context, work, &files, layout_dir, tag));
+    // The credentials never outlive the build, whatever happened.
+    let _ = std::fs::remove_file(work.join(AUTH_FILE));
+    built
+}
+
+/// The credentials file of a build, under its work directory.
+const AUTH_FILE: &str = "auth.json";
+
+/// The files of one buildah run, all under the build's work directory.
+struct BuildFiles {
+    /// The Dockerfile, its bases qualified and pinned.
+    dockerfile: PathBuf,
+    /// The signature policy (accept anything: DCT checked the bases already).
+    policy: PathBuf,
+    /// [`REGISTRIES_CONF`].
+    registries: PathBuf,
+    /// [`auth_file`] (0600).
+    auth: PathBuf,
+    /// A directory with the appliance's CA as `ca.crt`, for registries over HTTPS.
+    certs: Option<PathBuf>,
+}
+
+impl BuildFiles {
+    fn write(
+        work: &Path,
+        request: &BuildRequest,
+        dockerfile: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, String> {
+        let write = |name: &str, bytes: &[u8]| {
+            let path = work.join(name);
+            std::fs::write(&path, bytes)
+                .map(|()| path.clone())
+                .map_err(|e| format!("write {}: {e}", path.display()))
+        };
+        let dockerfile = write("Dockerfile.pinned", dockerfile.as_bytes())?;
+        // Signatures are DCT's business here (checked above); buildah only fetches by digest.
+        let policy = write(
+            "policy.json",
+            br#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+        )?;
+        let registries = write("registries.conf", REGISTRIES_CONF.as_bytes())?;
+        let auth = work.join(AUTH_FILE);
+        let credentials = super::pipeline::base_credentials(request);
+        crate::state_files::write_secret(
+            &auth,
+            auth_file(host_of(&request.base_server), &credentials).as_bytes(),
+        )
+        .map_err(|e| e.to_string())?;
+        let certs = match ca_pem {
+            Some(pem) => {
+                let dir = work.join("certs");
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(dir.join("ca.crt"), pem))
+                    .map_err(|e| format!("write {}: {e}", dir.display()))?;
+                Some(dir)
+            }
+            None => None,
+        };
+        Ok(Self {
+            dockerfile,
+            policy,
+            registries,
+            auth,
+            certs,
+        })
+    }
+}
+
+/// buildah's registries configuration for builds: no registry is searched for a short
+/// name (every base is qualified by [`qualify_base_images`] first).
+const REGISTRIES_CONF: &str =
+    "unqualified-search-registries = []\nshort-name-mode = \"enforcing\"\n";
+
+/// The containers-auth.json text giving `host` the base credentials (`{"auths": {}}` when
+/// anonymous).
+fn auth_file(host: &str, credentials: &super::pipeline::BaseCredentials) -> String {
+    let auths = match credentials.user_password() {
+        Some((user, password)) if !host.is_empty() => {
+            use base64::Engine as _;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            serde_json::json!({ host: { "auth": token } })
+        }
+        _ => serde_json::json!({}),
+    };
+    serde_json::json!({ "auths": auths }).to_string()
+}
+
+fn build_with(
+    buildah: &str,
+    request: &BuildRequest,
+    context: &Path,
+    work: &Path,
+    files: &BuildFiles,
+    layout_dir: &Path,
+    tag: &str,
+) -> Result<(), String> {
     let storage = |command: &mut Command| {
         command
             .arg("--root")
@@ -121,19 +311,26 @@ pub fn build(
     storage(&mut bud);
     bud.args(["bud", "--isolation", "chroot", "--layers=false"])
         .arg("--signature-policy")
-        .arg(&policy)
-        .arg(format!("--tls-verify={}", !insecure))
-        .arg("-f")
-        .arg(&dockerfile_path)
+        .arg(&files.policy)
+        .arg("--authfile")
+        .arg(&files.auth)
+        .arg(format!("--tls-verify={}", !insecure));
+    if let Some(certs) = &files.certs {
+        bud.arg("--cert-dir").arg(certs);
+    }
+    bud.arg("-f")
+        .arg(&files.dockerfile)
         .args(["-t", &name])
         .arg(context)
-        .env("BUILDAH_ISOLATION", "chroot");
+        .env("BUILDAH_ISOLATION", "chroot")
+        .env("CONTAINERS_REGISTRIES_CONF", &files.registries)
+        .env("REGISTRY_AUTH_FILE", &files.auth);
     run(&mut bud)?;
     let mut push = Command::new(buildah);
     storage(&mut push);
     push.arg("push")
         .arg("--signature-policy")
-        .arg(&policy)
+        .arg(&files.policy)
         .arg(&name)
         .arg(format!("oci:{}:{tag}", layout_dir.display()));
     run(&mut push)?;
@@ -228,5 +425,66 @@ mod tests {
             ("127.0.0.1:5000/base", "latest")
         );
         assert_eq!(host_of("http://127.0.0.1:5000/"), "127.0.0.1:5000");
+    }
+
+    #[test]
+    fn from_images_without_a_registry_go_to_the_base_server() {
+        let dockerfile = "# base\n\
+            FROM hpvs-lab/debian-python:bookworm AS build\n\
+            RUN make\n\
+            from --platform=linux/s390x debian:bookworm\n\
+            FROM build\n\
+            FROM scratch\n\
+            FROM 127.0.0.1:5000/base/busybox:1.0\n\
+            FROM registry.example/x/y\n\
+            FROM localhost/x/y\n\
+            FROM ${BASE}\n";
+        let qualified = qualify_base_images(dockerfile, "http://127.0.0.1:5000/").unwrap();
+        assert_eq!(
+            qualified,
+            "# base\n\
+            FROM 127.0.0.1:5000/hpvs-lab/debian-python:bookworm AS build\n\
+            RUN make\n\
+            from --platform=linux/s390x 127.0.0.1:5000/debian:bookworm\n\
+            FROM build\n\
+            FROM scratch\n\
+            FROM 127.0.0.1:5000/base/busybox:1.0\n\
+            FROM registry.example/x/y\n\
+            FROM localhost/x/y\n\
+            FROM ${BASE}\n"
+        );
+        assert_eq!(
+            qualify_base_images("FROM hpvs-lab/x\n", "registry.example:443").unwrap(),
+            "FROM registry.example:443/hpvs-lab/x\n"
+        );
+        let refused = qualify_base_images("FROM hpvs-lab/x\n", "").unwrap_err();
+        assert!(
+            refused.contains("FROM hpvs-lab/x names no registry"),
+            "{refused}"
+        );
+        assert!(refused.contains("DOCKER_BASE_SERVER"), "{refused}");
+        // Nothing to qualify: no base server needed.
+        assert_eq!(
+            qualify_base_images("FROM scratch\nCOPY a b\n", "").unwrap(),
+            "FROM scratch\nCOPY a b\n"
+        );
+    }
+
+    #[test]
+    fn the_base_credentials_reach_buildahs_auth_file_for_the_base_host_only() {
+        use super::super::pipeline::BaseCredentials;
+        let credentials = BaseCredentials::new("puller", registry_http::Secret::new("pw:1"));
+        let text = auth_file("127.0.0.1:5000", &credentials);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let auths = parsed["auths"].as_object().unwrap();
+        assert_eq!(auths.len(), 1);
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auths["127.0.0.1:5000"]["auth"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(decoded, b"puller:pw:1");
+        let anonymous = BaseCredentials::new("", registry_http::Secret::default());
+        assert_eq!(auth_file("127.0.0.1:5000", &anonymous), r#"{"auths":{}}"#);
+        assert!(REGISTRIES_CONF.contains("unqualified-search-registries = []"));
     }
 }

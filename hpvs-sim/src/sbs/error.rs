@@ -162,6 +162,13 @@ pub enum SbsError {
     /// The secret given is not the one the state image was exported under.
     #[error("the secret does not open this state image: it was exported under another SECRET")]
     StateSecretWrong,
+    /// The state image was exported by a build server of another appliance: its second
+    /// secret, which never leaves the appliance, is not this appliance's.
+    #[error(
+        "the state image was exported on another appliance: it opens only on the appliance \
+         that exported it, with the same SECRET"
+    )]
+    StateOtherAppliance,
     /// The state image opened with the secret, but its contents fail authentication.
     #[error("the state image was altered after export: {part} fails authentication")]
     StateTampered {
@@ -220,7 +227,7 @@ impl SbsError {
             | Self::ParameterType { .. }
             | Self::StateMalformed { .. }
             | Self::StateVersion { .. } => 400,
-            Self::SecretMismatch | Self::StateSecretWrong => 403,
+            Self::SecretMismatch | Self::StateSecretWrong | Self::StateOtherAppliance => 403,
             Self::NoBuild
             | Self::UnknownBuild { .. }
             | Self::UnknownLog { .. }
@@ -321,6 +328,7 @@ mod tests {
             },
             SbsError::StateSecretWrong,
             SbsError::StateTampered { part: "payload" },
+            SbsError::StateOtherAppliance,
             file_error(
                 "read",
                 std::path::Path::new("/s/params.json"),
@@ -352,6 +360,7 @@ mod tests {
         assert_eq!(all[18].status(), 404);
         assert_eq!(all[22].status(), 403);
         assert_eq!(all[23].status(), 422);
-        assert_eq!(all[24].status(), 500);
+        assert_eq!(all[24].status(), 403);
+        assert_eq!(all[25].status(), 500);
     }
 }

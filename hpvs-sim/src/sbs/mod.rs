@@ -20,8 +20,8 @@
 //! - [`BuildPipeline`]: the build itself, behind a trait; [`BuildJob`] is what it gets,
 //!   [`BuildOutcome`] or [`BuildFailure`] what it returns.
 //! - [`InitParams`]: the init parameters, typed, secrets redacted in `Debug`.
-//! - [`state_image`]: the sealed export of `keys/` and the parameters (its format is in its
-//!   doc).
+//! - [`state_image`]: the sealed export of `keys/` and the parameters, under the client's
+//!   `SECRET` and the appliance's [`ApplianceSecret`] (its format is in its doc).
 //! - [`SbsError`]: the one error type of the SBS; [`SbsError::status`] is its HTTP status.
 //!
 //! # Endpoints
@@ -39,9 +39,10 @@
 //! | GET `/config-json` | **201**, the latest build's registration data |
 //! | GET `/imagedigest` | **201**, the JSON string `<repository>@sha256:<hex>` |
 //! | GET `/state-image` | [`wire::StateImage`] |
-//! | POST `/state-image` | `{"status": "OK"}`; 403 wrong secret, 422 tampered |
+//! | POST `/state-image` | `{"status": "OK"}`; 403 wrong secret or another appliance's image, 422 tampered |
 //!
-//! Errors are `{"error": "<message>"}`: 400 malformed, 403 wrong secret, 404 nothing there,
+//! Errors are `{"error": "<message>"}`: 400 malformed, 403 wrong secret (or a state image
+//! of another appliance), 404 nothing there,
 //! 409 refused in the server's state, 422 tampered state image, 500 the server's fault.
 //!
 //! # Choices where the spec is silent
@@ -84,6 +85,7 @@ pub use identity::SbsIdentity;
 pub use params::InitParams;
 pub use protocol::serve_build_server;
 pub use server::{BuildServer, LOG_NAMES};
+pub use state_image::ApplianceSecret;
 pub use status::{BuildLog, BuildStep, StatusReporter};
 pub use tool_pipeline::ToolPipeline;
 pub use wire::BuildStatus;

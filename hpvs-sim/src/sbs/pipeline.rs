@@ -58,10 +58,62 @@ pub struct BuildRequest {
     /// `DOCKER_BASE_SERVER`: where `FROM` images come from, `host[:port]` or
     /// `http://host[:port]` for plain HTTP.
     pub base_server: String,
+    /// `DOCKER_BASE_USER`: the base server's user (empty: anonymous pulls).
+    pub base_user: String,
+    /// `DOCKER_BASE_PASSWORD`.
+    pub base_password: Secret,
     /// `DOCKER_CONTENT_TRUST_BASE`.
     pub base_trust: BaseTrust,
     /// `DOCKER_CONTENT_TRUST_BASE_SERVER`: the Notary URL base images are verified on.
     pub content_trust_base_server: String,
+}
+
+/// The base server's credentials (`DOCKER_BASE_USER`, `DOCKER_BASE_PASSWORD`), for base
+/// pulls by the workspace's builder and buildah and for their DCT lookups; anonymous when
+/// the user is empty. `Debug` redacts the password.
+#[derive(Debug, Clone, Default)]
+pub struct BaseCredentials {
+    user: String,
+    password: Secret,
+}
+
+impl BaseCredentials {
+    /// `user` and `password`; an empty `user` means anonymous.
+    pub fn new(user: impl Into<String>, password: Secret) -> Self {
+        Self {
+            user: user.into(),
+            password,
+        }
+    }
+
+    /// The user and password, `None` when anonymous.
+    pub fn user_password(&self) -> Option<(&str, &str)> {
+        (!self.user.is_empty()).then(|| (self.user.as_str(), self.password.expose()))
+    }
+
+    /// As a registry client takes them.
+    pub fn registry(&self) -> CredentialSource {
+        match self.user_password() {
+            None => CredentialSource::Anonymous,
+            Some(_) => CredentialSource::Static(Credentials::basic(
+                self.user.clone(),
+                self.password.clone(),
+            )),
+        }
+    }
+
+    /// As the Notary client takes them.
+    pub fn notary(&self) -> Credentials {
+        match self.user_password() {
+            None => Credentials::Anonymous,
+            Some(_) => Credentials::basic(self.user.clone(), self.password.clone()),
+        }
+    }
+}
+
+/// The base server's credentials of `request`.
+pub fn base_credentials(request: &BuildRequest) -> BaseCredentials {
+    BaseCredentials::new(request.base_user.clone(), request.base_password.clone())
 }
 
 /// Where the build's files go.
@@ -170,9 +222,11 @@ pub fn gun(request: &BuildRequest) -> String {
     format!("{host}/{}", request.repo)
 }
 
-/// Builds the Dockerfile of the clone into an OCI layout tagged `tag`: base images on the
-/// base server pinned to their DCT-verified digests first (with [`BaseTrust::ContentTrust`]),
-/// then buildah when a step runs commands, the workspace's reproducible builder otherwise.
+/// Builds the Dockerfile of the clone into an OCI layout tagged `tag`: `FROM` images that
+/// name no registry put on the base server, base images on the base server pinned to their
+/// DCT-verified digests (with [`BaseTrust::ContentTrust`]), then buildah when a step runs
+/// commands, the workspace's reproducible builder otherwise; base pulls use the base
+/// server's credentials.
 pub async fn build(
     request: &BuildRequest,
     cloned: &Cloned,
@@ -185,6 +239,8 @@ pub async fn build(
     let dockerfile_path = inside(&cloned.dir, &request.dockerfile_path).map_err(fail(step))?;
     let dockerfile = std::fs::read_to_string(&dockerfile_path)
         .map_err(|e| fail(step)(format!("read {}: {e}", request.dockerfile_path)))?;
+    let dockerfile = super::buildah::qualify_base_images(&dockerfile, &request.base_server)
+        .map_err(fail(step))?;
     let base_trust_dir = paths.keys.join("base-trust");
     let dockerfile = super::buildah::pin_base_images(request, &dockerfile, &base_trust_dir, ca_pem)
         .await
@@ -194,8 +250,17 @@ pub async fn build(
         let request = request.clone();
         let work = paths.workspace.join("buildah");
         let (tag, layout) = (tag.to_owned(), layout_dir.clone());
+        let ca = ca_pem.map(<[u8]>::to_vec);
         tokio::task::spawn_blocking(move || {
-            super::buildah::build(&request, &context, &dockerfile, &work, &layout, &tag)
+            super::buildah::build(
+                &request,
+                &context,
+                &dockerfile,
+                &work,
+                &layout,
+                &tag,
+                ca.as_deref(),
+            )
         })
         .await
         .map_err(|e| fail(step)(e.to_string()))?
@@ -203,8 +268,12 @@ pub async fn build(
         return Layout::open(&layout_dir).map_err(|e| fail(step)(e.to_string()));
     }
     let layout = Layout::create(&layout_dir).map_err(|e| fail(step)(e.to_string()))?;
-    let base_client = registry_client(&request.base_server, ca_pem, CredentialSource::Anonymous)
-        .map_err(fail(step))?;
+    let base_client = registry_client(
+        &request.base_server,
+        ca_pem,
+        base_credentials(request).registry(),
+    )
+    .map_err(fail(step))?;
     oci_push::dockerfile::build(
         Some(&base_client),
         &context,

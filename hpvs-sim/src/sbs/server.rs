@@ -13,7 +13,7 @@ use time::macros::format_description;
 use super::build::{BuildFailure, BuildJob, BuildOutcome, BuildPipeline};
 use super::error::SbsError;
 use super::params::InitParams;
-use super::state_image::{self, StatePayload};
+use super::state_image::{self, ApplianceSecret, StatePayload};
 use super::status::{BuildLog, BuildStep, StatusReporter, StatusSink};
 use super::store::{Store, check_outcome};
 use super::wire::{
@@ -43,6 +43,8 @@ impl std::fmt::Debug for BuildServer {
 struct Shared {
     store: Store,
     state: Mutex<State>,
+    /// The state image's second secret, the appliance's.
+    appliance: ApplianceSecret,
 }
 
 struct State {
@@ -85,9 +87,15 @@ impl StatusSink for Shared {
 const INTERRUPTED_RC: i32 = 1;
 
 impl BuildServer {
-    /// The server of `state_dir` (made when missing), building with `pipeline`. A build that
-    /// was running when the previous server stopped is marked failed.
-    pub fn open(state_dir: &Path, pipeline: Arc<dyn BuildPipeline>) -> Result<Self, SbsError> {
+    /// The server of `state_dir` (made when missing), building with `pipeline`, sealing its
+    /// state images under the client's `SECRET` and `appliance` (the same for every build
+    /// server of an appliance, never exported). A build that was running when the previous
+    /// server stopped is marked failed.
+    pub fn open(
+        state_dir: &Path,
+        pipeline: Arc<dyn BuildPipeline>,
+        appliance: ApplianceSecret,
+    ) -> Result<Self, SbsError> {
         let store = Store::open(state_dir)?;
         let params = store.load_params()?.map(Arc::new);
         let mut status = store.load_status()?;
@@ -117,6 +125,7 @@ impl BuildServer {
                     running: None,
                     next_id: 1,
                 }),
+                appliance,
             }),
             pipeline,
         })
@@ -327,7 +336,8 @@ impl BuildServer {
         Ok(self.shared.store.load_build(None)?.image_digest)
     }
 
-    /// `GET /state-image`: `keys/` and the parameters, sealed under `SECRET`.
+    /// `GET /state-image`: `keys/` and the parameters, sealed under `SECRET` and the
+    /// appliance's secret.
     pub fn export_state(&self) -> Result<StateImage, SbsError> {
         let params = self
             .shared
@@ -337,7 +347,7 @@ impl BuildServer {
             .ok_or(SbsError::NotInitialised)?;
         let keys = self.shared.store.read_keys()?;
         let payload = StatePayload::new(Some(params.to_document()), &keys);
-        let state = state_image::seal(&payload, params.secret.expose())?;
+        let state = state_image::seal(&payload, params.secret.expose(), &self.shared.appliance)?;
         let export_tag = OffsetDateTime::now_utc()
             .format(format_description!(
                 "[year]-[month]-[day]_[hour]-[minute]-[second].[subsecond digits:6]"
@@ -354,9 +364,9 @@ impl BuildServer {
     }
 
     /// `POST /state-image`: restores `keys/` and the parameters of a state image exported
-    /// under `secret`. Everything is checked before anything is written.
+    /// under `secret` on this appliance. Everything is checked before anything is written.
     pub fn import_state(&self, secret: &Secret, state: &str) -> Result<(), SbsError> {
-        let payload = state_image::open(state, secret.expose())?;
+        let payload = state_image::open(state, secret.expose(), &self.shared.appliance)?;
         let keys = payload.key_files()?;
         let params = match &payload.params {
             Some(document) => {

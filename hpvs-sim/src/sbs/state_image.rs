@@ -1,37 +1,42 @@
 //! The state image (spec: "State image"): the server's `keys/` directory and its init
-//! parameters, sealed so that only the holder of the client's `SECRET` opens them, and any
-//! change is detected. No I/O.
+//! parameters, sealed under two secrets, the client's `SECRET` and the appliance's
+//! [`ApplianceSecret`], which never leaves hpvs-sim; any change is detected. No I/O.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! `state` is the standard base64 of these bytes:
 //!
 //! ```text
 //! offset  size  field
-//!      0     8  magic "SBSSTAT1"
+//!      0     8  magic "SBSSTAT2"
 //!      8     4  PBKDF2 iterations, big-endian u32
 //!     12    32  salt (random)
-//!     44    32  secret check: bytes 32..64 of PBKDF2-HMAC-SHA256(SECRET, salt, iterations, 64)
-//!     76    12  nonce of the data key
-//!     88    48  the data key (32 random bytes made by the server), AES-256-GCM sealed under
-//!               bytes 0..32 of the same PBKDF2 output, AAD = bytes 0..88
-//!    136    12  nonce of the payload
-//!    148     -  the payload, AES-256-GCM sealed under the data key, AAD = bytes 0..148
+//!     44    32  secret check: bytes 32..64 of P = PBKDF2-HMAC-SHA256(SECRET, salt, iterations, 64)
+//!     76    32  appliance check: HMAC-SHA256(A, "hpvs-sim sbs state: appliance check" || salt)
+//!    108    12  nonce of the data key
+//!    120    48  the data key (32 random bytes made by the server), AES-256-GCM sealed under
+//!               KEK = HMAC-SHA256(A, "hpvs-sim sbs state: key-encryption key" || P[0..32]),
+//!               AAD = bytes 0..120
+//!    168    12  nonce of the payload
+//!    180     -  the payload, AES-256-GCM sealed under the data key, AAD = bytes 0..180
 //! ```
 //!
-//! `SECRET` is used as the UTF-8 text the client sent (the base64 of its 128 random bytes).
-//! The payload is JSON: `{"version": 1, "params": {<the init parameters as POST /image
-//! takes them>}, "keys": {"<path under keys/>": "<base64 of the file>"}}`.
+//! `A` is the appliance secret (32 bytes: hpvs-sim derives it with HKDF from its sealing
+//! key, so it never leaves the appliance and survives restarts). `SECRET` is used as the
+//! UTF-8 text the client sent (the base64 of its 128 random bytes). The payload is JSON:
+//! `{"version": 1, "params": {<the init parameters as POST /image takes them>}, "keys":
+//! {"<path under keys/>": "<base64 of the file>"}}`.
 //!
-//! Opening: a secret whose check bytes differ is [`SbsError::StateSecretWrong`] (the check
-//! and the key-encryption key come from one derivation, so the check says nothing about the
-//! key); with the right secret, a data key or payload that fails GCM authentication is
-//! [`SbsError::StateTampered`]. A changed header (iterations, salt, check) makes the secret
+//! The key-encryption key depends on both secrets: an exported state opens only on the
+//! appliance that exported it (any build server of it, a new one included) and only with the
+//! same `SECRET`. Opening, in order: a secret whose check bytes differ is
+//! [`SbsError::StateSecretWrong`]; an appliance whose check differs is
+//! [`SbsError::StateOtherAppliance`] (the check is an HMAC under `A`: it tells nothing of
+//! `A`); with both right, a data key or payload that fails GCM authentication is
+//! [`SbsError::StateTampered`]. A changed header (iterations, salt, checks) makes a secret
 //! look wrong. Iterations outside 10,000..=10,000,000 are refused before any derivation.
-//!
-//! The data key is a second secret, made by the server for each export; it travels wrapped
-//! under the `SECRET`-derived key, so `SECRET` alone opens the image, as the spec's import
-//! on a fresh server requires.
+//! Version 1 images (whose key-encryption key came from `SECRET` alone) are refused with
+//! [`SbsError::StateVersion`].
 
 use std::collections::BTreeMap;
 
@@ -44,13 +49,47 @@ use zeroize::Zeroizing;
 use super::error::SbsError;
 use super::params::constant_time_eq;
 
-const MAGIC: &[u8; 8] = b"SBSSTAT1";
+const MAGIC: &[u8; 8] = b"SBSSTAT2";
+/// The image format version (the magic's last digit).
+const FORMAT: u32 = 2;
+/// The payload's version.
 const VERSION: u32 = 1;
 /// PBKDF2 iterations of an export.
 pub const ITERATIONS: u32 = 100_000;
 const MIN_ITERATIONS: u32 = 10_000;
 const MAX_ITERATIONS: u32 = 10_000_000;
-const HEADER: usize = 76;
+const HEADER: usize = 108;
+const SECRET_CHECK: std::ops::Range<usize> = 44..76;
+const APPLIANCE_CHECK: std::ops::Range<usize> = 76..HEADER;
+const APPLIANCE_CHECK_LABEL: &[u8] = b"hpvs-sim sbs state: appliance check";
+const KEK_LABEL: &[u8] = b"hpvs-sim sbs state: key-encryption key";
+
+/// The appliance's secret of the state image: 32 bytes that never leave hpvs-sim
+/// (`Debug` prints `[redacted]`). hpvs-sim hands each of its build servers the same one,
+/// so a state exported by one opens on any other of the same appliance.
+#[derive(Clone)]
+pub struct ApplianceSecret(Zeroizing<[u8; 32]>);
+
+impl ApplianceSecret {
+    /// The secret of these bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    fn hmac(&self, label: &[u8], data: &[u8]) -> ring::hmac::Tag {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.0[..]);
+        let mut context = ring::hmac::Context::with_key(&key);
+        context.update(label);
+        context.update(data);
+        context.sign()
+    }
+}
+
+impl std::fmt::Debug for ApplianceSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApplianceSecret([redacted])")
+    }
+}
 const KEY_BLOCK: usize = 12 + 32 + 16;
 const PAYLOAD_START: usize = HEADER + KEY_BLOCK + 12;
 
@@ -144,12 +183,21 @@ fn nonce(bytes: &[u8]) -> Result<Nonce, SbsError> {
     Nonce::try_assume_unique_for_key(bytes).map_err(|_| malformed("bad nonce".to_owned()))
 }
 
-/// Seals `payload` under `secret`; the base64 text of the `state` field.
-pub fn seal(payload: &StatePayload, secret: &str) -> Result<String, SbsError> {
-    seal_with(payload, secret, ITERATIONS)
+/// Seals `payload` under `secret` and `appliance`; the base64 text of the `state` field.
+pub fn seal(
+    payload: &StatePayload,
+    secret: &str,
+    appliance: &ApplianceSecret,
+) -> Result<String, SbsError> {
+    seal_with(payload, secret, appliance, ITERATIONS)
 }
 
-fn seal_with(payload: &StatePayload, secret: &str, iterations: u32) -> Result<String, SbsError> {
+fn seal_with(
+    payload: &StatePayload,
+    secret: &str,
+    appliance: &ApplianceSecret,
+    iterations: u32,
+) -> Result<String, SbsError> {
     let plain = Zeroizing::new(serde_json::to_vec(payload).map_err(|e| malformed(e.to_string()))?);
     let mut out = Vec::with_capacity(PAYLOAD_START + plain.len() + 16);
     out.extend_from_slice(MAGIC);
@@ -159,6 +207,8 @@ fn seal_with(payload: &StatePayload, secret: &str, iterations: u32) -> Result<St
     out.extend_from_slice(&salt);
     let derived = derive(secret, &salt, iterations)?;
     out.extend_from_slice(&derived[32..]);
+    out.extend_from_slice(appliance.hmac(APPLIANCE_CHECK_LABEL, &salt).as_ref());
+    let kek = Zeroizing::new(appliance.hmac(KEK_LABEL, &derived[..32]).as_ref().to_vec());
 
     let mut data_key = Zeroizing::new([0u8; 32]);
     random(&mut data_key[..])?;
@@ -166,7 +216,7 @@ fn seal_with(payload: &StatePayload, secret: &str, iterations: u32) -> Result<St
     random(&mut key_nonce)?;
     out.extend_from_slice(&key_nonce);
     let mut wrapped = data_key.to_vec();
-    aead_key(&derived[..32])?
+    aead_key(&kek)?
         .seal_in_place_append_tag(
             nonce(&key_nonce)?,
             Aad::from(&out[..HEADER + 12]),
@@ -190,8 +240,12 @@ fn seal_with(payload: &StatePayload, secret: &str, iterations: u32) -> Result<St
     Ok(base64::engine::general_purpose::STANDARD.encode(out))
 }
 
-/// Opens the `state` field of a state image with `secret`.
-pub fn open(state: &str, secret: &str) -> Result<StatePayload, SbsError> {
+/// Opens the `state` field of a state image with `secret` on the appliance of `appliance`.
+pub fn open(
+    state: &str,
+    secret: &str,
+    appliance: &ApplianceSecret,
+) -> Result<StatePayload, SbsError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(state.trim())
         .map_err(|e| malformed(format!("not base64: {e}")))?;
@@ -209,7 +263,7 @@ pub fn open(state: &str, secret: &str) -> Result<StatePayload, SbsError> {
     if bytes[7] != MAGIC[7] {
         return Err(SbsError::StateVersion {
             found: u32::from(bytes[7].wrapping_sub(b'0')),
-            supported: VERSION,
+            supported: FORMAT,
         });
     }
     let iterations = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
@@ -219,11 +273,16 @@ pub fn open(state: &str, secret: &str) -> Result<StatePayload, SbsError> {
         )));
     }
     let derived = derive(secret, &bytes[12..44], iterations)?;
-    if !constant_time_eq(&derived[32..], &bytes[44..HEADER]) {
+    if !constant_time_eq(&derived[32..], &bytes[SECRET_CHECK]) {
         return Err(SbsError::StateSecretWrong);
     }
+    let appliance_check = appliance.hmac(APPLIANCE_CHECK_LABEL, &bytes[12..44]);
+    if !constant_time_eq(appliance_check.as_ref(), &bytes[APPLIANCE_CHECK]) {
+        return Err(SbsError::StateOtherAppliance);
+    }
+    let kek = Zeroizing::new(appliance.hmac(KEK_LABEL, &derived[..32]).as_ref().to_vec());
     let mut data_key = Zeroizing::new(bytes[HEADER + 12..HEADER + KEY_BLOCK].to_vec());
-    let opened_key = aead_key(&derived[..32])?
+    let opened_key = aead_key(&kek)?
         .open_in_place(
             nonce(&bytes[HEADER..HEADER + 12])?,
             Aad::from(&bytes[..HEADER + 12]),
@@ -270,32 +329,36 @@ mod tests {
         b64.encode(bytes)
     }
 
+    fn here() -> ApplianceSecret {
+        ApplianceSecret::new([3; 32])
+    }
+
     #[test]
     fn round_trip_and_each_refusal_has_its_error() {
-        let state = seal_with(&sample(), "the secret", MIN_ITERATIONS).unwrap();
-        let opened = open(&state, "the secret").unwrap();
+        let state = seal_with(&sample(), "the secret", &here(), MIN_ITERATIONS).unwrap();
+        let opened = open(&state, "the secret", &here()).unwrap();
         assert_eq!(opened.key_files().unwrap()["root.key"], b"root key bytes");
         assert_eq!(opened.params.unwrap()["SECRET"], "s");
 
         assert!(matches!(
-            open(&state, "another"),
+            open(&state, "another", &here()),
             Err(SbsError::StateSecretWrong)
         ));
         let last = PAYLOAD_START + 3;
         assert!(matches!(
-            open(&flip(&state, last), "the secret"),
+            open(&flip(&state, last), "the secret", &here()),
             Err(SbsError::StateTampered { part: "payload" })
         ));
         assert!(matches!(
-            open(&flip(&state, HEADER + 20), "the secret"),
+            open(&flip(&state, HEADER + 20), "the secret", &here()),
             Err(SbsError::StateTampered { part: "data key" })
         ));
         assert!(matches!(
-            open(&flip(&state, 20), "the secret"),
+            open(&flip(&state, 20), "the secret", &here()),
             Err(SbsError::StateSecretWrong)
         ));
         assert!(matches!(
-            open("%%%", "the secret"),
+            open("%%%", "the secret", &here()),
             Err(SbsError::StateMalformed { .. })
         ));
         let mut bytes = base64::engine::general_purpose::STANDARD
@@ -304,8 +367,54 @@ mod tests {
         bytes[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
         let slow = base64::engine::general_purpose::STANDARD.encode(bytes);
         assert!(matches!(
-            open(&slow, "the secret"),
+            open(&slow, "the secret", &here()),
             Err(SbsError::StateMalformed { .. })
+        ));
+    }
+
+    #[test]
+    fn another_appliance_cannot_open_it_even_with_the_secret() {
+        let state = seal_with(&sample(), "the secret", &here(), MIN_ITERATIONS).unwrap();
+        let elsewhere = ApplianceSecret::new([4; 32]);
+        assert!(matches!(
+            open(&state, "the secret", &elsewhere),
+            Err(SbsError::StateOtherAppliance)
+        ));
+        // Nor by forging the appliance check: the key-encryption key needs the appliance's
+        // secret too, so the data key fails authentication.
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut forged = b64.decode(&state).unwrap();
+        let check = elsewhere.hmac(APPLIANCE_CHECK_LABEL, &forged[12..44]);
+        forged[APPLIANCE_CHECK].copy_from_slice(check.as_ref());
+        assert!(matches!(
+            open(&b64.encode(forged), "the secret", &elsewhere),
+            Err(SbsError::StateTampered { part: "data key" })
+        ));
+        // The wrong SECRET is named first, whatever the appliance.
+        assert!(matches!(
+            open(&state, "another", &elsewhere),
+            Err(SbsError::StateSecretWrong)
+        ));
+        // An appliance check altered in the image: this appliance is refused too.
+        assert!(matches!(
+            open(&flip(&state, APPLIANCE_CHECK.start), "the secret", &here()),
+            Err(SbsError::StateOtherAppliance)
+        ));
+        assert_eq!(format!("{:?}", here()), "ApplianceSecret([redacted])");
+    }
+
+    #[test]
+    fn a_version_1_image_is_refused_with_its_version() {
+        let state = seal_with(&sample(), "the secret", &here(), MIN_ITERATIONS).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut old = b64.decode(&state).unwrap();
+        old[7] = b'1';
+        assert!(matches!(
+            open(&b64.encode(old), "the secret", &here()),
+            Err(SbsError::StateVersion {
+                found: 1,
+                supported: 2
+            })
         ));
     }
 

@@ -169,6 +169,8 @@ fn request(params: &InitParams) -> BuildRequest {
             .clone()
             .unwrap_or_else(|| "latest".to_owned()),
         base_server: params.docker_base_server.clone().unwrap_or_default(),
+        base_user: params.docker_base_user.clone().unwrap_or_default(),
+        base_password: params.docker_base_password.clone().unwrap_or_default(),
         base_trust: if params.docker_content_trust_base {
             BaseTrust::ContentTrust
         } else {

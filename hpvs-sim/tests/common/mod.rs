@@ -476,3 +476,133 @@ impl Gpg {
         String::from_utf8(out.stdout).unwrap()
     }
 }
+
+// The Secure Build Server tests' helpers (build_server.rs, build_server_faults.rs,
+// build_server_state.rs).
+
+/// An HTTPS client of a build server presenting the lab's client certificate of `material`.
+pub fn sbs_client(material: &MtlsMaterial) -> reqwest::Client {
+    let tls = registry_http::TlsOptions {
+        roots: registry_http::TrustRoots::CustomCa(
+            material.ca().certificate_pem().as_bytes().to_vec(),
+        ),
+        client_identity_pem: Some(Secret::new(format!(
+            "{}{}",
+            material.client().certificate_pem(),
+            material.client().private_key_pem().as_str()
+        ))),
+    };
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls.client_config().unwrap())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// One call as build.py makes it (JSON content type, `""` when there is no body); `None`
+/// when the server cannot be reached.
+pub async fn try_sbs(
+    client: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
+    let answer = client
+        .request(method.parse().unwrap(), format!("{base}{path}"))
+        .header("Content-Type", "application/json")
+        .body(body.map_or_else(|| "\"\"".to_owned(), |b| b.to_string()))
+        .send()
+        .await
+        .ok()?;
+    let status = answer.status().as_u16();
+    let text = answer.text().await.ok()?;
+    Some((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
+}
+
+/// [`try_sbs`], failing the test when the server does not answer.
+pub async fn sbs(
+    client: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    try_sbs(client, base, method, path, body)
+        .await
+        .unwrap_or_else(|| panic!("{method} {base}{path}: the build server did not answer"))
+}
+
+/// `git -C dir args...` as the user Lab; fails the test when git fails.
+pub fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Lab", "-c", "user.email=lab@example.com"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// The `POST /virtual-servers` body of the lab's build server `name` on host port `port`:
+/// quotagroup `sb_user00` with the mounts `new` (reset) and `data` (reset when
+/// `reset_root`), the mutual-TLS env of `material`.
+pub fn build_server_body(
+    name: &str,
+    port: u16,
+    material: &MtlsMaterial,
+    reset_root: bool,
+) -> Value {
+    let env = material.lab_env();
+    serde_json::json!({
+        "name": name, "repo": "SecureDockerBuild", "tag": "1.2.7.5", "cpu": 2, "ram": 2048,
+        "quotagroups": [
+            {"quotagroup": "sb_user00", "mountid": "new", "mount": "/newroot", "filesystem": "ext4",
+             "size": 32u64 << 20, "reset_root": true},
+            {"quotagroup": "sb_user00", "mountid": "data", "mount": "/data", "filesystem": "ext4",
+             "size": 64u64 << 20, "reset_root": reset_root}],
+        "env": {"CLIENT_CA": env.client_ca, "CLIENT_CRT": env.client_crt,
+                "SERVER_CRT": env.server_crt, "SERVER_KEY": env.server_key.as_str(),
+                "EX_VOLUMES": "/docker,/data", "ROOTFS_LOCK": "y", "RUNQ_ROOTDISK": "new"},
+        "ports": [{"containerport": 443, "protocol": "tcp", "hostport": port}],
+    })
+}
+
+/// Starts a build and waits (up to 180 s) for its end; returns the final status and the
+/// log.
+pub async fn build_to_end(client: &reqwest::Client, base: &str) -> (Value, String) {
+    let (status, answer) = sbs(client, base, "PUT", "/image", None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "OK: async build started");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (_, answer) = sbs(client, base, "GET", "/image", None).await;
+        let status = answer["status"].as_str().unwrap_or_default();
+        if status == "success" || status.starts_with("exiting") {
+            return (answer, build_log(client, base).await);
+        }
+        assert!(Instant::now() < deadline, "the build did not end: {answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Builds and expects `success`; returns the final status.
+pub async fn build_to_success(client: &reqwest::Client, base: &str) -> Value {
+    let (answer, log) = build_to_end(client, base).await;
+    assert_eq!(
+        answer["status"], "success",
+        "the build failed: {answer}\n{log}"
+    );
+    answer
+}
+
+/// `GET /log/build`.
+pub async fn build_log(client: &reqwest::Client, base: &str) -> String {
+    let (status, log) = sbs(client, base, "GET", "/log/build", None).await;
+    assert_eq!(status, 200, "{log}");
+    log["log"].as_str().unwrap().to_owned()
+}

@@ -275,7 +275,12 @@ pub struct Running {
 
 pub async fn start(lab: &Lab, state: &Path, pipeline: FakePipeline) -> Running {
     let identity = SbsIdentity::from_env(&lab.env()).unwrap();
-    let server = BuildServer::open(state, Arc::new(pipeline)).unwrap();
+    let server = BuildServer::open(
+        state,
+        Arc::new(pipeline),
+        hpvs_sim::sbs::ApplianceSecret::new([9; 32]),
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
