@@ -17,6 +17,7 @@
 //! hpvs appliance key
 //! hpvs sb init|update|build [--timeout MINUTES]|status|log|manifest --name B|pubkey --name B|clean \
 //!     --config sb_config.yaml;  echo "$PASS" | hpvs sb regfile --out yaml.ID.enc
+//! hpvs sb state export [--out FILE] | import --file FILE [--secret-file FILE]
 //! ```
 //!
 //! The appliance is found from `--host URL` (or `HPVS_URL`), `HPVS_TOKEN` and `HPVS_CACERT`.
@@ -631,6 +632,34 @@ mod tests {
             examples::hpvs::sb::SbCommand::Build { timeout: 10 }
         ));
         assert!(Cli::try_parse_from(["hpvs", "sb", "manifest"]).is_err());
+        let cli =
+            Cli::try_parse_from(["hpvs", "sb", "state", "export", "--out", "s.json"]).unwrap();
+        let Command::Sb(args) = cli.command else {
+            panic!("not sb");
+        };
+        assert!(matches!(
+            args.command,
+            examples::hpvs::sb::SbCommand::State {
+                command: examples::hpvs::sb::StateCommand::Export { out: Some(_) }
+            }
+        ));
+        let cli = Cli::try_parse_from([
+            "hpvs", "sb", "state", "import", "--file", "s.json", "--config", "c.yaml",
+        ])
+        .unwrap();
+        let Command::Sb(args) = cli.command else {
+            panic!("not sb");
+        };
+        assert!(matches!(
+            args.command,
+            examples::hpvs::sb::SbCommand::State {
+                command: examples::hpvs::sb::StateCommand::Import {
+                    secret_file: None,
+                    ..
+                }
+            }
+        ));
+        assert!(Cli::try_parse_from(["hpvs", "sb", "state", "import"]).is_err());
     }
 
     #[test]

@@ -8,26 +8,34 @@
 //! hpvs sb manifest --name B [--out DIR]    writes manifest.B.sig.tbz
 //! hpvs sb pubkey --name B [--out FILE]     the manifest key (PEM), to FILE or stdout
 //! echo "$PASS" | hpvs sb regfile --out yaml.ID.enc [--appliance-key FILE]
+//! hpvs sb state export [--out FILE]        the state image, {name, export_tag, state}
+//! hpvs sb state import --file FILE [--secret-file FILE]
 //! ```
 //!
 //! The client's `SECRET` (base64 of 128 random bytes, one of the two secrets of the state
 //! image) is made by `init` and kept next to the configuration in `.sb_secret.<regfile id>`
-//! (mode 0600); `update` sends it again. Failures print `ERROR: <CODE> <message>` on stderr
-//! and exit with 1; a failed build too (`BUILD_FAILED`).
+//! (mode 0600); `update` and `state import` send it again. `init` also records the
+//! `regfile.id` and `docker.repo` it sent (`.sb_init.<regfile id>.json`, 0600): `update`
+//! refuses to change them before it calls the server. `docker.push_server` and
+//! `docker.base_server` may name `hpvs registry` entries ([`super::sb_config::registries`]).
+//! Failures print `ERROR: <CODE> <message>` on stderr and exit with 1; a failed build too
+//! (`BUILD_FAILED`).
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use base64::Engine as _;
 use clap::{Args, Subcommand};
-use hpvs_api::sbs_wire::BuildStatus;
+use hpvs_api::sbs_wire::{BuildStatus, StateImage};
 use hpvs_api::{Error, SbsClient, SbsConfig, Secret};
 
 use super::output::{Output, print_json};
-use super::sb_config::{ConfigError, Credentials, SbConfig};
+use super::sb_config::{ConfigError, Credentials, SbConfig, registries};
 use super::table::Table;
+
+#[path = "sb_files.rs"]
+mod files;
 
 /// `hpvs sb ...`: the subcommand and the configuration file.
 #[derive(Debug, Args)]
@@ -50,16 +58,22 @@ pub struct SbArgs {
 pub enum SbCommand {
     /// Send the build parameters (POST /image).
     ///
-    /// docker.push_server and base_server are sent as given (a host or URL): the real CLI
-    /// resolves them through `hpvs registry` entries. The registry credentials and DCT
-    /// servers come from SB_DOCKER_USER, SB_DOCKER_PASSWORD (required), SB_DOCKER_BASE_USER,
-    /// SB_DOCKER_BASE_PASSWORD, SB_DOCKER_RO_USER, SB_DOCKER_RO_PASSWORD, SB_DCT_PUSH_SERVER,
-    /// SB_DCT_BASE_SERVER. The client's SECRET is made and kept in .sb_secret.ID (ID: regfile.id)
-    /// next to the configuration.
+    /// docker.push_server and docker.base_server name `hpvs registry` entries, as in the
+    /// real CLI: the entry's URL is the server, its DCT URL the Notary server, its user the
+    /// registry user (the appliance from --host or HPVS_URL, HPVS_TOKEN, HPVS_CACERT). A value
+    /// with `://`, `.` or `:` (a URL, host or host:port), or `localhost`, is sent as given.
+    /// The passwords come from SB_DOCKER_PASSWORD (required) and SB_DOCKER_BASE_PASSWORD;
+    /// users from SB_DOCKER_USER (required unless the push entry has a user) and
+    /// SB_DOCKER_BASE_USER; SB_DOCKER_RO_USER, SB_DOCKER_RO_PASSWORD are the pull credentials
+    /// of the registration; SB_DCT_PUSH_SERVER, SB_DCT_BASE_SERVER the DCT servers of
+    /// addresses. The client's SECRET is made and kept in .sb_secret.ID (ID: regfile.id),
+    /// and regfile.id and docker.repo in .sb_init.ID.json, next to the configuration (0600).
     Init,
     /// Update the build parameters (PATCH /image).
     ///
-    /// regfile.id and docker.repo may not change; the SECRET saved by `init` is sent again.
+    /// regfile.id and docker.repo may not change from what `init` sent (recorded when init
+    /// ran from this directory: refused with ERROR: CONFIG before the server is called; the
+    /// server refuses it too); the SECRET saved by `init` is sent again.
     Update,
     /// Start a build and wait for its end.
     Build {
@@ -109,6 +123,40 @@ pub enum SbCommand {
         #[arg(long, value_name = "FILE")]
         appliance_key: Option<PathBuf>,
     },
+    /// Export or import the server's state image (its DCT and manifest keys and settings).
+    ///
+    /// The state is sealed under the client's SECRET and a secret of the appliance that
+    /// never leaves it: it imports only into a build server of the same appliance, with the
+    /// same SECRET. After an import, run `hpvs sb update`, then `hpvs sb build`: the
+    /// repository is signed with the same root key.
+    State {
+        /// Export or import.
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+/// `hpvs sb state ...`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Save the state image (GET /state-image) as its JSON {name, export_tag, state}.
+    ///
+    /// The file is made with mode 0600 and never replaces an existing one.
+    Export {
+        /// The file to write (default: the name the server gives, in the current directory).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Restore a state image (POST /state-image) into the configured build server.
+    Import {
+        /// A file written by `hpvs sb state export`.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// The file holding the SECRET it was exported under (default: .sb_secret.ID that
+        /// `init` saved next to the configuration).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+    },
 }
 
 /// Why an `hpvs sb` command failed.
@@ -138,6 +186,24 @@ pub enum SbError {
     /// The build ended with a failure status.
     #[error("{0}")]
     BuildFailed(String),
+    /// A file to write exists already.
+    #[error("will not overwrite {path}: remove it or choose another file")]
+    WouldOverwrite {
+        /// The file.
+        path: String,
+    },
+    /// A registry value names an `hpvs registry` entry, and the appliance could not be
+    /// asked for its registries.
+    #[error("{key} names the registry {name:?}: asking the appliance for it")]
+    RegistryLookup {
+        /// The configuration key.
+        key: &'static str,
+        /// The name.
+        name: String,
+        /// Why the appliance could not answer.
+        #[source]
+        source: super::failure::CliError,
+    },
     /// An answer that cannot be used (a manifest that is not base64).
     #[error("{0}")]
     BadAnswer(String),
@@ -164,7 +230,8 @@ impl SbError {
             }
             Self::Server(_) | Self::BadAnswer(_) => "BAD_ANSWER".into(),
             Self::Config(_) | Self::MissingEnv(_) => "CONFIG".into(),
-            Self::File { .. } | Self::Runtime(_) => "IO".into(),
+            Self::File { .. } | Self::Runtime(_) | Self::WouldOverwrite { .. } => "IO".into(),
+            Self::RegistryLookup { source, .. } => source.code().into(),
             Self::BuildFailed(_) => "BUILD_FAILED".into(),
             Self::Appliance(error) => error.code().into(),
             Self::Registration(_) => "REGISTRATION".into(),
@@ -247,48 +314,40 @@ fn connect(config: &SbConfig, base: &Path) -> Result<SbsClient, SbError> {
     })?)
 }
 
-/// The file holding the client's `SECRET` for the configured registration.
-fn secret_path(config: &SbConfig, base: &Path) -> PathBuf {
-    base.join(format!(".sb_secret.{}", config.regfile.id))
+/// The `hpvs registry` entries the configuration's registry values name, resolved through
+/// the appliance (asked only when a value is a name).
+async fn resolve_registries(
+    config: &SbConfig,
+    host: Option<&str>,
+) -> Result<registries::Resolved, SbError> {
+    let names = registries::names(&config.docker);
+    let Some(&(role, name)) = names.first() else {
+        return Ok(registries::Resolved::default());
+    };
+    let lookup = |source| SbError::RegistryLookup {
+        key: role.key(),
+        name: name.to_owned(),
+        source,
+    };
+    let list = super::input::connect(host)
+        .map_err(lookup)?
+        .registries()
+        .await
+        .map_err(|e| lookup(e.into()))?;
+    Ok(registries::resolve(&config.docker, &list)?)
 }
 
-/// The client's `SECRET`: read from its file, or (when `create`) made and saved.
-fn secret(config: &SbConfig, base: &Path, create: bool) -> Result<Secret, SbError> {
-    let path = secret_path(config, base);
-    if path.exists() || !create {
-        let text = read(&path)?;
-        return Ok(Secret::new(
-            String::from_utf8_lossy(&text).trim().to_owned(),
-        ));
-    }
-    let mut bytes = [0u8; 128];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|source| SbError::File {
-            action: "read",
-            path: "/dev/urandom".into(),
-            source,
-        })?;
-    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(&path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|source| SbError::File {
-            action: "write",
-            path: path.display().to_string(),
-            source,
-        })?;
-    Ok(Secret::new(text))
-}
-
-/// The init parameters of the configuration, the environment's credentials and `secret`.
-fn params(config: &SbConfig, base: &Path, secret: &Secret) -> Result<serde_json::Value, SbError> {
-    let credentials =
-        Credentials::from_lookup(|v| std::env::var(v).ok()).map_err(SbError::MissingEnv)?;
+/// The init parameters of the configuration, the registries it names, the environment's
+/// credentials and `secret`.
+async fn params(
+    config: &SbConfig,
+    base: &Path,
+    secret: &Secret,
+    host: Option<&str>,
+) -> Result<serde_json::Value, SbError> {
+    let resolved = resolve_registries(config, host).await?;
+    let credentials = Credentials::from_lookup_with(|v| std::env::var(v).ok(), &resolved)
+        .map_err(SbError::MissingEnv)?;
     let github_key = match &config.github.ssh_private_key_path {
         Some(path) => String::from_utf8_lossy(&read(&SbConfig::resolve(base, path))?).into_owned(),
         None => String::new(),
@@ -326,6 +385,50 @@ fn said(out: Output, answer: &hpvs_api::sbs_wire::StatusAnswer) {
     }
 }
 
+/// `hpvs sb state export|import`.
+async fn state(
+    client: &SbsClient,
+    config: &SbConfig,
+    base: &Path,
+    command: StateCommand,
+    out: Output,
+) -> Result<(), SbError> {
+    match command {
+        StateCommand::Export { out: file } => {
+            let image = client.export_state().await?;
+            let path = match file {
+                Some(path) => path,
+                None => PathBuf::from(files::state_file_name(&image.name)?),
+            };
+            let text = serde_json::to_vec_pretty(&image)
+                .map_err(|e| SbError::BadAnswer(format!("cannot encode the state image: {e}")))?;
+            files::write_new_private(&path, &text)?;
+            if out.json {
+                print_json(&serde_json::json!({
+                    "file": path, "name": image.name, "export_tag": image.export_tag
+                }));
+            } else {
+                crate::outln!("{}", path.display());
+            }
+        }
+        StateCommand::Import { file, secret_file } => {
+            let text = read(&file)?;
+            let image: StateImage = serde_json::from_slice(&text).map_err(|e| {
+                SbError::BadAnswer(format!(
+                    "{} is not a state image of `hpvs sb state export` ({e})",
+                    file.display()
+                ))
+            })?;
+            let secret = match secret_file {
+                Some(path) => files::read_secret(&path)?,
+                None => files::secret(config, base, false)?,
+            };
+            said(out, &client.import_state(&secret, &image.state).await?);
+        }
+    }
+    Ok(())
+}
+
 /// Runs one `hpvs sb` command.
 ///
 /// `host` is the appliance's URL (`--host`), for `regfile` without `--appliance-key`.
@@ -334,16 +437,23 @@ pub async fn run(args: SbArgs, host: Option<&str>, out: Output) -> Result<(), Sb
     let client = connect(&config, &base)?;
     match args.command {
         SbCommand::Init => {
-            let secret = secret(&config, &base, true)?;
-            said(out, &client.init(&params(&config, &base, &secret)?).await?);
+            let record = config.init_record()?;
+            let secret = files::secret(&config, &base, true)?;
+            let params = params(&config, &base, &secret, host).await?;
+            let answer = client.init(&params).await?;
+            files::save_record(&base, &record)?;
+            said(out, &answer);
         }
         SbCommand::Update => {
-            let secret = secret(&config, &base, false)?;
-            said(
-                out,
-                &client.update(&params(&config, &base, &secret)?).await?,
-            );
+            let now = config.init_record()?;
+            if let Some(recorded) = files::find_record(&base, &now.sbs_url, &now.regfile_id)? {
+                config.check_update(&recorded)?;
+            }
+            let secret = files::secret(&config, &base, false)?;
+            let params = params(&config, &base, &secret, host).await?;
+            said(out, &client.update(&params).await?);
         }
+        SbCommand::State { command } => state(&client, &config, &base, command, out).await?,
         SbCommand::Build { timeout } => {
             said(out, &client.build().await?);
             let mut last = String::new();
@@ -430,4 +540,42 @@ pub async fn run(args: SbArgs, host: Option<&str>, out: Output) -> Result<(), Sb
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_new_errors_have_their_codes_and_name_what_to_do() {
+        let overwrite = SbError::WouldOverwrite {
+            path: "state.json".into(),
+        };
+        assert_eq!(
+            overwrite.line(),
+            "ERROR: IO will not overwrite state.json: remove it or choose another file"
+        );
+        let changed = SbError::Config(ConfigError::Changed {
+            key: "secure_build_workers.docker.repo",
+            init: "lab/wallet".into(),
+            now: "lab/other".into(),
+        });
+        assert!(
+            changed
+                .line()
+                .starts_with("ERROR: CONFIG secure_build_workers.docker.repo may not change"),
+            "{}",
+            changed.line()
+        );
+        let lookup = SbError::RegistryLookup {
+            key: "secure_build_workers.docker.push_server",
+            name: "lab".into(),
+            source: super::super::failure::CliError::from(Error::MissingEnv {
+                variable: "HPVS_URL",
+            }),
+        };
+        let line = lookup.line();
+        assert!(line.starts_with("ERROR: CONFIG secure_build_workers.docker.push_server names the registry \"lab\": asking the appliance for it: "), "{line}");
+        assert!(line.contains("HPVS_URL"), "{line}");
+    }
 }

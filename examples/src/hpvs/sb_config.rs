@@ -18,16 +18,23 @@
 //! ```
 //!
 //! Relative paths are read relative to the directory of the configuration file. The
-//! registry values `push_server`, `base_server` are sent as given (a host or a URL): the
-//! real CLI resolves them through its `hpvs registry` entries (URL, user, password, DCT
-//! URL). Here the credentials and DCT servers come from the environment ([`Credentials`]);
-//! `pull_server` is not an init parameter (the server refuses unknown keys) and is not sent.
+//! registry values `push_server`, `base_server` name `hpvs registry` entries, as in the real
+//! CLI ([`registries`]: the entry's URL, DCT URL and user), or give an address (a host,
+//! `host:port` or a URL), sent as given. The passwords, and the DCT servers of addresses,
+//! come from the environment ([`Credentials`]); `pull_server` is not an init parameter (the
+//! server refuses unknown keys) and is not sent.
+//!
+//! `init` records what `update` may not change ([`InitRecord`]); [`SbConfig::check_update`]
+//! compares.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+#[path = "sb_registries.rs"]
+pub mod registries;
 
 /// The whole file: everything sits under `secure_build_workers`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -186,16 +193,50 @@ const CREDENTIAL_VARIABLES: &[(&str, &str, bool)] = &[
 impl Credentials {
     /// Reads the variables through `lookup`; `Err(variable)` names a required one unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, &'static str> {
+        Self::from_lookup_with(lookup, &registries::Resolved::default())
+    }
+
+    /// As [`Credentials::from_lookup`], with the `hpvs registry` entries the configuration
+    /// names: their servers and DCT servers win over the file and `SB_DCT_*`; their users
+    /// are used when `SB_DOCKER_USER` / `SB_DOCKER_BASE_USER` is unset (and then satisfy a
+    /// required user).
+    pub fn from_lookup_with(
+        lookup: impl Fn(&str) -> Option<String>,
+        resolved: &registries::Resolved,
+    ) -> Result<Self, &'static str> {
+        let find = |list: &[(&'static str, String)], key: &str| {
+            list.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        };
         let mut values = Vec::new();
         for &(variable, key, required) in CREDENTIAL_VARIABLES {
-            match lookup(variable).filter(|v| !v.is_empty()) {
+            let value = find(&resolved.servers, key)
+                .or_else(|| lookup(variable).filter(|v| !v.is_empty()))
+                .or_else(|| find(&resolved.default_users, key));
+            match value {
                 Some(value) => values.push((key, value)),
                 None if required => return Err(variable),
                 None => {}
             }
         }
+        for (key, value) in &resolved.servers {
+            if !values.iter().any(|(k, _)| k == key) {
+                values.push((key, value.clone()));
+            }
+        }
         Ok(Self { values })
     }
+}
+
+/// What `init` sent that `update` may not change, kept by the CLI next to the client's
+/// `SECRET` (`.sb_init.<regfile id>.json`, 0600).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitRecord {
+    /// The build server it was sent to.
+    pub sbs_url: String,
+    /// `regfile.id` (`REPO_ID`).
+    pub regfile_id: String,
+    /// `docker.repo` (`DOCKER_REPO`).
+    pub docker_repo: String,
 }
 
 /// Why `sb_config.yaml` cannot be used.
@@ -215,6 +256,33 @@ pub enum ConfigError {
     Missing {
         /// Its path, e.g. `secure_build_workers.docker.repo`.
         key: &'static str,
+    },
+    /// `update` would change a value that only `init` may set.
+    #[error(
+        "{key} may not change after init: init sent {init:?}, the configuration now says \
+         {now:?}; put {init:?} back, or run `hpvs sb init` for the new value"
+    )]
+    Changed {
+        /// Its path, e.g. `secure_build_workers.docker.repo`.
+        key: &'static str,
+        /// What `init` sent.
+        init: String,
+        /// What the configuration says now.
+        now: String,
+    },
+    /// A registry value names an entry that `hpvs registry list` does not have.
+    #[error(
+        "{key} names the registry {name:?}, which `hpvs registry list` does not have (it \
+         has: {}): add it with `hpvs registry add`, or give a URL",
+        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+    )]
+    UnknownRegistry {
+        /// Its path, e.g. `secure_build_workers.docker.push_server`.
+        key: &'static str,
+        /// The name given.
+        name: String,
+        /// The appliance's registry names.
+        known: Vec<String>,
     },
 }
 
@@ -253,6 +321,43 @@ impl SbConfig {
             Some(port) if !has_port => format!("{url}:{port}"),
             _ => url,
         })
+    }
+
+    /// What `init` records of this configuration ([`InitRecord`]).
+    pub fn init_record(&self) -> Result<InitRecord, ConfigError> {
+        Ok(InitRecord {
+            sbs_url: self.sbs_url()?,
+            regfile_id: self.regfile.id.trim().to_owned(),
+            docker_repo: self.docker.repo.trim().to_owned(),
+        })
+    }
+
+    /// Refuses an `update` that would change `regfile.id` or `docker.repo` from what `init`
+    /// sent (`recorded`), naming the key, the old and the new value.
+    pub fn check_update(&self, recorded: &InitRecord) -> Result<(), ConfigError> {
+        let now = self.init_record()?;
+        let pairs = [
+            (
+                "secure_build_workers.regfile.id",
+                &recorded.regfile_id,
+                now.regfile_id,
+            ),
+            (
+                "secure_build_workers.docker.repo",
+                &recorded.docker_repo,
+                now.docker_repo,
+            ),
+        ];
+        for (key, init, now) in pairs {
+            if *init != now {
+                return Err(ConfigError::Changed {
+                    key,
+                    init: init.clone(),
+                    now,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The init parameters of `POST /image` (and `PATCH`): the file's values, `github_key`
