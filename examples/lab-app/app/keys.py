@@ -119,7 +119,8 @@ def ripemd160_python(data):
     padded = bytes(data) + b"\x80" + b"\x00" * ((55 - len(data)) % 64)
     padded += (8 * len(data) & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
     for offset in range(0, len(padded), 64):
-        x = [int.from_bytes(padded[offset + 4 * i : offset + 4 * i + 4], "little") for i in range(16)]
+        block = padded[offset : offset + 64]
+        x = [int.from_bytes(block[4 * i : 4 * i + 4], "little") for i in range(16)]
         al, bl, cl, dl, el = h
         ar, br, cr, dr, er = h
         for j in range(80):

@@ -176,8 +176,8 @@ impl Lab {
         self.made.app_port
     }
 
-    /// The application's base URL, by its hostname (which [`Lab::resolve_app`] maps to
-    /// loopback): `https://bitcoin-wallet:PORT`.
+    /// The application's base URL, by its hostname (a client maps it to loopback, as
+    /// [`access::WalletClient`] does): `https://bitcoin-wallet:PORT`.
     pub fn app_url(&self) -> String {
         format!("https://{APP_SERVER}:{}", self.made.app_port)
     }
