@@ -133,6 +133,16 @@ pub enum Error {
         /// How long the client waited.
         waited: Duration,
     },
+    /// A build manifest was refused by [`ManifestAnswer::verify`](crate::sbs_wire::ManifestAnswer::verify):
+    /// the check that failed, in the words of [`crate::manifest::ManifestError`].
+    #[error("the build manifest {manifest_name} does not verify")]
+    ManifestRefused {
+        /// The manifest's name (`manifest.<build_name>`).
+        manifest_name: String,
+        /// The check that failed.
+        #[source]
+        source: crate::manifest::ManifestError,
+    },
 }
 
 impl Error {

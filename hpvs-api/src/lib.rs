@@ -1,7 +1,8 @@
 //! This crate provides the typed side of the HPVS appliance API (`shared/spec/appliance.md`):
 //! the request and answer bodies ([`wire`]), shared with the emulator `hpvs-sim`, and an
 //! async [`Client`] with one method per call; and the async [`SbsClient`] of the Secure
-//! Build Server (`shared/spec/sbs.md`) over mutual TLS, with its answers in [`sbs_wire`].
+//! Build Server (`shared/spec/sbs.md`) over mutual TLS, with its answers in [`sbs_wire`] and
+//! the verifier of its signed build manifest in [`manifest`].
 //!
 //! ```text
 //! ApplianceConfig (HPVS_URL, HPVS_TOKEN, HPVS_CACERT)
@@ -34,6 +35,9 @@
 //!   [`Error::SbsRefused`].
 //! - [`wire::ApiError`] and [`wire::ErrorCode`]: every error answer, with its stable code and
 //!   HTTP status.
+//! - [`manifest::verify`] and [`manifest::verify_encoded`]: the build manifest checked as the
+//!   lab's `openssl` commands check it, giving a [`manifest::VerifiedManifest`] (its files and
+//!   signed `build.json`) or a [`manifest::ManifestError`] naming the check that failed.
 //!
 //! # Example
 //!
@@ -109,6 +113,7 @@
 mod client;
 mod config;
 mod error;
+pub mod manifest;
 mod sbs;
 pub mod sbs_wire;
 pub mod wire;

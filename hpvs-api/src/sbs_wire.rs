@@ -98,6 +98,26 @@ impl ManifestAnswer {
     pub fn file_name(&self) -> String {
         format!("{}.sig.tbz", self.manifest_name)
     }
+
+    /// Decodes [`encoded_manifest`](Self::encoded_manifest) and verifies it with
+    /// `public_key_pem` (`/publickey`'s), as the lab's `openssl` commands do
+    /// ([`crate::manifest::verify_encoded`]); nothing of it is read before the signature
+    /// checks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ManifestRefused`](crate::Error::ManifestRefused) naming the failed check.
+    pub fn verify(
+        &self,
+        public_key_pem: &str,
+    ) -> Result<crate::manifest::VerifiedManifest, crate::Error> {
+        crate::manifest::verify_encoded(&self.encoded_manifest, public_key_pem).map_err(|source| {
+            crate::Error::ManifestRefused {
+                manifest_name: self.manifest_name.clone(),
+                source,
+            }
+        })
+    }
 }
 
 /// The answer of `GET /publickey`.

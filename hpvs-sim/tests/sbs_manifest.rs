@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use base64::Engine as _;
+use hpvs_api::manifest::ManifestError as Refusal;
 use hpvs_sim::sbs::manifest::{
     self, BuildManifest, ManifestError, ManifestInputs, ManifestKey, SignedManifest,
 };
@@ -286,7 +287,7 @@ fn a_flipped_byte_in_the_tbz_is_refused_by_verify_and_openssl() {
     let repacked = repack_outer(dir, &[&tbz, &sig]);
     let err = manifest::verify(&repacked, key().public_key_pem()).unwrap_err();
     assert!(
-        matches!(&err, ManifestError::SignatureMismatch { tbz_sha256 } if *tbz_sha256 != signed.tbz_sha256_hex),
+        matches!(&err, Refusal::SignatureMismatch { tbz_sha256 } if *tbz_sha256 != signed.tbz_sha256_hex),
         "{err:?}"
     );
 }
@@ -310,7 +311,7 @@ fn a_flipped_byte_in_the_sig_is_refused_by_verify_and_openssl() {
     let repacked = repack_outer(dir, &[&tbz, &sig]);
     assert!(matches!(
         manifest::verify(&repacked, key().public_key_pem()),
-        Err(ManifestError::SignatureMismatch { .. })
+        Err(Refusal::SignatureMismatch { .. })
     ));
     // A GNU-tar-made archive of the untouched files verifies: only the bytes matter.
     fs::write(dir.join(&sig), &signed.signature_hex).unwrap();
@@ -324,11 +325,11 @@ fn another_key_is_refused() {
     let signed = create(&fixture);
     assert!(matches!(
         manifest::verify(&signed.sig_tbz, other_key().public_key_pem()),
-        Err(ManifestError::SignatureMismatch { tbz_sha256 }) if tbz_sha256 == signed.tbz_sha256_hex
+        Err(Refusal::SignatureMismatch { tbz_sha256 }) if tbz_sha256 == signed.tbz_sha256_hex
     ));
     assert!(matches!(
         manifest::verify(&signed.sig_tbz, "not a pem"),
-        Err(ManifestError::Key {
+        Err(Refusal::Key {
             operation: "public key parsing",
             ..
         })
@@ -542,3 +543,6 @@ fn missing_directories_and_bad_inputs_are_named() {
 
 #[path = "sbs_manifest/refusals.rs"]
 mod refusals;
+
+#[path = "sbs_manifest/api_fixture.rs"]
+mod api_fixture;

@@ -158,7 +158,7 @@ mod tests {
     fn long_arguments_are_shortened_and_spaced_ones_quoted() {
         let long = "x".repeat(500);
         let line = command_line(&["vs", "create", "--env", &long, "--ports", "{a = b}"]);
-        assert!(line.starts_with("hpvs vs create --env xxxx"), "{line}");
+        assert!(line.starts_with("hpvs vs create --env \"xxxx"), "{line}");
         assert!(line.contains("...(500 characters)"), "{line}");
         assert!(line.ends_with("--ports \"{a = b}\""), "{line}");
         assert!(line.len() < 200, "{line}");

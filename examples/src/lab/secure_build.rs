@@ -254,9 +254,9 @@ impl Lab {
     dockerfile_path: Dockerfile
     docker_build_path: ./
   docker:
-    push_server: {registry}
-    base_server: {registry}
-    pull_server: {registry}
+    push_server: {REGISTRY_NAME}
+    base_server: {REGISTRY_NAME}
+    pull_server: {REGISTRY_NAME}
     repo: {APP_REPOSITORY}
     image_tag_prefix: latest
     content_trust_base: true
@@ -271,25 +271,23 @@ impl Lab {
         self.made.sb_config = self.options.out.join("sb_config.yaml");
         std::fs::write(&self.made.sb_config, yaml).in_step(STEP, "write sb_config.yaml")?;
         detail(format!(
-            "{} (registry entry {REGISTRY_NAME} at {registry}, source {git_url})",
+            "{} (push and base server: the registry entry {REGISTRY_NAME}, {registry}; source {git_url})",
             self.made.sb_config.display()
         ));
         Ok(())
     }
 
-    /// The credentials and Notary URLs `hpvs sb` reads from the environment. The lab's
-    /// registry takes anonymous pushes and ignores these; the build server masks the
+    /// The push credentials `hpvs sb` reads from the environment (the registry's URL and
+    /// Notary URL come from the `hpvs registry` entry that `sb_config.yaml` names). The
+    /// lab's registry takes anonymous pushes and ignores these; the build server masks the
     /// password in its log, so it must not be a word that appears elsewhere.
     fn sb_env(&self) -> Vec<(&'static str, String)> {
-        let notary = self.stack().notary.server().url().to_owned();
         vec![
             ("SB_DOCKER_USER", "lab-pusher".to_owned()),
             (
                 "SB_DOCKER_PASSWORD",
                 "unused-by-the-lab-registry".to_owned(),
             ),
-            ("SB_DCT_PUSH_SERVER", notary.clone()),
-            ("SB_DCT_BASE_SERVER", notary),
         ]
     }
 
@@ -339,8 +337,8 @@ impl Lab {
         let archive = self.options.out.join(format!("manifest.{name}.sig.tbz"));
         let bytes = std::fs::read(&archive).in_step(STEP, "read the manifest")?;
         let public = std::fs::read_to_string(&pubkey).in_step(STEP, "read the manifest key")?;
-        let verified = hpvs_sim::sbs::manifest::verify(&bytes, &public)
-            .in_step(STEP, "verify the manifest")?;
+        let verified =
+            hpvs_api::manifest::verify(&bytes, &public).in_step(STEP, "verify the manifest")?;
         detail(format!(
             "manifest verified in process: {} files, commit {}, sha256 of the .tbz {}",
             verified.files.len(),

@@ -1,5 +1,8 @@
-//! The build manifest (`shared/spec/sbs.md`, "Build manifest"): a signed bzip2 tar of the
-//! build's record, log and source, checked by the lab with `openssl` alone.
+//! Making the build manifest (`shared/spec/sbs.md`, "Build manifest"): a signed bzip2 tar of
+//! the build's record, log and source, checked by the lab with `openssl` alone. The verifier
+//! is the client's, [`hpvs_api::manifest`], re-exported here ([`verify`],
+//! [`verify_with_limit`], [`VerifiedManifest`], [`MAX_ARCHIVE_BYTES`]); its refusals are
+//! [`hpvs_api::manifest::ManifestError`].
 //!
 //! ```text
 //! manifest.<build_name>.sig.tbz       bzip2 tar; /manifest's encoded_manifest is its base64
@@ -19,10 +22,10 @@
 //! (a directory before its contents), uid/gid 0, one mtime ([`ManifestInputs::mtime`]), modes
 //! 0755 (directories, executables), 0644 (files), 0777 (symlinks), bzip2 level 9.
 //!
-//! What it does not do: no network I/O; everything is in memory, bounded by
-//! [`MAX_ARCHIVE_BYTES`]; the tree must not change while it is snapshotted (a file replaced
-//! under us is refused, a directory swapped for a symlink is not seen); FIFOs, sockets and
-//! devices are refused, not skipped.
+//! What it does not do: no network I/O; no verifier of its own; everything is in memory,
+//! bounded by [`MAX_ARCHIVE_BYTES`]; the tree must not change while it is snapshotted (a file
+//! replaced under us is refused, a directory swapped for a symlink is not seen); FIFOs,
+//! sockets and devices are refused, not skipped.
 //!
 //! # Example
 //!
@@ -61,13 +64,14 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use hpvs_api::manifest::check_build_name;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use ssc_register::basic::{self, RsaRecipient, RsaSecretKey};
+use ssc_register::basic::RsaSecretKey;
 
-/// The most bytes a manifest may hold: the files snapshotted by [`BuildManifest::pack`], and
-/// each decompressed archive read by [`verify`] (1 GiB).
-pub const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+// The verifier is the client's; `MAX_ARCHIVE_BYTES` also bounds what `BuildManifest::pack`
+// snapshots.
+pub use hpvs_api::manifest::{MAX_ARCHIVE_BYTES, VerifiedManifest, verify, verify_with_limit};
 
 /// Field names that contain `KEY` but are public: the status's manifest key fields.
 pub const PUBLIC_KEY_FIELDS: [&str; 2] = ["manifest_key_gen", "manifest_public_key"];
@@ -75,8 +79,6 @@ pub const PUBLIC_KEY_FIELDS: [&str; 2] = ["manifest_key_gen", "manifest_public_k
 /// The words that make a `build.json` field name secret (compared ignoring case).
 pub const SECRET_WORDS: [&str; 3] = ["PASSWORD", "SECRET", "KEY"];
 
-/// The longest `.sig` member accepted: the hex of an RSA-8192 signature.
-const MAX_SIGNATURE_HEX: usize = 2048;
 const OUTER: &str = "signed manifest (.sig.tbz)";
 const INNER: &str = "manifest (.tbz)";
 const BUILD_JSON: &str = "data/build.json";
@@ -84,13 +86,13 @@ const BUILD_JSON: &str = "data/build.json";
 /// A result whose error is [`ManifestError`].
 pub type Result<T, E = ManifestError> = std::result::Result<T, E>;
 
-/// Why a manifest could not be made or was refused.
+/// Why a manifest could not be made. (A manifest [`verify`] refused is a
+/// [`hpvs_api::manifest::ManifestError`].)
 ///
 /// Blame: [`InvalidBuildName`](Self::InvalidBuildName) and
-/// [`BuildJsonNotObject`](Self::BuildJsonNotObject) are the caller's; the snapshot variants
-/// and [`Key`](Self::Key) the environment's (or a bad public key given to [`verify`]); from
-/// [`TooLarge`](Self::TooLarge) on, a manifest [`verify`] refused (`TooLarge` is also a tree
-/// too big to pack).
+/// [`BuildJsonNotObject`](Self::BuildJsonNotObject) are the caller's; the snapshot variants,
+/// [`Key`](Self::Key) and [`TooLarge`](Self::TooLarge) (a tree too big to pack) the
+/// environment's.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
@@ -144,81 +146,22 @@ pub enum ManifestError {
         #[source]
         source: io::Error,
     },
-    /// Generating the key, exporting its public key, or reading the public key to verify
-    /// with (not an RSA public key PEM) failed.
+    /// Generating the key or exporting its public key failed.
     #[error("manifest key {operation} failed")]
     Key {
-        /// `generation`, `public key export` or `public key parsing`.
+        /// `generation` or `public key export`.
         operation: &'static str,
         /// The RSA or PEM error.
         #[source]
         source: ssc_register::Error,
     },
-    /// An archive, or the files to snapshot, exceed the limit.
+    /// The files to snapshot exceed the limit.
     #[error("the {archive} exceeds {limit} bytes")]
     TooLarge {
         /// Which archive.
         archive: &'static str,
         /// The limit in bytes.
         limit: u64,
-    },
-    /// An archive is not a bzip2-compressed tar.
-    #[error("the {archive} is not a valid bzip2 tar")]
-    MalformedArchive {
-        /// Which archive.
-        archive: &'static str,
-        /// The decoding error.
-        #[source]
-        source: io::Error,
-    },
-    /// Non-zero bytes after the end-of-archive marker.
-    #[error("{bytes} bytes of trailing data after the end of the {archive}")]
-    TrailingData {
-        /// Which archive.
-        archive: &'static str,
-        /// How many bytes follow the marker.
-        bytes: usize,
-    },
-    /// A member name that is empty, absolute or climbs with `..`.
-    #[error("member {name:?} of the {archive} is empty, absolute or climbs with ..")]
-    UnsafeMemberPath {
-        /// Which archive.
-        archive: &'static str,
-        /// The member name (lossy UTF-8).
-        name: String,
-    },
-    /// A member of the signed manifest other than one `manifest.<build>.tbz` and one
-    /// `manifest.<build>.sig` regular file of the same build.
-    #[error("unexpected member {name:?}: expected manifest.<build>.tbz and manifest.<build>.sig")]
-    UnexpectedMember {
-        /// The member name (lossy UTF-8).
-        name: String,
-    },
-    /// A member that must be present is not.
-    #[error("the {archive} has no member {expected}")]
-    MissingMember {
-        /// Which archive.
-        archive: &'static str,
-        /// The missing member's name or pattern.
-        expected: String,
-    },
-    /// The `.sig` member is not lower-case hex without a newline.
-    #[error("the .sig member of {length} bytes is not lower-case hex without a newline")]
-    MalformedSignature {
-        /// Its length in bytes.
-        length: usize,
-    },
-    /// The signature does not verify with the given key over the `.tbz`'s digest.
-    #[error("the signature does not verify over the .tbz of sha256 {tbz_sha256} with this key")]
-    SignatureMismatch {
-        /// Lower-case hex SHA-256 of the `.tbz` received.
-        tbz_sha256: String,
-    },
-    /// The signed `data/build.json` is not JSON.
-    #[error("data/build.json is not json: {reason}")]
-    MalformedBuildJson {
-        /// The parser's message.
-        reason: String,
     },
 }
 
@@ -298,19 +241,6 @@ impl SignedManifest {
     pub fn encoded(&self) -> String {
         B64.encode(&self.sig_tbz)
     }
-}
-
-/// What [`verify`] found in a manifest whose signature verified.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VerifiedManifest {
-    /// `manifest.<build_name>`.
-    pub name: String,
-    /// The names of the inner `.tbz`'s members, in archive order (lossy UTF-8).
-    pub files: Vec<String>,
-    /// The signed `data/build.json`.
-    pub build_json: Value,
-    /// Lower-case hex SHA-256 of the inner `.tbz`.
-    pub tbz_sha256_hex: String,
 }
 
 /// The inner `manifest.<build_name>.tbz`, before it is signed.
@@ -441,116 +371,6 @@ pub fn strip_secrets(value: &mut Value) -> Vec<String> {
     strip(value, "", &mut removed);
     removed.sort();
     removed
-}
-
-/// Verifies a `.sig.tbz` with `public_key_pem`, as the lab does with `openssl`, bounded by
-/// [`MAX_ARCHIVE_BYTES`]; see [`verify_with_limit`].
-pub fn verify(sig_tbz: &[u8], public_key_pem: &str) -> Result<VerifiedManifest> {
-    verify_with_limit(sig_tbz, public_key_pem, MAX_ARCHIVE_BYTES)
-}
-
-/// Verifies a `.sig.tbz` with `public_key_pem`, each decompressed archive bounded by `limit`
-/// bytes. Checks, in order, before anything signed is used:
-///
-/// 1. the outer archive decompresses within `limit` and is a tar with nothing after its end;
-/// 2. it holds exactly two regular files, `manifest.<build>.tbz` and `manifest.<build>.sig`
-///    of one valid build name, no member name empty, absolute or with `..`;
-/// 3. the `.sig` is lower-case hex without a newline;
-/// 4. it verifies over SHA-256 of the `.tbz` (RSA PKCS#1 v1.5 SHA-256 over the digest);
-/// 5. only then the `.tbz` is opened, within `limit`, member names checked as in 2, and its
-///    `data/build.json` parsed.
-pub fn verify_with_limit(
-    sig_tbz: &[u8],
-    public_key_pem: &str,
-    limit: u64,
-) -> Result<VerifiedManifest> {
-    let public =
-        RsaRecipient::from_pem(public_key_pem.as_bytes()).map_err(|source| ManifestError::Key {
-            operation: "public key parsing",
-            source,
-        })?;
-
-    // Steps 1 and 2.
-    let outer = decompress_bounded(sig_tbz, limit, OUTER)?;
-    let (mut stem, mut tbz, mut sig) = (None::<String>, None, None);
-    for (name, kind, data) in members(&outer, OUTER, |_| true)? {
-        let (member_stem, slot) = match name.rsplit_once('.') {
-            Some((member_stem, "tbz")) => (member_stem, &mut tbz),
-            Some((member_stem, "sig")) => (member_stem, &mut sig),
-            _ => return Err(ManifestError::UnexpectedMember { name }),
-        };
-        let expected = member_stem
-            .strip_prefix("manifest.")
-            .is_some_and(|build| check_build_name(build).is_ok())
-            && kind == tar::EntryType::Regular
-            && slot.is_none()
-            && stem.as_deref().is_none_or(|seen| seen == member_stem);
-        if !expected {
-            return Err(ManifestError::UnexpectedMember { name });
-        }
-        stem = Some(member_stem.to_owned());
-        *slot = data;
-    }
-    let missing = |expected: String| ManifestError::MissingMember {
-        archive: OUTER,
-        expected,
-    };
-    let name = stem.ok_or_else(|| missing("manifest.<build>.tbz".to_owned()))?;
-    let tbz = tbz.ok_or_else(|| missing(format!("{name}.tbz")))?;
-    let sig = sig.ok_or_else(|| missing(format!("{name}.sig")))?;
-
-    // Step 3.
-    let is_lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
-    let signature = (sig.len() <= MAX_SIGNATURE_HEX && sig.iter().all(is_lower_hex))
-        .then(|| hex::decode(&sig).ok())
-        .flatten()
-        .ok_or(ManifestError::MalformedSignature { length: sig.len() })?;
-
-    // Step 4.
-    let digest = Sha256::digest(&tbz);
-    let tbz_sha256_hex = hex::encode(digest);
-    if !basic::verify_sha256(&public, &digest, &signature) {
-        return Err(ManifestError::SignatureMismatch {
-            tbz_sha256: tbz_sha256_hex,
-        });
-    }
-
-    // Step 5.
-    let inner = decompress_bounded(&tbz, limit, INNER)?;
-    let inner = members(&inner, INNER, |name| name == BUILD_JSON)?;
-    let build_json = inner
-        .iter()
-        .find(|(name, kind, _)| name == BUILD_JSON && *kind == tar::EntryType::Regular)
-        .and_then(|(_, _, data)| data.as_deref())
-        .ok_or_else(|| ManifestError::MissingMember {
-            archive: INNER,
-            expected: BUILD_JSON.to_owned(),
-        })?;
-    let build_json =
-        serde_json::from_slice(build_json).map_err(|e| ManifestError::MalformedBuildJson {
-            reason: e.to_string(),
-        })?;
-    Ok(VerifiedManifest {
-        name,
-        files: inner.into_iter().map(|(name, _, _)| name).collect(),
-        build_json,
-        tbz_sha256_hex,
-    })
-}
-
-/// A build name is a file name: 1 to 200 of `A-Z a-z 0-9 . _ - :`, not starting with `.`.
-fn check_build_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() || name.len() > 200 {
-        return Err("expected 1 to 200 characters");
-    }
-    if name.starts_with('.') {
-        return Err("must not start with '.'");
-    }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
-    if !name.chars().all(allowed) {
-        return Err("expected only letters, digits, '.', '_', '-' and ':'");
-    }
-    Ok(())
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -710,56 +530,4 @@ fn read_unchanged(path: &Path, listed: &fs::Metadata) -> Result<Vec<u8>> {
         return Err(changed());
     }
     Ok(data)
-}
-
-/// The one bounded read of [`verify`]: decompresses bzip2 (concatenated streams allowed, as
-/// `bzip2 -d` does) into at most `limit` bytes.
-fn decompress_bounded(data: &[u8], limit: u64, archive: &'static str) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    bzip2::read::MultiBzDecoder::new(data)
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|source| ManifestError::MalformedArchive { archive, source })?;
-    if out.len() as u64 > limit {
-        return Err(ManifestError::TooLarge { archive, limit });
-    }
-    Ok(out)
-}
-
-/// A tar member: its name (lossy UTF-8), its type, its data if it was kept.
-type Member = (String, tar::EntryType, Option<Vec<u8>>);
-
-/// The members of an uncompressed tar, each name checked; the data of those `keep` names.
-fn members(tar: &[u8], archive: &'static str, keep: impl Fn(&str) -> bool) -> Result<Vec<Member>> {
-    let malformed = |source| ManifestError::MalformedArchive { archive, source };
-    let mut reader = tar::Archive::new(tar);
-    let mut found = Vec::new();
-    for entry in reader.entries().map_err(malformed)? {
-        let mut entry = entry.map_err(malformed)?;
-        let raw = entry.path_bytes();
-        let name = String::from_utf8_lossy(&raw).into_owned();
-        let unsafe_path = raw.is_empty()
-            || raw.starts_with(b"/")
-            || raw.split(|b| *b == b'/').any(|part| part == b"..");
-        if unsafe_path {
-            return Err(ManifestError::UnsafeMemberPath { archive, name });
-        }
-        let kind = entry.header().entry_type();
-        let data = if keep(&name) {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(malformed)?;
-            Some(data)
-        } else {
-            None
-        };
-        found.push((name, kind, data));
-    }
-    let rest = reader.into_inner();
-    if rest.iter().any(|b| *b != 0) {
-        return Err(ManifestError::TrailingData {
-            archive,
-            bytes: rest.len(),
-        });
-    }
-    Ok(found)
 }
