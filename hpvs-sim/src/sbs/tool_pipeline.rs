@@ -40,6 +40,8 @@ impl ToolPipeline {
         };
         let ca = self.ca_pem.as_deref().map(Vec::as_slice);
         let log = &job.log;
+        // The manifest key (RSA-2048, a fifth of a second) is made while the build runs.
+        let manifest_key = tokio::task::spawn_blocking(ManifestKey::generate);
 
         log.info(format!(
             "cloning {} at branch {}",
@@ -80,7 +82,10 @@ impl ToolPipeline {
         report(&job, BuildStep::ImagePushed)?;
 
         let build_name = build_name(&gun, &tags[0]);
-        let manifest_key = ManifestKey::generate().map_err(|e| failure(1, "manifest", e))?;
+        let manifest_key = manifest_key
+            .await
+            .map_err(|e| failure(1, "manifest", e))?
+            .map_err(|e| failure(1, "manifest", e))?;
         let build_json = json!({
             "status": "image pushed",
             "build_name": build_name,
@@ -91,20 +96,25 @@ impl ToolPipeline {
             "params": job.params.to_document(),
         });
         log.info(format!("writing manifest.{build_name}"));
-        let signed = BuildManifest::create(
-            &build_name,
-            &ManifestInputs {
+        // Packing and checking the archives is a second of CPU: off the async threads, which
+        // serve the build server's API meanwhile.
+        let (build_log, git_dir, name) = (log.contents(), cloned.dir.clone(), build_name.clone());
+        let (signed, manifest_key) = tokio::task::spawn_blocking(move || {
+            let inputs = ManifestInputs {
                 build_json,
-                build_log: &log.contents(),
-                git_dir: &cloned.dir,
+                build_log: &build_log,
+                git_dir: &git_dir,
                 root_ssh_dir: None,
                 mtime: 0,
-            },
-            &manifest_key,
-        )
-        .map_err(|e| failure(1, "manifest", e))?;
-        manifest::verify(&signed.sig_tbz, manifest_key.public_key_pem())
-            .map_err(|e| failure(1, "manifest", e))?;
+            };
+            let signed = BuildManifest::create(&name, &inputs, &manifest_key)
+                .map_err(|e| failure(1, "manifest", e))?;
+            manifest::verify(&signed.sig_tbz, manifest_key.public_key_pem())
+                .map_err(|e| failure(1, "manifest", e))?;
+            Ok::<_, BuildFailure>((signed, manifest_key))
+        })
+        .await
+        .map_err(|e| failure(1, "manifest", e))??;
         log.info(format!(
             "manifest sha256={} signature verify=OK",
             signed.tbz_sha256_hex
