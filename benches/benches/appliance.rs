@@ -40,13 +40,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use benches::env_number;
+use benches::noise::Noise;
+use benches::process::{free_port, own_peak_rss_kib, reset_peak_rss, sync, wait_http};
+use benches::rounds::{in_turn, ours_first};
+use benches::stats::median;
+use benches::table::{Ratio, Row, Table};
 use devstack::{ListenerSecurity, NotaryOptions, NotaryServer, Registry, RegistryOptions};
 use hpvs_api::wire::{
     NewRegistry, NewRepository, NewVirtualServer, PortMapping, Protocol, ServerState,
@@ -72,6 +77,16 @@ const ENTRYPOINT: [&str; 7] = ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h"
 const DEADLINE: Duration = Duration::from_secs(600);
 /// How long a started workload may take to answer on its port.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
+/// The table: seconds or MiB, median (min-max) of each side, ours/podman.
+const TABLE: Table = Table {
+    label_width: 48,
+    cell_width: 22,
+    ratio_width: 12,
+    decimals: 2,
+    ratio_decimals: 2,
+    ratio: Ratio::OursOverTheirs,
+    ratio_suffix: "",
+};
 
 fn main() {
     if std::env::var_os(ROLE).is_some() {
@@ -112,15 +127,9 @@ fn main() {
 }
 
 async fn bench() {
-    let env_number = |name: &str, default: u64| -> u64 {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let mib = env_number("APPLIANCE_BENCH_MIB", 1024).max(4);
+    let mib = env_number("APPLIANCE_BENCH_MIB", 1024u64).max(4);
     let small_mib = env_number("APPLIANCE_BENCH_SMALL_MIB", mib / 4).max(4);
-    let rounds = env_number("APPLIANCE_BENCH_ROUNDS", 3).max(1) as usize;
+    let rounds = env_number("APPLIANCE_BENCH_ROUNDS", 3usize).max(1);
     let storage =
         std::env::var("APPLIANCE_BENCH_PODMAN_STORAGE").unwrap_or_else(|_| "overlay".to_owned());
 
@@ -142,19 +151,13 @@ async fn bench() {
                 "round {}/{rounds}: {} MiB image, {} first ...",
                 round + 1,
                 image.mib,
-                if round % 2 == 0 { "ours" } else { "podman" }
+                if ours_first(round) { "ours" } else { "podman" }
             );
             let dir = tempfile::tempdir().unwrap();
-            let (ours, podman) = if round % 2 == 0 {
-                let ours = stack.ours(image, dir.path()).await;
-                (
-                    ours,
-                    stack.podman(image, &dir.path().join("podman"), &storage),
-                )
-            } else {
-                let podman = stack.podman(image, &dir.path().join("podman"), &storage);
-                (stack.ours(image, dir.path()).await, podman)
-            };
+            let (ours, podman) = in_turn(ours_first(round), stack.ours(image, dir.path()), || {
+                stack.podman(image, &dir.path().join("podman"), &storage)
+            })
+            .await;
             eprintln!(
                 "  ours {:.2} s + {:.2} s, podman {:.2} s + {:.2} s",
                 ours.first.as_secs_f64(),
@@ -182,21 +185,31 @@ async fn bench() {
     println!(
         "median (min-max) of {rounds} round(s); times in s until the workload answers HTTP on its host port, RSS in MiB; ratio = ours/podman (below 1: ours is faster or smaller)"
     );
-    println!(
-        "{:<48} {:>22} {:>22} {:>12}",
-        "row", "ours", "podman", "ours/podman"
+    println!("{}", TABLE.header("row", "ours", "podman", "ours/podman"));
+    TABLE.print(
+        &format!("first server, {mib} MiB image, nothing cached"),
+        &first,
     );
-    first.print(&format!("first server, {mib} MiB image, nothing cached"));
-    second.print(&format!("second server, same {mib} MiB image, no pull"));
-    first_small.print(&format!("first server, {small_mib} MiB image"));
-    rss_small.print(&format!("peak RSS MiB, first server, {small_mib} MiB"));
-    rss_full.print(&format!("peak RSS MiB, first server, {mib} MiB"));
-    let growth = |row: &Row| stats(&row.ours).0;
-    let podman_growth = |row: &Row| stats(&row.podman).0;
+    TABLE.print(
+        &format!("second server, same {mib} MiB image, no pull"),
+        &second,
+    );
+    TABLE.print(
+        &format!("first server, {small_mib} MiB image"),
+        &first_small,
+    );
+    TABLE.print(
+        &format!("peak RSS MiB, first server, {small_mib} MiB"),
+        &rss_small,
+    );
+    TABLE.print(&format!("peak RSS MiB, first server, {mib} MiB"), &rss_full);
+    let growth = |side: fn(&Row) -> &[f64]| {
+        median(side(&rss_full)).unwrap() - median(side(&rss_small)).unwrap()
+    };
     println!(
         "peak RSS from {small_mib} to {mib} MiB: ours {:+.1} MiB, podman {:+.1} MiB",
-        growth(&rss_full) - growth(&rss_small),
-        podman_growth(&rss_full) - podman_growth(&rss_small),
+        growth(|row| &row.ours),
+        growth(|row| &row.theirs),
     );
     println!(
         "ours: DCT resolve pinned to the registered root + pull by digest (every blob verified) + unpack + runc + port forward; podman: pull by digest (no signature check), {storage} storage, runc, CNI bridge"
@@ -381,11 +394,11 @@ impl Stack {
             .await
             .unwrap();
 
-        sync();
-        reset_peak_rss();
+        sync().unwrap();
+        reset_peak_rss().expect("write /proc/self/clear_refs");
         let (first, first_steps) = deploy(&client, "first", image.tag).await;
-        let peak_rss_kib = peak_rss_kib();
-        sync();
+        let peak_rss_kib = own_peak_rss_kib().expect("VmHWM in /proc/self/status");
+        sync().unwrap();
         let (second, second_steps) = deploy(&client, "second", image.tag).await;
         eprintln!("  ours, first server:  {first_steps}\n  ours, second server: {second_steps}");
 
@@ -425,14 +438,14 @@ impl Stack {
             ])
         };
 
-        sync();
-        let port = free_port();
+        sync().unwrap();
+        let port = free_port().unwrap();
         let start = Instant::now();
         let peak_rss_kib = run_podman(&[pull, run("first", port)]);
         wait_answer(port);
         let first = start.elapsed();
-        sync();
-        let port = free_port();
+        sync().unwrap();
+        let port = free_port().unwrap();
         let start = Instant::now();
         run_podman(&[run("second", port)]);
         wait_answer(port);
@@ -560,7 +573,7 @@ fn podman_child() {
 /// it is `running` and its port answers, and when each step began as the polled `reason`
 /// showed it (`resolve 0.01 pull 0.05 ...`, seconds from the call, to within the 20 ms poll).
 async fn deploy(client: &hpvs_api::Client, name: &str, tag: &str) -> (Duration, String) {
-    let port = free_port();
+    let port = free_port().unwrap();
     let mut steps = String::new();
     let mut last_step = String::new();
     let start = Instant::now();
@@ -607,69 +620,9 @@ async fn deploy(client: &hpvs_api::Client, name: &str, tag: &str) -> (Duration, 
     (elapsed, steps)
 }
 
-/// Waits until `127.0.0.1:port` answers an HTTP GET of `/`.
+/// Waits until the workload answers on `127.0.0.1:port`.
 fn wait_answer(port: u16) {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let start = Instant::now();
-    while !answers(address) {
-        assert!(
-            start.elapsed() < ANSWER_DEADLINE,
-            "{address} never answered"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn answers(address: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) else {
-        return false;
-    };
-    if stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .is_err()
-        || stream
-            .write_all(b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n")
-            .is_err()
-    {
-        return false;
-    }
-    let mut head = [0u8; 16];
-    let mut read = 0;
-    while read < head.len() {
-        match stream.read(&mut head[read..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => read += n,
-        }
-    }
-    head[..read].starts_with(b"HTTP/1.")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn sync() {
-    let synced = Command::new("sync").status().unwrap();
-    assert!(synced.success(), "sync failed: {synced}");
-}
-
-/// Resets this process's peak RSS (`VmHWM`) to its current RSS.
-fn reset_peak_rss() {
-    std::fs::write("/proc/self/clear_refs", "5").expect("write /proc/self/clear_refs");
-}
-
-/// This process's peak RSS (`VmHWM`) in KiB.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmHWM in /proc/self/status")
+    wait_http(port, ANSWER_DEADLINE).unwrap();
 }
 
 /// Writes the image into `layout` as `tag`: 4 gzip layers of `mib / 4` MiB of random bytes
@@ -699,10 +652,7 @@ fn build_image(layout: &Layout, context: &Path, tag: &str, mib: u64) {
         let data = context.join(format!("data-{i}.bin"));
         let mut file = std::io::BufWriter::new(std::fs::File::create(&data).unwrap());
         std::io::copy(
-            &mut Noise {
-                state: 0x243f_6a88_85a3_08d3 ^ (i + 1) ^ (mib << 8),
-                left: layer_bytes,
-            },
+            &mut Noise::new((i + 1) ^ (mib << 8), layer_bytes),
             &mut file,
         )
         .unwrap();
@@ -722,63 +672,4 @@ fn build_image(layout: &Layout, context: &Path, tag: &str, mib: u64) {
         std::fs::remove_file(&data).unwrap();
     }
     image.finish(layout, tag).unwrap();
-}
-
-/// `left` incompressible pseudo-random bytes (xorshift).
-struct Noise {
-    state: u64,
-    left: u64,
-}
-
-impl std::io::Read for Noise {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.left as usize);
-        for word in buf[..n].chunks_mut(8) {
-            self.state ^= self.state << 13;
-            self.state ^= self.state >> 7;
-            self.state ^= self.state << 17;
-            word.copy_from_slice(&self.state.to_le_bytes()[..word.len()]);
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-/// Median, minimum and maximum.
-fn stats(values: &[f64]) -> (f64, f64, f64) {
-    let mut values = values.to_vec();
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    let median = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    };
-    (median, values[0], values[n - 1])
-}
-
-/// One row of the table: ours and podman's values (seconds or MiB) over the rounds.
-#[derive(Default)]
-struct Row {
-    ours: Vec<f64>,
-    podman: Vec<f64>,
-}
-
-impl Row {
-    fn push(&mut self, ours: f64, podman: f64) {
-        self.ours.push(ours);
-        self.podman.push(podman);
-    }
-
-    fn print(&self, what: &str) {
-        let (ours, ours_min, ours_max) = stats(&self.ours);
-        let (podman, podman_min, podman_max) = stats(&self.podman);
-        let cell = |median: f64, min: f64, max: f64| format!("{median:.2} ({min:.2}-{max:.2})");
-        println!(
-            "{what:<48} {:>22} {:>22} {:>12.2}",
-            cell(ours, ours_min, ours_max),
-            cell(podman, podman_min, podman_max),
-            ours / podman
-        );
-    }
 }

@@ -5,6 +5,7 @@
 //! ratio (ours / openssl; above 1 means faster than openssl).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use benches::stats::ratio;
 use benches::{criterion_mean_ns, openssl_speed, parse_speed_row};
 use criterion::{Criterion, black_box};
 use keymgmt::passphrase::Passphrase;
@@ -83,9 +84,10 @@ fn main() {
         ] {
             let fmt = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.0}"));
             let ratio = match (ours_rate, their_rate) {
-                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
-                _ => "n/a".to_owned(),
+                (Some(a), Some(b)) => ratio(a, b).map(|r| format!("{r:.2}x")),
+                _ => None,
             };
+            let ratio = ratio.unwrap_or_else(|| "n/a".to_owned());
             println!(
                 "{:<18} {:>14} {:>14} {:>8}",
                 format!("{alg} {op}"),

@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use benches::env_number;
+use benches::rounds::{in_turn, ours_first};
+use benches::table::{Ratio, Row, Table};
 use devstack::{DEFAULT_PASSPHRASE, NotaryCli, NotaryOptions, NotaryServer};
 use keymgmt::passphrase::{Fixed, Passphrase};
 use notary_client::metadata::FileMeta;
@@ -147,21 +150,6 @@ fn go_fresh(server: &NotaryServer, args: &[&str]) -> Duration {
     start.elapsed()
 }
 
-/// Runs both sides, ours first in even rounds and Go first in odd ones.
-async fn in_turn(
-    round: usize,
-    ours: impl Future<Output = Duration>,
-    go: impl FnOnce() -> Duration,
-) -> (Duration, Duration) {
-    if round.is_multiple_of(2) {
-        let ours = ours.await;
-        (ours, go())
-    } else {
-        let go = go();
-        (ours.await, go)
-    }
-}
-
 /// Builds the examples crate's `trust` (release, the profile benches run in) with the cargo
 /// running this bench and returns its path, next to this bench's `deps/` directory.
 fn trust_binary() -> PathBuf {
@@ -192,54 +180,26 @@ fn trust_binary() -> PathBuf {
     trust
 }
 
-/// Median, minimum and maximum, in milliseconds.
-fn stats(runs: &[Duration]) -> (f64, f64, f64) {
-    let mut ms: Vec<f64> = runs.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-    ms.sort_by(f64::total_cmp);
-    let n = ms.len();
-    let median = if n % 2 == 1 {
-        ms[n / 2]
-    } else {
-        (ms[n / 2 - 1] + ms[n / 2]) / 2.0
-    };
-    (median, ms[0], ms[n - 1])
-}
+/// The table: ms per operation, median (min-max) of each side, Go's median over ours.
+const TABLE: Table = Table {
+    label_width: 38,
+    cell_width: 26,
+    ratio_width: 9,
+    decimals: 1,
+    ratio_decimals: 1,
+    ratio: Ratio::TheirsOverOurs,
+    ratio_suffix: "x",
+};
 
-#[derive(Default)]
-struct Row {
-    ours: Vec<Duration>,
-    go: Vec<Duration>,
-}
-
-impl Row {
-    fn push(&mut self, (ours, go): (Duration, Duration)) {
-        self.ours.push(ours);
-        self.go.push(go);
-    }
-
-    fn print(&self, what: &str) {
-        let (ours, ours_min, ours_max) = stats(&self.ours);
-        let (go, go_min, go_max) = stats(&self.go);
-        let cell = |median: f64, min: f64, max: f64| format!("{median:.1} ({min:.1}-{max:.1})");
-        println!(
-            "{what:<38} {:>26} {:>26} {:>8.1}x",
-            cell(ours, ours_min, ours_max),
-            cell(go, go_min, go_max),
-            go / ours
-        );
-    }
+/// Adds one round's (ours, Go) times to `row`, in ms.
+fn push_ms(row: &mut Row, (ours, go): (Duration, Duration)) {
+    row.push(ours.as_secs_f64() * 1e3, go.as_secs_f64() * 1e3);
 }
 
 #[tokio::main]
 async fn main() {
-    let env_number = |name: &str, default: usize| -> usize {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let tags = env_number("NOTARY_BENCH_TAGS", 200).max(1);
-    let rounds = env_number("NOTARY_BENCH_ROUNDS", 5).max(1);
+    let tags = env_number("NOTARY_BENCH_TAGS", 200usize).max(1);
+    let rounds = env_number("NOTARY_BENCH_ROUNDS", 5usize).max(1);
     eprintln!("building the trust CLI ...");
     let trust = trust_binary();
     let server = NotaryServer::start(NotaryOptions::default())
@@ -261,24 +221,29 @@ async fn main() {
         );
         let gun = |who: &str| format!("bench.example.com/r{round}/{who}");
         let (ours_gun, go_gun) = (gun("ours"), gun("go"));
-        publish.push(
-            in_turn(round, ours_publish(&server, &ours_gun, tags), || {
-                go_publish(&server, &go_gun, tags)
-            })
+        push_ms(
+            &mut publish,
+            in_turn(
+                ours_first(round),
+                ours_publish(&server, &ours_gun, tags),
+                || go_publish(&server, &go_gun, tags),
+            )
             .await,
         );
-        cli.push(
+        push_ms(
+            &mut cli,
             in_turn(
-                round,
+                ours_first(round),
                 async { trust_cli_publish(&trust, &server, &gun("trust-cli"), tags, &payload) },
                 || go_cli_publish(&server, &gun("go-cli"), tags, &payload),
             )
             .await,
         );
         let list_go_gun = go_gun.clone();
-        list.push(
+        push_ms(
+            &mut list,
             in_turn(
-                round,
+                ours_first(round),
                 ours_fresh(
                     |c| async move {
                         let listed = c.repository(&list_go_gun).unwrap().list().await.unwrap();
@@ -291,9 +256,10 @@ async fn main() {
             .await,
         );
         let probe_ref = probe.clone();
-        lookup.push(
+        push_ms(
+            &mut lookup,
             in_turn(
-                round,
+                ours_first(round),
                 ours_fresh(
                     |c| async move {
                         c.repository("bench.example.com/big")
@@ -312,12 +278,9 @@ async fn main() {
 
     println!();
     println!("median (min-max) of {rounds} round(s), in ms; the ratio is Go's median over ours");
-    println!(
-        "{:<38} {:>26} {:>26} {:>9}",
-        "operation", "ours", "Go", "Go/ours"
-    );
-    publish.print(&format!("library: init + {tags} tags + publish"));
-    cli.print(&format!("CLI: init + {tags} x add + publish"));
-    list.print(&format!("fresh list of {tags} tags"));
-    lookup.print(&format!("fresh lookup in {big} tags"));
+    println!("{}", TABLE.header("operation", "ours", "Go", "Go/ours"));
+    TABLE.print(&format!("library: init + {tags} tags + publish"), &publish);
+    TABLE.print(&format!("CLI: init + {tags} x add + publish"), &cli);
+    TABLE.print(&format!("fresh list of {tags} tags"), &list);
+    TABLE.print(&format!("fresh lookup in {big} tags"), &lookup);
 }

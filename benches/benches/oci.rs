@@ -25,6 +25,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use benches::env_number;
+use benches::noise::Noise;
+use benches::process::{cpu_seconds, peak_rss_kib, sync};
+use benches::rounds::turn_order;
+use benches::stats::middle_by_key;
 use devstack::{Registry, RegistryOptions};
 use oci_push::{
     Client, ClientOptions, Descriptor, ImageRef, Layout, PullOptions, PushOptions, Security,
@@ -38,14 +43,8 @@ fn main() {
         child(&role);
         return;
     }
-    let env_number = |name: &str, default: u64| -> u64 {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let mib = env_number("OCI_BENCH_MIB", 1024);
-    let rounds = env_number("OCI_BENCH_ROUNDS", 3).max(1);
+    let mib = env_number("OCI_BENCH_MIB", 1024u64);
+    let rounds = env_number("OCI_BENCH_ROUNDS", 3usize).max(1);
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     eprintln!("generating a {mib} MiB image (4 layers) ...");
@@ -54,8 +53,7 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
 
     // Runs of (push, pull) for each tool.
-    let [mut ours_runs, mut skopeo_runs, mut curl_runs]: [(Vec<Measured>, Vec<Measured>); 3] =
-        Default::default();
+    let mut runs: [(Vec<Measured>, Vec<Measured>); 3] = Default::default();
     for round in 0..rounds {
         eprintln!("round {}/{rounds} ...", round + 1);
         let ours_registry = Registry::start(RegistryOptions::default()).unwrap();
@@ -109,21 +107,15 @@ fn main() {
                 &curl_registry,
             )
         };
-        // Alternate the order so that neither tool always runs on a warmer machine.
-        if round % 2 == 0 {
-            ours_runs.0.push(push_ours());
-            skopeo_runs.0.push(push_skopeo());
-            curl_runs.0.push(push_curl());
-            ours_runs.1.push(pull_ours());
-            skopeo_runs.1.push(pull_skopeo());
-            curl_runs.1.push(pull_curl());
-        } else {
-            curl_runs.0.push(push_curl());
-            skopeo_runs.0.push(push_skopeo());
-            ours_runs.0.push(push_ours());
-            curl_runs.1.push(pull_curl());
-            skopeo_runs.1.push(pull_skopeo());
-            ours_runs.1.push(pull_ours());
+        // Alternate the order so that neither tool always runs on a warmer machine: ours,
+        // skopeo, curl in even rounds, the reverse in odd ones; all pushes before the pulls.
+        let pushes: [&dyn Fn() -> Measured; 3] = [&push_ours, &push_skopeo, &push_curl];
+        let pulls: [&dyn Fn() -> Measured; 3] = [&pull_ours, &pull_skopeo, &pull_curl];
+        for i in turn_order::<3>(round) {
+            runs[i].0.push(pushes[i]());
+        }
+        for i in turn_order::<3>(round) {
+            runs[i].1.push(pulls[i]());
         }
         std::fs::remove_dir_all(&out).unwrap();
     }
@@ -136,15 +128,10 @@ fn main() {
         skopeo_pull,
         curl_push,
         curl_pull,
-    ] = [
-        ours_runs.0,
-        ours_runs.1,
-        skopeo_runs.0,
-        skopeo_runs.1,
-        curl_runs.0,
-        curl_runs.1,
-    ]
-    .map(median);
+    ] = {
+        let [ours, skopeo, curl] = runs;
+        [ours.0, ours.1, skopeo.0, skopeo.1, curl.0, curl.1].map(median)
+    };
     let mibs = |d: Duration| bytes as f64 / 1048576.0 / d.as_secs_f64();
     println!();
     println!(
@@ -200,10 +187,9 @@ fn main() {
 }
 
 /// The median run (by wall time), with the largest peak RSS seen in any run.
-fn median(mut runs: Vec<Measured>) -> Measured {
+fn median(runs: Vec<Measured>) -> Measured {
     let peak_rss_kib = runs.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0);
-    runs.sort_by_key(|m| m.wall);
-    let middle = runs.swap_remove(runs.len() / 2);
+    let middle = middle_by_key(runs, |m| m.wall).expect("at least one round");
     Measured {
         peak_rss_kib,
         ..middle
@@ -268,8 +254,7 @@ struct Measured {
 /// Runs a command after `sync`, sampling its `VmHWM` and CPU time until it exits, and
 /// reading the CPU time `registry` spent meanwhile.
 fn measure(command: &mut Command, registry: &Registry) -> Measured {
-    let synced = Command::new("sync").status().unwrap();
-    assert!(synced.success(), "sync failed: {synced}");
+    sync().unwrap();
     let registry_pid = registry.pid().unwrap();
     let registry_before = cpu_seconds(registry_pid, false).unwrap();
     let start = Instant::now();
@@ -278,23 +263,10 @@ fn measure(command: &mut Command, registry: &Registry) -> Measured {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let status_path = format!("/proc/{}/status", child.id());
     let mut peak = 0;
     let mut cpu = 0.0f64;
     let status = loop {
-        if let Some(kib) = std::fs::read_to_string(&status_path)
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .map(str::to_owned)
-            })
-            .and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|n| n.parse::<u64>().ok())
-            })
-        {
+        if let Some(kib) = peak_rss_kib(child.id()) {
             peak = peak.max(kib);
         }
         if let Some(seconds) = cpu_seconds(child.id(), true) {
@@ -313,30 +285,6 @@ fn measure(command: &mut Command, registry: &Registry) -> Measured {
         cpu_s: cpu,
         registry_cpu_s: cpu_seconds(registry_pid, false).unwrap() - registry_before,
     }
-}
-
-/// User + system CPU seconds of a process (and of its reaped children, if asked), from
-/// `/proc/PID/stat`.
-fn cpu_seconds(pid: u32, with_children: bool) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces: the
-    // state is field 3, utime 14, stime 15, cutime 16, cstime 17.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let field = |n: usize| fields.get(n - 3)?.parse::<f64>().ok();
-    let mut ticks = field(14)? + field(15)?;
-    if with_children {
-        ticks += field(16)? + field(17)?;
-    }
-    Some(ticks / clock_ticks_per_second())
-}
-
-/// `getconf CLK_TCK`, the unit of `/proc/PID/stat` times.
-fn clock_ticks_per_second() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    })
 }
 
 /// The child side: one push or pull with oci-push.
@@ -397,10 +345,7 @@ fn make_layout(dir: &Path, mib: u64) -> Vec<Blob> {
     let layer_bytes = (mib * 1024 * 1024 / 4).max(1);
     let mut layers = Vec::new();
     for i in 0..4u64 {
-        let data = Noise {
-            state: 0x243f_6a88_85a3_08d3 ^ (i + 1),
-            left: layer_bytes,
-        };
+        let data = Noise::new(i + 1, layer_bytes);
         let d = layout
             .write_blob("application/vnd.oci.image.layer.v1.tar", data)
             .unwrap();
@@ -445,26 +390,6 @@ fn make_layout(dir: &Path, mib: u64) -> Vec<Blob> {
             digest,
         })
         .collect()
-}
-
-/// `left` incompressible pseudo-random bytes (xorshift).
-struct Noise {
-    state: u64,
-    left: u64,
-}
-
-impl std::io::Read for Noise {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.left as usize);
-        for word in buf[..n].chunks_mut(8) {
-            self.state ^= self.state << 13;
-            self.state ^= self.state >> 7;
-            self.state ^= self.state << 17;
-            word.copy_from_slice(&self.state.to_le_bytes()[..word.len()]);
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
 
 /// MiB/s of `openssl speed sha256` at 16 KiB blocks, one core.

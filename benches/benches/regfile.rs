@@ -16,6 +16,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use benches::env_number;
+use benches::stats::ratio;
 use ssc_register::seal::{open, seal};
 use ssc_register::{
     Contract, OpenOptions, PublicKey, Registration, RootKey, RsaRecipient, RsaSecretKey, Secret,
@@ -62,19 +64,13 @@ fn time<T>(n: u32, mut f: impl FnMut() -> T) -> Duration {
 }
 
 fn row(name: &str, ours: Duration, theirs: Duration, tool: &str) {
-    println!(
-        "{name:<28} {:>10.3} {:>12.3} {:>8.1}x  ({tool})",
-        ours.as_secs_f64() * 1e3,
-        theirs.as_secs_f64() * 1e3,
-        theirs.as_secs_f64() / ours.as_secs_f64()
-    );
+    let (ours, theirs) = (ours.as_secs_f64() * 1e3, theirs.as_secs_f64() * 1e3);
+    let ratio = ratio(theirs, ours).map_or_else(|| "-".to_owned(), |r| format!("{r:.1}x"));
+    println!("{name:<28} {ours:>10.3} {theirs:>12.3} {ratio:>9}  ({tool})");
 }
 
 fn main() {
-    let n: u32 = std::env::var("REGFILE_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let n: u32 = env_number("REGFILE_BENCH_N", 20).max(1);
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("gnupg");
     std::fs::create_dir(&home).unwrap();

@@ -40,6 +40,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use benches::env_number;
+use benches::rounds::{in_turn, ours_first};
+use benches::table::{Ratio, Row, Table};
 use devstack::{GitHost, ListenerSecurity, NotaryCli, NotaryOptions, NotaryServer, Registry};
 use hpvs_api::{SbsClient, SbsConfig, Secret};
 use hpvs_sim::sbs::{ApplianceSecret, BuildServer, SbsIdentity, ToolPipeline};
@@ -73,6 +76,16 @@ const ROWS: [&str; 14] = [
     "builder alone: dockerfile::build / buildah bud",
     "builder to an OCI layout: same / bud + push oci:",
 ];
+/// The table: seconds, median (min-max) of each side, ours/by hand.
+const TABLE: Table = Table {
+    label_width: 58,
+    cell_width: 22,
+    ratio_width: 8,
+    decimals: 3,
+    ratio_decimals: 2,
+    ratio: Ratio::OursOverTheirs,
+    ratio_suffix: "",
+};
 const START_SCRIPT: &str = "#!/bin/busybox sh\nexec busybox httpd -f -p 8080 -h /app/www\n";
 /// How long one build may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(600);
@@ -115,15 +128,11 @@ fn find(name: &str) -> Option<PathBuf> {
 }
 
 async fn bench() {
-    let rounds = std::env::var("SBS_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5usize)
-        .max(1);
+    let rounds = env_number("SBS_BENCH_ROUNDS", 5usize).max(1);
     let stack = Stack::start();
     let mut table: [Row; ROWS.len()] = Default::default();
     for round in 0..rounds {
-        let ours_first = round % 2 == 0;
+        let ours_first = ours_first(round);
         eprintln!(
             "round {}/{rounds}, {} first ...",
             round + 1,
@@ -182,8 +191,7 @@ async fn bench() {
             (ours, bud_oci),
         ];
         for (row, (ours, theirs)) in table.iter_mut().zip(values) {
-            row.ours.push(ours);
-            row.theirs.push(theirs);
+            row.push(ours, theirs);
         }
     }
     println!();
@@ -193,12 +201,9 @@ async fn bench() {
     println!(
         "median (min-max) of {rounds} round(s), in s; ratio = ours/by hand (below 1: ours is faster)"
     );
-    println!(
-        "{:<58} {:>22} {:>22} {:>8}",
-        "row", "ours", "by hand", "ratio"
-    );
+    println!("{}", TABLE.header("row", "ours", "by hand", "ratio"));
     for (what, row) in ROWS.iter().zip(&table) {
-        row.print(what);
+        TABLE.print(what, row);
     }
 }
 
@@ -643,59 +648,4 @@ fn run(command: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Median, minimum and maximum of the values that are not NaN.
-fn stats(values: &[f64]) -> Option<(f64, f64, f64)> {
-    let mut values: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    let median = match n {
-        0 => return None,
-        _ if n % 2 == 1 => values[n / 2],
-        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    };
-    Some((median, values[0], values[n - 1]))
-}
-
-/// One row: ours and the by-hand values (seconds) over the rounds.
-#[derive(Default)]
-struct Row {
-    ours: Vec<f64>,
-    theirs: Vec<f64>,
-}
-
-impl Row {
-    fn print(&self, what: &str) {
-        let cell = |values: &[f64]| {
-            stats(values).map_or("-".to_owned(), |(median, min, max)| {
-                format!("{median:.3} ({min:.3}-{max:.3})")
-            })
-        };
-        let ratio = match (stats(&self.ours), stats(&self.theirs)) {
-            (Some((ours, ..)), Some((theirs, ..))) => format!("{:.2}", ours / theirs),
-            _ => "-".to_owned(),
-        };
-        println!(
-            "{what:<58} {:>22} {:>22} {:>8}",
-            cell(&self.ours),
-            cell(&self.theirs),
-            ratio
-        );
-    }
-}
-
-/// Runs both sides, ours first when `ours_first`.
-async fn in_turn<T, U>(
-    ours_first: bool,
-    ours: impl std::future::Future<Output = T>,
-    theirs: impl FnOnce() -> U,
-) -> (T, U) {
-    if ours_first {
-        let ours = ours.await;
-        (ours, theirs())
-    } else {
-        let theirs = theirs();
-        (ours.await, theirs)
-    }
 }

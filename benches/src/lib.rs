@@ -1,11 +1,61 @@
 //! Side-by-side benchmarks of the workspace crates against the anchor tools.
 //!
-//! This crate holds no library code of its own beyond the small helpers shared by the bench
-//! binaries in `benches/benches/`: running an anchor tool and reading criterion's estimates.
-//! Run them with `cargo bench -p benches`; each prints our rate, the anchor's, and the ratio.
+//! This crate holds no library code of its own beyond the helpers shared by the bench
+//! binaries in `benches/benches/`:
+//!
+//! - [`rounds`]: running ours and theirs in alternating order, round after round;
+//! - [`stats`]: median, spread (min-max) and ratio of the rounds;
+//! - [`table`]: the rows of results and their printing, `median (min-max)` and the ratio;
+//! - [`process`]: peak RSS and CPU time from `/proc`, `sync`, free ports, waiting for HTTP;
+//! - [`noise`]: incompressible bytes for bench images;
+//! - here: settings from the environment, running an anchor tool (`openssl speed`) and
+//!   reading criterion's estimates.
+//!
+//! Run the benches with `cargo bench -p benches`; each prints our figures, the anchor's, and
+//! the ratio. A bench in a nutshell:
+//!
+//! ```
+//! use benches::rounds::{in_turn_blocking, ours_first};
+//! use benches::table::{Ratio, Row, Table};
+//!
+//! const TABLE: Table = Table {
+//!     label_width: 12,
+//!     cell_width: 18,
+//!     ratio_width: 6,
+//!     decimals: 1,
+//!     ratio_decimals: 2,
+//!     ratio: Ratio::OursOverTheirs,
+//!     ratio_suffix: "",
+//! };
+//! let rounds = benches::env_number("EXAMPLE_BENCH_ROUNDS", 3);
+//! let mut row = Row::default();
+//! for round in 0..rounds {
+//!     // Stand-ins for two timed runs, in ms.
+//!     let (ours, theirs) = in_turn_blocking(ours_first(round), || 10.0, || 20.0);
+//!     row.push(ours, theirs);
+//! }
+//! println!("{}", TABLE.header("row", "ours", "theirs", "ratio"));
+//! TABLE.print("one thing", &row);
+//! assert_eq!(row.ratio(Ratio::OursOverTheirs), Some(0.5));
+//! ```
+
+pub mod noise;
+pub mod process;
+pub mod rounds;
+pub mod stats;
+pub mod table;
 
 use std::path::Path;
 use std::process::Command;
+
+/// The value of the environment variable `name` parsed as a `T`, or `default` when it is
+/// unset or does not parse.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Sign and verify rates (operations per second) that `openssl speed` reports for one algorithm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,6 +113,13 @@ pub fn criterion_mean_ns(criterion_dir: &Path, group: &str, function: &str) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_numbers_fall_back_to_the_default() {
+        assert_eq!(env_number("BENCHES_TEST_SURELY_UNSET_VARIABLE", 7u32), 7);
+        // PATH is set, and not a number.
+        assert_eq!(env_number("PATH", 3usize), 3);
+    }
 
     #[test]
     fn parses_openssl_speed_rows() {
