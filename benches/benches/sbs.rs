@@ -623,11 +623,9 @@ impl Drop for BuildahStore {
 }
 
 fn git_in(dir: &Path, args: &[&str]) {
-    run(Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Bench", "-c", "user.email=b@example.com"])
-        .args(args));
+    if let Err(e) = devstack::git(dir, args) {
+        panic!("{e}");
+    }
 }
 
 /// `skopeo ARGS REFERENCES...` (`args` split on spaces); its stdout.

@@ -188,13 +188,39 @@ fn greets(port: u16) -> bool {
     socket.read_exact(&mut banner).is_ok() && banner.starts_with(b"SSH-2.0")
 }
 
-fn run(command: &mut Command) -> Result<(), Error> {
+/// Runs `git -C dir ARGS` as the lab's author (`HPVS Lab <lab@hpvs-lab.example>`, so that no
+/// global git identity is needed) and returns its standard output; a non-zero exit is
+/// [`Error::Cli`] with what git said.
+///
+/// ```no_run
+/// # fn main() -> Result<(), devstack::Error> {
+/// let work = std::path::Path::new("/tmp/app");
+/// devstack::git(work, &["init", "--quiet", "--initial-branch", "main"])?;
+/// devstack::git(work, &["add", "."])?;
+/// devstack::git(work, &["commit", "--quiet", "-m", "first"])?;
+/// let head = devstack::git(work, &["rev-parse", "HEAD"])?;
+/// # let _ = head; Ok(()) }
+/// ```
+pub fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
+    run(Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=HPVS Lab",
+            "-c",
+            "user.email=lab@hpvs-lab.example",
+        ])
+        .args(args))
+}
+
+fn run(command: &mut Command) -> Result<String, Error> {
     let output = command.output().map_err(|source| Error::Spawn {
         program: PathBuf::from(command.get_program()),
         source,
     })?;
     if output.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
     }
     Err(Error::Cli {
         program: command.get_program().to_string_lossy().into_owned(),

@@ -63,7 +63,7 @@ mod token;
 pub use browser::{Browser, Element, Session, SessionOptions, WebDriverError};
 pub use cli::NotaryCli;
 pub use error::Error;
-pub use git_host::GitHost;
+pub use git_host::{GitHost, git};
 pub use hpvs::{HpvsSim, HpvsSimOptions};
 pub use notary::{ListenerSecurity, NotaryOptions, NotaryServer, TlsFiles, Transport};
 pub use postgres::{Database, Postgres};

@@ -74,14 +74,7 @@ fn stderr(output: &Output) -> String {
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Lab", "-c", "user.email=lab@example.com"])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
+    devstack::git(dir, args).unwrap();
 }
 
 fn sh(dir: &Path, script: &str) -> String {

@@ -15,14 +15,7 @@ use notary_client::transport::ServerConfig;
 use registry_http::Secret;
 
 fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Lab", "-c", "user.email=lab@example.com"])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
+    devstack::git(dir, args).unwrap();
 }
 
 /// A repository on branch `main` with a Dockerfile that needs no container runtime.

@@ -4,7 +4,6 @@
 //! material.
 
 use std::path::Path;
-use std::process::Command;
 
 use devstack::{
     DEFAULT_PASSPHRASE, GitHost, HpvsSim, HpvsSimOptions, ListenerSecurity, NotaryOptions,
@@ -316,24 +315,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 fn run_git(dir: &Path, args: &[&str]) -> Result<(), LabError> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=HPVS Lab",
-            "-c",
-            "user.email=lab@hpvs-lab.example",
-        ])
-        .args(args)
-        .output()
-        .in_step(STEP, format!("git {}", args.join(" ")))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(LabError::new(
-        STEP,
-        format!("git {}", args.join(" ")),
-        String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-    ))
+    devstack::git(dir, args)
+        .map(drop)
+        .in_step(STEP, format!("git {}", args.join(" ")))
 }

@@ -538,14 +538,7 @@ pub async fn sbs(
 
 /// `git -C dir args...` as the user Lab; fails the test when git fails.
 pub fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Lab", "-c", "user.email=lab@example.com"])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
+    devstack::git(dir, args).unwrap();
 }
 
 /// The `POST /virtual-servers` body of the lab's build server `name` on host port `port`:
