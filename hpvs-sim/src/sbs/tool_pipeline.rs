@@ -47,7 +47,13 @@ impl ToolPipeline {
             "cloning {} at branch {}",
             request.git_url, request.git_branch
         ));
-        let cloned = pipeline::clone(&request, &paths).map_err(failed(128))?;
+        // git and ssh run for seconds: off the async threads, which serve the API meanwhile.
+        let (clone_request, clone_paths) = (request.clone(), paths.clone());
+        let cloned =
+            tokio::task::spawn_blocking(move || pipeline::clone(&clone_request, &clone_paths))
+                .await
+                .map_err(|e| failure(128, "git clone", e))?
+                .map_err(failed(128))?;
         log.info(format!("cloned commit {}", cloned.commit));
         report(&job, BuildStep::GithubCloned)?;
 
