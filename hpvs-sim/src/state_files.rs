@@ -2,9 +2,9 @@
 //! place) with mode 0600, so a kill never leaves half a key, and read back only if no one
 //! else can read them.
 
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use zeroize::Zeroizing;
@@ -35,21 +35,25 @@ pub fn read_secret(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
 
 /// Writes `bytes` to `path` with mode 0600, atomically.
 pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        // An older temporary file keeps its mode through `create`.
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)
-    };
-    write().map_err(|source| state_error("write", path, source))
+    write_private(path, bytes).map_err(|(action, path, source)| state_error(action, &path, source))
+}
+
+/// Writes `bytes` to `path` with mode 0600 through keymgmt's atomic write (a temporary file
+/// beside it, synced, renamed, the directory synced); on failure, what was being done, on
+/// which path, and the I/O error.
+pub(crate) fn write_private(
+    path: &Path,
+    bytes: &[u8],
+) -> std::result::Result<(), (&'static str, std::path::PathBuf, std::io::Error)> {
+    use keymgmt::fsutil::{Existing, write_atomic};
+    write_atomic(path, bytes, 0o600, Existing::Replace).map_err(|error| match error {
+        keymgmt::Error::Io {
+            action,
+            path,
+            source,
+        } => (action, path, source),
+        other => ("write", path.to_owned(), std::io::Error::other(other)),
+    })
 }
 
 pub(crate) fn state_error(

@@ -15,9 +15,9 @@
 //! into place) with mode 0600, so a kill never leaves half of one.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -355,26 +355,10 @@ fn remove_dir(path: &Path) -> Result<(), SbsError> {
     }
 }
 
-/// Writes `bytes` to `path` with mode 0600: a temporary file beside it, synced, renamed.
+/// Writes `bytes` to `path` with mode 0600, atomically.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SbsError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{name}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)
-    };
-    write().map_err(|e| file_error("write", path, e))
+    crate::state_files::write_private(path, bytes)
+        .map_err(|(action, path, source)| file_error(action, &path, source))
 }
 
 #[cfg(test)]
