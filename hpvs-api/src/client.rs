@@ -445,7 +445,7 @@ impl Client {
         };
         let status = response.status();
         if status.is_success() {
-            let body = read_bounded(&call, response, ANSWER_LIMIT).await?;
+            let body = read_bounded(&call, response, ANSWER_LIMIT, transport).await?;
             Ok(Answer { call, body })
         } else {
             Err(error_answer(&call, status, response).await)
@@ -456,7 +456,7 @@ impl Client {
 /// The error an answer with an error status stands for: the API's JSON error when the body
 /// is one, else [`Error::UnexpectedAnswer`] with the start of the body.
 async fn error_answer(call: &str, status: StatusCode, response: reqwest::Response) -> Error {
-    let body = match read_bounded(call, response, ERROR_ANSWER_LIMIT).await {
+    let body = match read_bounded(call, response, ERROR_ANSWER_LIMIT, transport).await {
         Ok(body) => body,
         Err(error) => return error,
     };
@@ -476,12 +476,14 @@ async fn error_answer(call: &str, status: StatusCode, response: reqwest::Respons
     }
 }
 
-/// The body of `response`, refused as soon as it passes `limit` (the one bounded reader,
-/// registry-http's, with its errors named after the call).
-async fn read_bounded(
+/// Reads at most `limit` bytes of `response`'s body (the bounded read of registry-http), its
+/// errors named after the call: [`Error::AnswerTooLarge`], or `unreachable` for a failed read
+/// ([`Error::Transport`] for the appliance, [`Error::SbsUnreachable`] for a build server).
+pub(crate) async fn read_bounded(
     call: &str,
     response: reqwest::Response,
     limit: u64,
+    unreachable: fn(String, Box<dyn std::error::Error + Send + Sync>) -> Error,
 ) -> Result<Vec<u8>, Error> {
     registry_http::read_limited(response, limit)
         .await
@@ -492,15 +494,16 @@ async fn read_bounded(
                 seen,
             },
             // The reqwest error itself: registry-http's wrapper would repeat its message.
-            registry_http::Error::Request { source, .. } => Error::Transport {
-                call: call.to_owned(),
-                source: Box::new(source),
-            },
-            other => Error::Transport {
-                call: call.to_owned(),
-                source: Box::new(other),
-            },
+            registry_http::Error::Request { source, .. } => {
+                unreachable(call.to_owned(), Box::new(source))
+            }
+            other => unreachable(call.to_owned(), Box::new(other)),
         })
+}
+
+/// [`Error::Transport`] of `call`, for [`read_bounded`].
+pub(crate) fn transport(call: String, source: Box<dyn std::error::Error + Send + Sync>) -> Error {
+    Error::Transport { call, source }
 }
 
 /// `GET /api/v1/registries/r`: how errors name a call.

@@ -329,23 +329,11 @@ impl SbsClient {
                 source: Box::new(source),
             })?;
         let status = response.status();
-        let body = registry_http::read_limited(response, SBS_ANSWER_LIMIT)
-            .await
-            .map_err(|error| match error {
-                registry_http::Error::TooLarge { limit, seen, .. } => Error::AnswerTooLarge {
-                    call: call.clone(),
-                    limit,
-                    seen,
-                },
-                registry_http::Error::Request { source, .. } => Error::SbsUnreachable {
-                    call: call.clone(),
-                    source: Box::new(source),
-                },
-                other => Error::SbsUnreachable {
-                    call: call.clone(),
-                    source: Box::new(other),
-                },
-            })?;
+        let body =
+            crate::client::read_bounded(&call, response, SBS_ANSWER_LIMIT, |call, source| {
+                Error::SbsUnreachable { call, source }
+            })
+            .await?;
         if status.is_success() {
             serde_json::from_slice(&body).map_err(|e| Error::Decode {
                 call,
