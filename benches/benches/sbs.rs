@@ -246,7 +246,6 @@ impl Stack {
         let url = git.create_repository("app").unwrap();
         let source = work.path().join("source");
         write_app(&source);
-        git_in(&source, &["init", "--quiet", "--initial-branch", "main"]);
         let material =
             MtlsMaterial::generate("sbs.bench.example", &SubjectAltName::loopback()).unwrap();
         let stack = Stack {
@@ -274,13 +273,7 @@ impl Stack {
             format!("<p>{message}</p>\n"),
         )
         .unwrap();
-        git_in(&self.source, &["add", "--all"]);
-        git_in(&self.source, &["commit", "--quiet", "-m", message]);
-        let bare = self.git.repository_path("app");
-        git_in(
-            &self.source,
-            &["push", "--quiet", bare.to_str().unwrap(), "main"],
-        );
+        self.git.push_tree("app", &self.source, message).unwrap();
     }
 
     /// `git clone` over SSH with the deploy key and the known host key; returns the commit.
@@ -619,12 +612,6 @@ impl Drop for BuildahStore {
         if let Err(error) = std::fs::remove_dir_all(&self.dir) {
             eprintln!("removing {}: {error}", self.dir.display());
         }
-    }
-}
-
-fn git_in(dir: &Path, args: &[&str]) {
-    if let Err(e) = devstack::git(dir, args) {
-        panic!("{e}");
     }
 }
 

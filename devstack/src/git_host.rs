@@ -143,6 +143,23 @@ impl GitHost {
         self.repositories.join(format!("{name}.git"))
     }
 
+    /// Commits everything in the work tree `work` (made a repository on branch `main` first
+    /// when it is none) with `message` and pushes `main` to repository `name`, as a developer
+    /// pushes the source the build server then clones; returns the new commit's id.
+    pub fn push_tree(&self, name: &str, work: &Path, message: &str) -> Result<String, Error> {
+        if !work.join(".git").exists() {
+            git(work, &["init", "--quiet", "--initial-branch", "main"])?;
+        }
+        git(work, &["add", "--all"])?;
+        git(work, &["commit", "--quiet", "--allow-empty", "-m", message])?;
+        let remote = self.repository_path(name);
+        git(
+            work,
+            &["push", "--quiet", &remote.to_string_lossy(), "main"],
+        )?;
+        Ok(git(work, &["rev-parse", "HEAD"])?.trim().to_owned())
+    }
+
     /// Lets the holder of `public_key` (one OpenSSH `authorized_keys` line, such as the
     /// content of `id_ed25519.pub`) clone and push.
     pub fn authorize(&self, public_key: &str) -> Result<(), Error> {

@@ -107,3 +107,23 @@ fn an_authorised_deploy_key_pushes_and_clones_and_another_is_refused() {
     assert!(host.create_repository("../escape").is_err());
     assert!(host.authorize("not a key").is_err());
 }
+
+#[test]
+fn push_tree_commits_a_work_tree_and_the_repository_has_that_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = GitHost::start().unwrap();
+    host.create_repository("app").unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("Dockerfile"), "FROM scratch\n").unwrap();
+    let first = host.push_tree("app", &work, "first").unwrap();
+    std::fs::write(work.join("Dockerfile"), "FROM scratch\nCOPY a /\n").unwrap();
+    let second = host.push_tree("app", &work, "second").unwrap();
+    assert_ne!(first, second);
+    assert_eq!(second.len(), 40, "{second}");
+    let bare = host.repository_path("app");
+    let main = devstack::git(&bare, &["rev-parse", "main"]).unwrap();
+    assert_eq!(main.trim(), second);
+    let parent = devstack::git(&bare, &["rev-parse", "main~1"]).unwrap();
+    assert_eq!(parent.trim(), first);
+}

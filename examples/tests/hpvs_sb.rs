@@ -73,10 +73,6 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    devstack::git(dir, args).unwrap();
-}
-
 fn sh(dir: &Path, script: &str) -> String {
     let output = Command::new("sh")
         .args(["-e", "-c", script])
@@ -112,14 +108,7 @@ fn source(dir: &Path, host: &GitHost) -> (String, PathBuf) {
         "FROM scratch\nCOPY app/ /app/\nCMD [\"/app/hello.txt\"]\n",
     )
     .unwrap();
-    git(&source, &["init", "--quiet", "--initial-branch", "main"]);
-    git(&source, &["add", "."]);
-    git(&source, &["commit", "--quiet", "-m", "wallet"]);
-    let remote = host.repository_path("wallet");
-    git(
-        &source,
-        &["push", "--quiet", remote.to_str().unwrap(), "main"],
-    );
+    host.push_tree("wallet", &source, "wallet").unwrap();
     (url, key)
 }
 

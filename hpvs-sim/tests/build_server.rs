@@ -15,8 +15,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use common::{
-    Api, Stack, build_server_body, build_to_success, busybox, free_port, git, sbs, sbs_client,
-    wait_for,
+    Api, Stack, build_server_body, build_to_success, busybox, free_port, sbs, sbs_client, wait_for,
 };
 use hpvs_sim::{Appliance, ApplianceOptions};
 use keymgmt::mtls::{MtlsMaterial, SubjectAltName};
@@ -54,18 +53,7 @@ async fn the_labs_build_server_builds_signs_and_its_image_deploys_pinned_to_its_
         "FROM scratch\nCOPY --chmod=755 rootfs/ /\nENTRYPOINT [\"/bin/busybox\", \"sh\"]\nCMD [\"/start.sh\"]\n",
     )
     .unwrap();
-    git(&source, &["init", "--quiet", "--initial-branch", "main"]);
-    git(&source, &["add", "."]);
-    git(&source, &["commit", "--quiet", "-m", "wallet"]);
-    git(
-        &source,
-        &[
-            "push",
-            "--quiet",
-            git_host.repository_path("wallet").to_str().unwrap(),
-            "main",
-        ],
-    );
+    git_host.push_tree("wallet", &source, "wallet").unwrap();
 
     let appliance = Appliance::open(ApplianceOptions {
         state_dir: stack.dir.path().join("appliance"),
@@ -262,16 +250,7 @@ async fn the_labs_build_server_builds_signs_and_its_image_deploys_pinned_to_its_
         START_SCRIPT.replace("built-by-the-sbs", "second"),
     )
     .unwrap();
-    git(&source, &["commit", "--quiet", "-am", "second"]);
-    git(
-        &source,
-        &[
-            "push",
-            "--quiet",
-            git_host.repository_path("wallet").to_str().unwrap(),
-            "main",
-        ],
-    );
+    git_host.push_tree("wallet", &source, "second").unwrap();
     build_to_success(&client, &base).await;
     let (_, again) = sbs(&client, &base, "GET", "/config-json", None).await;
     assert_eq!(again["public_key_id"], config["public_key_id"]);

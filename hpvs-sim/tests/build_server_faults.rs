@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::{
-    Api, Stack, build_log, build_server_body, build_to_end, busybox, free_port, git, sbs,
-    sbs_client, try_sbs,
+    Api, Stack, build_log, build_server_body, build_to_end, busybox, free_port, sbs, sbs_client,
+    try_sbs,
 };
 use devstack::{GitHost, HpvsSim, HpvsSimOptions};
 use hpvs_sim::{Appliance, ApplianceOptions};
@@ -70,18 +70,7 @@ fn source_repository(dir: &Path, payload_bytes: u64) -> Source {
         "FROM scratch\nCOPY --chmod=755 rootfs/ /\nENTRYPOINT [\"/bin/busybox\", \"sh\"]\nCMD [\"/start.sh\"]\n",
     )
     .unwrap();
-    git(&source, &["init", "--quiet", "--initial-branch", "main"]);
-    git(&source, &["add", "."]);
-    git(&source, &["commit", "--quiet", "-m", "wallet"]);
-    git(
-        &source,
-        &[
-            "push",
-            "--quiet",
-            git_host.repository_path("wallet").to_str().unwrap(),
-            "main",
-        ],
-    );
+    git_host.push_tree("wallet", &source, "wallet").unwrap();
     Source {
         _git_host: git_host,
         url,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use common::{
-    Api, Stack, build_server_body, build_to_end, build_to_success, busybox, free_port, git, sbs,
+    Api, Stack, build_server_body, build_to_end, build_to_success, busybox, free_port, sbs,
     sbs_client,
 };
 use hpvs_sim::{Appliance, ApplianceOptions};
@@ -54,32 +54,25 @@ impl Source {
             "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/bin/busybox\", \"sh\"]\n",
         )
         .unwrap();
-        git(&source, &["init", "--quiet", "--initial-branch", "main"]);
-        git(&source, &["add", "."]);
-        git(&source, &["commit", "--quiet", "-m", "wallet"]);
         let source = Source {
             host,
             dir: source,
             url,
             deploy_key: std::fs::read_to_string(&key_path).unwrap(),
         };
-        source.push();
+        source.push("wallet");
         source
     }
 
-    fn push(&self) {
-        let remote = self.host.repository_path("wallet");
-        git(
-            &self.dir,
-            &["push", "--quiet", remote.to_str().unwrap(), "main"],
-        );
+    /// Commits the source with `message` and pushes it.
+    fn push(&self, message: &str) {
+        self.host.push_tree("wallet", &self.dir, message).unwrap();
     }
 
     /// A new commit, pushed.
     fn change(&self, version: &str) {
         std::fs::write(self.dir.join("rootfs/version"), version).unwrap();
-        git(&self.dir, &["commit", "--quiet", "-am", version]);
-        self.push();
+        self.push(version);
     }
 }
 

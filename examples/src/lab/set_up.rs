@@ -167,15 +167,8 @@ impl Lab {
         let source = out.join("lab-app");
         let _ = std::fs::remove_dir_all(&source);
         copy_tree(&app_source_dir(), &source).in_step(STEP, "copy the sample application")?;
-        let bare = git.repository_path(REPOSITORY_ID);
-        for args in [
-            &["init", "--quiet", "--initial-branch", "main"][..],
-            &["add", "."],
-            &["commit", "--quiet", "-m", "Bitcoin wallet stand-in"],
-            &["push", "--quiet", &bare.display().to_string(), "main"],
-        ] {
-            run_git(&source, args)?;
-        }
+        git.push_tree(REPOSITORY_ID, &source, "Bitcoin wallet stand-in")
+            .in_step(STEP, format!("commit and push the source to {url}"))?;
         detail(format!(
             "pushed examples/lab-app (the wallet stand-in) to {url}"
         ));
@@ -312,10 +305,4 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn run_git(dir: &Path, args: &[&str]) -> Result<(), LabError> {
-    devstack::git(dir, args)
-        .map(drop)
-        .in_step(STEP, format!("git {}", args.join(" ")))
 }

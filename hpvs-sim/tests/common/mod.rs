@@ -536,11 +536,6 @@ pub async fn sbs(
         .unwrap_or_else(|| panic!("{method} {base}{path}: the build server did not answer"))
 }
 
-/// `git -C dir args...` as the user Lab; fails the test when git fails.
-pub fn git(dir: &Path, args: &[&str]) {
-    devstack::git(dir, args).unwrap();
-}
-
 /// The `POST /virtual-servers` body of the lab's build server `name` on host port `port`:
 /// quotagroup `sb_user00` with the mounts `new` (reset) and `data` (reset when
 /// `reset_root`), the mutual-TLS env of `material`.
