@@ -16,6 +16,10 @@
 //!   ([`Postgres`], a cluster of its own made with `initdb`) with a separate [`NotarySigner`]
 //!   over mutual TLS holding the timestamp and snapshot keys; collections survive restarts of
 //!   either process.
+//! - [`HpvsSim`]: hpvs-sim, the appliance emulator, with a CA and an admin token of its own.
+//! - [`GitHost`]: the lab's "GitHub", sshd serving bare repositories to authorised deploy keys
+//!   ([`GitHost::push_tree`] pushes a work tree; [`git`] runs git as the lab's author).
+//! - [`Browser`]: headless Chromium driven over W3C WebDriver (chromedriver).
 //!
 //! Every peer logs to a file in its own temporary directory; when it does not become
 //! healthy, the error carries the last lines of that log. Processes are killed by their PID
