@@ -81,12 +81,15 @@ pub async fn wallet_in_browser(
                 .wait_for("#create-wallet", WAIT)
                 .await
                 .map_err(|e| e.to_string())?;
+            // The form's answer is a redirect to the receive tab; navigating elsewhere before
+            // it arrives would cancel the creation.
             create.click().await.map_err(|e| e.to_string())?;
+        } else {
+            session
+                .goto(&format!("{base_url}/electrum?tab=receive"))
+                .await
+                .map_err(|e| e.to_string())?;
         }
-        session
-            .goto(&format!("{base_url}/electrum?tab=receive"))
-            .await
-            .map_err(|e| e.to_string())?;
         let address = session
             .wait_for("#receive-address", WAIT)
             .await
